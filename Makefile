@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`.
+PY := .venv/bin/python
+
+.PHONY: setup run test lint typecheck unit bench
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(PY) -m devservers.stack
+
+lint: setup
+	.venv/bin/ruff check .
+
+typecheck: setup
+	.venv/bin/mypy protocol devservers gateway api simulator bench dashboards
+
+# pytest exits 5 when it collects nothing; make treats that as the failure it is.
+unit: setup
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(PY) -m bench.ingest
+	$(PY) -m bench.allocation

@@ -1,0 +1,303 @@
+# The wire protocol between nodes and the server: topic names, JSON payload
+# encoding and validation. One module for firmware (MicroPython), simulator and
+# gateway (CPython); it imports only json, so it runs unchanged on both.
+# No f-strings with nested expressions, no typing at run time: MicroPython.
+import json
+
+SCHEMA_VERSION = 1
+PREFIX = "mf"
+DEADLETTER_PREFIX = "mf-deadletter"
+CHANNELS = ("status", "telemetry", "event", "acl", "cmd")
+UPLINK = ("status", "telemetry", "event")
+DOWNLINK = ("acl", "cmd")
+
+# Byte limits per payload. ACLs carry one 16-hex-digit hash per badge; 16 KB
+# holds about 800 badges, far more than a 60-member building has.
+MAX_PAYLOAD = 4096
+MAX_ACL_PAYLOAD = 16384
+MAX_NAME = 32
+MAX_FIELDS = 32
+
+# Plausible device time, Unix milliseconds: 2020-01-01 .. 2100-01-01. A node
+# whose clock is not yet set sends "tq": 0 and the gateway uses its own clock.
+TS_MIN_MS = 1577836800000
+TS_MAX_MS = 4102444800000
+
+STATES = ("online", "offline")
+EVENT_KINDS = ("badge", "session_start", "session_end", "relay", "fault", "boot")
+CMD_OPS = ("relay_off", "reboot", "config", "time", "ping")
+ROLES = ("machine", "heating", "meter")
+# Optional integer health figures in an online status (outbox depth, messages
+# dropped because the outbox was full, reconnects since boot, Wi-Fi RSSI).
+HEALTH_FIELDS = ("outbox", "dropped", "reconnects", "rssi")
+
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
+_HEX = "0123456789abcdef"
+_INF = float("inf")
+
+
+class ProtocolError(ValueError):
+    """A rejected topic or payload. `code` is stable (metrics, dead letters);
+    `detail` says what was wrong for a human."""
+
+    def __init__(self, code, detail):
+        super().__init__(code + ": " + detail)
+        self.code = code
+        self.detail = detail
+
+
+# --- topics -----------------------------------------------------------------
+
+
+def check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+        raise ProtocolError("bad_name", "%s must be 1-%d characters" % (kind, MAX_NAME))
+    for ch in name:
+        if ch not in _NAME_CHARS:
+            raise ProtocolError("bad_name", "%s %r: only a-z 0-9 _ -" % (kind, name))
+    return name
+
+
+def topic(site: str, device: str, channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ProtocolError("bad_topic", "unknown channel %r" % channel)
+    return "%s/%s/%s/%s" % (PREFIX, check_name("site", site), check_name("device", device), channel)
+
+
+def parse_topic(name: str) -> tuple:
+    """'mf/<site>/<device>/<channel>' -> (site, device, channel)."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != PREFIX:
+        raise ProtocolError("bad_topic", "expected %s/<site>/<device>/<channel>, got %r" % (PREFIX, name))
+    if parts[3] not in CHANNELS:
+        raise ProtocolError("bad_topic", "unknown channel %r" % parts[3])
+    check_name("site", parts[1])
+    check_name("device", parts[2])
+    return parts[1], parts[2], parts[3]
+
+
+def deadletter_topic(original: str) -> str:
+    # Outside the "mf/" tree so that consumers of mf/# never see rejects.
+    return DEADLETTER_PREFIX + "/" + original
+
+
+# --- field checks -----------------------------------------------------------
+
+
+def _need(msg: dict, key: str, kinds: tuple):
+    if key not in msg:
+        raise ProtocolError("missing_field", "field %r is required" % key)
+    value = msg[key]
+    # bool is an int subclass in both interpreters; never accept it as a number.
+    if isinstance(value, bool) and bool not in kinds:
+        raise ProtocolError("wrong_type", "field %r must be %s, not a boolean" % (key, _names(kinds)))
+    if not isinstance(value, kinds):
+        raise ProtocolError("wrong_type", "field %r must be %s" % (key, _names(kinds)))
+    return value
+
+
+def _names(kinds: tuple) -> str:
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def _finite(key: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError("wrong_type", "reading %r must be a number" % key)
+    if value != value or value in (_INF, -_INF):
+        raise ProtocolError("not_finite", "reading %r is not a finite number" % key)
+    return value
+
+
+def _counters(msg: dict, key: str) -> dict:
+    counters = _need(msg, key, (dict,))
+    if len(counters) > MAX_FIELDS:
+        raise ProtocolError("too_many_fields", "%r has more than %d entries" % (key, MAX_FIELDS))
+    for name, value in counters.items():
+        check_name("counter", name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProtocolError("counter_not_int", "counter %r must be an integer" % name)
+        if value < 0:
+            raise ProtocolError("counter_negative", "counter %r is negative" % name)
+    return counters
+
+
+def _seq(msg: dict) -> int:
+    seq = _need(msg, "seq", (int,))
+    if seq < 0:
+        raise ProtocolError("bad_seq", "seq must be >= 0")
+    return seq
+
+
+def _ts(msg: dict) -> int:
+    ts = msg.get("ts")
+    if isinstance(ts, float) and ts == ts and ts not in (_INF, -_INF) and ts == int(ts):
+        ts = int(ts)
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        if "ts" not in msg:
+            raise ProtocolError("missing_field", "field 'ts' is required")
+        raise ProtocolError("wrong_type", "field 'ts' must be Unix milliseconds (integer)")
+    if msg.get("tq", 1) and not TS_MIN_MS <= ts <= TS_MAX_MS:
+        raise ProtocolError("ts_absurd", "ts %d is outside 2020..2100 (Unix ms)" % ts)
+    return ts
+
+
+def _hexes(values, key: str) -> list:
+    if not isinstance(values, list):
+        raise ProtocolError("wrong_type", "field %r must be a list" % key)
+    for h in values:
+        if not isinstance(h, str) or len(h) != 16:
+            raise ProtocolError("bad_hash", "%r entries must be 16 hex digits" % key)
+        for ch in h:
+            if ch not in _HEX:
+                raise ProtocolError("bad_hash", "%r entries must be lower-case hex" % key)
+    return values
+
+
+# --- per-channel validation -------------------------------------------------
+
+
+def _check_status(msg: dict) -> None:
+    state = _need(msg, "state", (str,))
+    if state not in STATES:
+        raise ProtocolError("bad_value", "state must be one of %s" % ",".join(STATES))
+    if state == "online":
+        _ts(msg)
+        _need(msg, "fw", (str,))
+        _need(msg, "up", (int,))
+        _need(msg, "heap", (int,))
+        role = _need(msg, "role", (str,))
+        if role not in ROLES:
+            raise ProtocolError("bad_value", "role must be one of %s" % ",".join(ROLES))
+        for key in HEALTH_FIELDS:
+            if key in msg:
+                _need(msg, key, (int,))
+
+
+def _check_telemetry(msg: dict) -> None:
+    _seq(msg)
+    _ts(msg)
+    counters = _counters(msg, "ct")
+    readings = msg.get("rd", {})
+    if not isinstance(readings, dict):
+        raise ProtocolError("wrong_type", "field 'rd' must be an object")
+    if len(readings) > MAX_FIELDS:
+        raise ProtocolError("too_many_fields", "'rd' has more than %d entries" % MAX_FIELDS)
+    for name, value in readings.items():
+        check_name("reading", name)
+        if name in counters:
+            raise ProtocolError("duplicate_field", "%r is both a counter and a reading" % name)
+        _finite(name, value)
+
+
+def _check_event(msg: dict) -> None:
+    _seq(msg)
+    _ts(msg)
+    kind = _need(msg, "kind", (str,))
+    if kind not in EVENT_KINDS:
+        raise ProtocolError("bad_value", "kind must be one of %s" % ",".join(EVENT_KINDS))
+    if kind == "badge":
+        _need(msg, "ok", (bool,))
+        _hexes([_need(msg, "badge", (str,))], "badge")
+    if kind in ("session_start", "session_end"):
+        _need(msg, "sid", (int,))
+        _hexes([_need(msg, "badge", (str,))], "badge")
+    if "ct" in msg:
+        _counters(msg, "ct")
+    for key in ("reason", "detail"):
+        if key in msg and not isinstance(msg[key], str):
+            raise ProtocolError("wrong_type", "field %r must be str" % key)
+
+
+def _check_acl(msg: dict) -> None:
+    ver = _need(msg, "ver", (int,))
+    if ver < 0:
+        raise ProtocolError("bad_value", "ver must be >= 0")
+    _hexes(_need(msg, "allow", (list,)), "allow")
+    if "master" in msg:
+        _hexes(msg["master"], "master")
+
+
+def _check_cmd(msg: dict) -> None:
+    op = _need(msg, "op", (str,))
+    if op not in CMD_OPS:
+        raise ProtocolError("bad_value", "op must be one of %s" % ",".join(CMD_OPS))
+    _need(msg, "id", (int,))
+    if "args" in msg and not isinstance(msg["args"], dict):
+        raise ProtocolError("wrong_type", "field 'args' must be an object")
+
+
+_CHECKS = {
+    "status": _check_status,
+    "telemetry": _check_telemetry,
+    "event": _check_event,
+    "acl": _check_acl,
+    "cmd": _check_cmd,
+}
+
+
+def decode(channel: str, payload) -> dict:
+    """Bytes from the broker -> a validated message dict, or ProtocolError."""
+    if channel not in _CHECKS:
+        raise ProtocolError("bad_topic", "unknown channel %r" % channel)
+    limit = MAX_ACL_PAYLOAD if channel == "acl" else MAX_PAYLOAD
+    if len(payload) > limit:
+        raise ProtocolError("too_large", "%d bytes, limit %d" % (len(payload), limit))
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray, memoryview)) else payload
+        msg = json.loads(text)
+    except (ValueError, UnicodeError):
+        raise ProtocolError("not_json", "payload is not UTF-8 JSON")
+    if not isinstance(msg, dict):
+        raise ProtocolError("not_object", "payload must be a JSON object")
+    version = msg.get("v")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ProtocolError("missing_field", "field 'v' (schema version) is required")
+    if version != SCHEMA_VERSION:
+        raise ProtocolError("bad_version", "schema version %r, this build speaks %d" % (version, SCHEMA_VERSION))
+    _CHECKS[channel](msg)
+    return msg
+
+
+def encode(channel: str, msg: dict) -> bytes:
+    """Validate then serialise, so a node can never send what the gateway rejects."""
+    msg["v"] = SCHEMA_VERSION
+    data = json.dumps(msg).encode()
+    decode(channel, data)
+    return data
+
+
+# --- builders (what nodes and the api send) --------------------------------
+
+
+def status_online(ts: int, role: str, fw: str, up: int, heap: int, tq: int = 1) -> dict:
+    return {"v": SCHEMA_VERSION, "state": "online", "ts": ts, "tq": tq, "role": role, "fw": fw, "up": up, "heap": heap}
+
+
+def status_offline() -> dict:
+    # The last will: registered at connect time, so it carries no timestamp.
+    return {"v": SCHEMA_VERSION, "state": "offline"}
+
+
+def telemetry(seq: int, ts: int, counters: dict, readings: dict, tq: int = 1) -> dict:
+    return {"v": SCHEMA_VERSION, "seq": seq, "ts": ts, "tq": tq, "ct": counters, "rd": readings}
+
+
+def event(seq: int, ts: int, kind: str, fields: dict, tq: int = 1) -> dict:
+    msg = {"v": SCHEMA_VERSION, "seq": seq, "ts": ts, "tq": tq, "kind": kind}
+    for key in fields:
+        msg[key] = fields[key]
+    return msg
+
+
+def acl(ver: int, allow: list, master: list = None) -> dict:  # type: ignore[assignment]
+    msg = {"v": SCHEMA_VERSION, "ver": ver, "allow": sorted(allow)}
+    if master:
+        msg["master"] = sorted(master)
+    return msg
+
+
+def cmd(op: str, ident: int, args: dict = None) -> dict:  # type: ignore[assignment]
+    msg = {"v": SCHEMA_VERSION, "op": op, "id": ident}
+    if args:
+        msg["args"] = args
+    return msg
