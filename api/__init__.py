@@ -1,0 +1,1 @@
+"""The api: database of record, bill splits, ACL publishing, web pages."""
