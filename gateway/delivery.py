@@ -1,0 +1,138 @@
+"""Takes batches to InfluxDB, or to the spool when InfluxDB cannot take them,
+and only then acknowledges their MQTT messages. A second thread drains the
+spool, oldest batch first, once InfluxDB answers again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from gateway.batcher import Batch, Batcher
+from gateway.influx_writer import InfluxRejected, InfluxUnavailable, InfluxWriter
+from gateway.metrics import Metrics
+from gateway.spool import Spool
+
+log = logging.getLogger("gateway.delivery")
+
+Acker = Callable[[int, int], None]
+Rejecter = Callable[[str, bytes, str, str], None]
+
+
+class Delivery:
+    def __init__(
+        self,
+        batcher: Batcher,
+        writer: InfluxWriter,
+        spool: Spool,
+        metrics: Metrics,
+        ack: Acker,
+        reject: Rejecter,
+        retry_s: float,
+    ) -> None:
+        self.batcher = batcher
+        self.writer = writer
+        self.spool = spool
+        self.metrics = metrics
+        self._ack = ack
+        self._reject = reject
+        self.retry_s = retry_s
+        self._stopping = threading.Event()
+        self._spooled = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._deliver_loop, name="deliver", daemon=True),
+            threading.Thread(target=self._drain_loop, name="drain", daemon=True),
+        ]
+        metrics.spool_batches.set(len(spool))
+        if len(spool):
+            self._spooled.set()
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Deliver what is queued (to InfluxDB or the spool), then stop."""
+        self.batcher.ready.put(None)
+        self._threads[0].join(timeout)
+        self._stopping.set()
+        self._spooled.set()
+        self._threads[1].join(timeout)
+
+    # --- delivery thread ---------------------------------------------------
+
+    def _deliver_loop(self) -> None:
+        while True:
+            batch = self.batcher.ready.get()
+            if batch is None:
+                return
+            self._deliver(batch)
+
+    def _deliver(self, batch: Batch) -> None:
+        if batch.lines:
+            while not self._store(batch):
+                # Neither InfluxDB nor the disk took it: keep it unacknowledged
+                # (the broker still holds those messages) and try again.
+                time.sleep(self.retry_s)
+        for mid, qos in batch.acks:
+            if qos:
+                self._ack(mid, qos)
+        self.metrics.batch_seconds.observe(time.monotonic() - batch.started)
+
+    def _store(self, batch: Batch) -> bool:
+        body = batch.body()
+        # While older batches wait in the spool, newer ones queue behind them.
+        if not len(self.spool):
+            try:
+                self.writer.write(body)
+                self.metrics.written.inc(len(batch.lines))
+                return True
+            except InfluxRejected as exc:
+                self._rejected_by_influx(body, str(exc))
+                return True
+            except InfluxUnavailable as exc:
+                self.metrics.influx_errors.labels("unavailable").inc()
+                log.warning("InfluxDB unavailable, spooling", extra={"error": str(exc)})
+        try:
+            self.spool.put(body)
+        except OSError as exc:
+            log.error("spool write failed", extra={"error": str(exc)})
+            return False
+        self.metrics.spooled.inc(len(batch.lines))
+        self.metrics.spool_batches.set(len(self.spool))
+        self._spooled.set()
+        return True
+
+    def _rejected_by_influx(self, body: bytes, error: str) -> None:
+        # A field type conflict (say a counter name reused as a reading) drops
+        # those points; InfluxDB has stored the rest of the batch.
+        self.metrics.influx_errors.labels("rejected").inc()
+        log.error("InfluxDB rejected points", extra={"error": error})
+        self._reject("influx", body, "influx_rejected", error)
+
+    # --- drain thread ------------------------------------------------------
+
+    def _drain_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._spooled.wait()
+            oldest = self.spool.oldest()
+            if oldest is None:
+                self._spooled.clear()
+                # put() may have landed between oldest() and clear().
+                if len(self.spool):
+                    self._spooled.set()
+                continue
+            path, body = oldest
+            lines = body.count(b"\n") + 1
+            try:
+                self.writer.write(body)
+                self.metrics.written.inc(lines)
+            except InfluxRejected as exc:
+                self._rejected_by_influx(body, str(exc))
+            except InfluxUnavailable:
+                self._stopping.wait(self.retry_s)
+                continue
+            self.spool.remove(path)
+            self.metrics.spool_batches.set(len(self.spool))
+            log.info("spool batch drained", extra={"points": lines, "left": len(self.spool)})

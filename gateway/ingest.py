@@ -1,0 +1,98 @@
+"""One path from MQTT bytes to line-protocol points, one function per step:
+parse the topic, decode and validate the payload, map it to points.
+
+Every rejection is a protocol.wire.ProtocolError with a stable `code`."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from gateway.lines import int_field, line, string_field, tag_suffix
+from protocol import wire
+
+HEALTH_FIELDS: tuple[str, ...] = wire.HEALTH_FIELDS
+
+
+class Ingested(NamedTuple):
+    site: str
+    device: str
+    channel: str
+    message: dict[str, Any] | None  # None for downlink channels, which we ignore
+    lines: list[str]
+
+
+def parse_topic(topic: str) -> tuple[str, str, str]:
+    site, device, channel = wire.parse_topic(topic)
+    return site, device, channel
+
+
+def decode(channel: str, payload: bytes) -> dict[str, Any]:
+    message: dict[str, Any] = wire.decode(channel, payload)
+    return message
+
+
+def point_time(message: dict[str, Any], received_ms: int) -> int:
+    # tq 0: the node's clock is not set yet, so its ts means nothing here.
+    if "ts" in message and message.get("tq", 1):
+        return int(message["ts"])
+    return received_ms
+
+
+def telemetry_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+    parts = [f"{k}={v}i" for k, v in msg["ct"].items()]
+    parts.extend([f"{k}={float(v)!r}" for k, v in msg.get("rd", {}).items()])
+    parts.append(f"seq={msg['seq']}i")
+    parts.append(f"tq={msg.get('tq', 1)}i")
+    fields = ",".join(parts)
+    return [f"telemetry,site={site},device={device} {fields} {point_time(msg, received_ms)}"]
+
+
+def event_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+    fields = {"seq": int_field(msg["seq"])}
+    if "badge" in msg:
+        fields["badge"] = string_field(msg["badge"])
+    if "ok" in msg:
+        fields["ok"] = "true" if msg["ok"] else "false"
+    if "sid" in msg:
+        fields["sid"] = int_field(msg["sid"])
+    for key in ("reason", "detail"):
+        if key in msg:
+            fields[key] = string_field(msg[key])
+    for name, value in msg.get("ct", {}).items():
+        fields["ct_" + name] = int_field(value)
+    tags = tag_suffix(("site", site), ("device", device), ("kind", msg["kind"]))
+    return [line("event", tags, fields, point_time(msg, received_ms))]
+
+
+def status_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+    online = msg["state"] == "online"
+    fields = {"online": int_field(1 if online else 0), "state": string_field(msg["state"])}
+    if online:
+        fields["fw"] = string_field(msg["fw"])
+        fields["role"] = string_field(msg["role"])
+        for key in ("up", "heap", *HEALTH_FIELDS):
+            if key in msg:
+                fields[key] = int_field(msg[key])
+    tags = tag_suffix(("site", site), ("device", device))
+    return [line("status", tags, fields, point_time(msg, received_ms))]
+
+
+def liveness_line(site: str, device: str, online: bool, state: str, at_ms: int) -> str:
+    """A status point the gateway derives itself (silence, traffic again)."""
+    fields = {"online": int_field(1 if online else 0), "state": string_field(state)}
+    return line("status", tag_suffix(("site", site), ("device", device)), fields, at_ms)
+
+
+_TO_LINES = {"telemetry": telemetry_lines, "event": event_lines, "status": status_lines}
+
+
+def ingest(topic: str, payload: bytes, received_ms: int) -> Ingested:
+    """Raises wire.ProtocolError for anything that must not reach InfluxDB."""
+    site, device, channel = parse_topic(topic)
+    if channel not in wire.UPLINK:
+        # acl/cmd are the server's own downlink traffic on the same tree.
+        return Ingested(site, device, channel, None, [])
+    message = decode(channel, payload)
+    lines = _TO_LINES[channel](site, device, message, received_ms)
+    return Ingested(site, device, channel, message, lines)
+

@@ -1,0 +1,37 @@
+"""Prometheus metrics of one gateway process (its own registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter("gateway_received", "MQTT messages received", registry=r)
+        self.written = Counter("gateway_written_points", "Points written to InfluxDB", registry=r)
+        self.spooled = Counter("gateway_spooled_points", "Points put in the disk spool", registry=r)
+        self.rejected = Counter(
+            "gateway_rejected", "Messages dead-lettered, by reason", ["reason"], registry=r
+        )
+        self.influx_errors = Counter(
+            "gateway_influx_errors", "Failed writes to InfluxDB", ["kind"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "gateway_batch_seconds",
+            "From a batch's first message to its acknowledgement",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.spool_batches = Gauge(
+            "gateway_spool_batches", "Batches waiting in the spool", registry=r
+        )
+        self.devices_online = Gauge("gateway_devices_online", "Devices seen as online", registry=r)
+        self.devices_known = Gauge("gateway_devices_known", "Devices seen since start", registry=r)
+        self.subscribed = Gauge(
+            "gateway_subscribed", "1 while the MQTT subscription is active", registry=r
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,148 @@
+"""The gateway's only broker code: a persistent paho-mqtt 2 session with QoS 1,
+manual acknowledgements, TCP_NODELAY and reconnects with backoff."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway.mqtt")
+
+# (topic, or None when it is not UTF-8; payload; mid; qos)
+MessageHandler = Callable[[str | None, bytes, int, int], None]
+
+
+def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    # Without it a QoS 1 round trip waits on Nagle + delayed ACK (~88 ms here).
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class MqttSession:
+    def __init__(
+        self,
+        settings: Settings,
+        on_message: MessageHandler,
+        on_subscribed: Callable[[bool], None],
+    ) -> None:
+        self.settings = settings
+        self._handle = on_message
+        self._on_subscribed = on_subscribed
+        self.v5 = settings.mqtt_protocol == 5
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            # MQTT 3.1.1: a persistent session; MQTT 5 says it in connect().
+            clean_session=None if self.v5 else False,
+            manual_ack=True,
+        )
+        if settings.mqtt_username:
+            self.client.username_pw_set(
+                settings.mqtt_username, settings.mqtt_password.get_secret_value()
+            )
+        self.client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+        # Our own publishes (dead letters, discovery) are few; do not let a
+        # slow broker hold them back behind a small window.
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.on_socket_open = _nodelay
+        self.client.on_connect = self._connected
+        self.client.on_disconnect = self._disconnected
+        self.client.on_subscribe = self._subscribed
+        self.client.on_message = self._message
+        self.connected = False
+
+    def start(self) -> None:
+        s = self.settings
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = s.session_expiry_s
+            props.ReceiveMaximum = s.receive_maximum
+            self.client.connect_async(
+                s.mqtt_host, s.mqtt_port, s.keepalive_s, clean_start=False, properties=props
+            )
+        else:
+            self.client.connect_async(s.mqtt_host, s.mqtt_port, s.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.client.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
+    # --- paho callbacks (network thread) -----------------------------------
+
+    def _connected(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection", extra={"reason": str(reason)})
+            return
+        self.connected = True
+        log.info(
+            "connected",
+            extra={"session_present": flags.session_present, "broker": self.settings.mqtt_host},
+        )
+        # Subscribing again is harmless when the session kept the subscription;
+        # retain handling 1 avoids a replay of retained status on every reconnect.
+        if self.v5:
+            options = SubscribeOptions(qos=1, retainHandling=1)
+            client.subscribe(self.settings.subscription, options=options)
+        else:
+            client.subscribe(self.settings.subscription, qos=1)
+
+    def _subscribed(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        ok = all(not r.is_failure for r in reasons)
+        if ok:
+            log.info("subscribed", extra={"subscription": self.settings.subscription})
+        else:
+            log.error("subscription refused", extra={"reasons": [str(r) for r in reasons]})
+        self._on_subscribed(ok)
+
+    def _disconnected(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected = False
+        self._on_subscribed(False)
+        log.warning("disconnected", extra={"reason": str(reason)})
+
+    def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic: str | None = message.topic
+        except UnicodeDecodeError:
+            topic = None
+        self._handle(topic, bytes(message.payload), message.mid, message.qos)

@@ -1,0 +1,104 @@
+"""Gateway configuration: environment (prefix GATEWAY_) over an optional TOML or
+JSON file (`--config` or GATEWAY_CONFIG) over defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_username: str = ""
+    mqtt_password: SecretStr = SecretStr("")
+    # Fixed, so that the broker keeps our session (and queues) while we are away.
+    mqtt_client_id: str = "mf-gateway"
+    # 5 (default) lets the gateway announce its own receive maximum; with 3.1.1
+    # the broker's max_inflight_messages caps the messages awaiting our ack.
+    mqtt_protocol: int = Field(5, description="MQTT protocol: 5 or 4 (3.1.1)")
+    mqtt_topic: str = "mf/+/+/+"
+    # Set to consume via the MQTT 5 shared subscription $share/<group>/<topic>.
+    shared_group: str = ""
+    # How long the broker keeps the session after a disconnect (MQTT 5).
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    receive_maximum: int = Field(65535, ge=1, le=65535)
+    keepalive_s: int = Field(30, ge=5)
+    reconnect_min_s: int = Field(1, ge=1)
+    reconnect_max_s: int = Field(30, ge=1)
+
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "workshop"
+    influx_username: str = ""
+    influx_password: SecretStr = SecretStr("")
+    influx_timeout_s: float = Field(10.0, gt=0)
+
+    batch_size: int = Field(5000, ge=1)
+    batch_interval_s: float = Field(0.2, gt=0)
+    spool_dir: Path = Path("var/gateway/spool")
+    spool_retry_s: float = Field(1.0, gt=0)
+    deadletter_file: Path = Path("var/gateway/deadletter.jsonl")
+    # Prometheus endpoint on this port (0: off).
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # A device that sends nothing for this long is marked offline.
+    liveness_timeout_s: float = Field(120.0, gt=0)
+    liveness_check_s: float = Field(5.0, gt=0)
+    # Publish Home Assistant discovery config for every device seen.
+    ha_discovery: bool = False
+    ha_prefix: str = "homeassistant"
+    log_level: str = "INFO"
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _known_protocol(cls, value: int) -> int:
+        if value not in (4, 5):
+            raise ValueError("mqtt_protocol must be 4 (MQTT 3.1.1) or 5")
+        return value
+
+    @field_validator("shared_group")
+    @classmethod
+    def _plain_group(cls, value: str) -> str:
+        if any(ch in value for ch in "/+#"):
+            raise ValueError("shared_group may not contain / + or #")
+        return value
+
+    @property
+    def subscription(self) -> str:
+        if self.shared_group:
+            return f"$share/{self.shared_group}/{self.mqtt_topic}"
+        return self.mqtt_topic
+
+    @property
+    def write_url(self) -> str:
+        return self.influx_url.rstrip("/") + "/write"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A TOML or JSON file of the same field names (without the GATEWAY_ prefix)."""
+    text = path.read_text()
+    data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a table of settings")
+    return data
+
+
+def load_settings(config_path: str | None = None) -> Settings:
+    """Environment variables win over the file, the file over the defaults."""
+    path = config_path or os.environ.get("GATEWAY_CONFIG")
+    file_values = read_config_file(Path(path)) if path else {}
+    env_names = {name for name in os.environ if name.startswith("GATEWAY_")}
+    overrides = {
+        key: value
+        for key, value in file_values.items()
+        if f"GATEWAY_{key.upper()}" not in env_names
+    }
+    return Settings(**overrides)

@@ -1,0 +1,50 @@
+"""Several devices -> broker -> gateway -> InfluxDB: tags, fields and times."""
+
+from __future__ import annotations
+
+from devservers import InfluxDB, Mosquitto
+from devservers.gateway import GatewayProcess
+from protocol import wire
+from tests.gateway.conftest import publish_all, wait_until
+
+T0 = 1764000000000
+
+
+def test_telemetry_events_and_status_land_with_their_tags_fields_and_times(
+    mosquitto: Mosquitto, influxdb: InfluxDB, gateway: GatewayProcess
+) -> None:
+    messages = []
+    for d in range(1, 4):
+        device = f"node{d}"
+        topic = wire.topic("lab", device, "telemetry")
+        for seq in range(5):
+            msg = wire.telemetry(seq, T0 + 1000 * seq + d, {"wh": 100 * d + seq, "on_s": seq},
+                                 {"w": 12.5 * d, "a": 0.25})
+            messages.append((topic, wire.encode("telemetry", msg)))
+    messages.append((wire.topic("lab", "node1", "event"), wire.encode("event", wire.event(
+        9, T0 + 50, "badge", {"ok": True, "badge": "0123456789abcdef"}))))
+    messages.append((wire.topic("lab", "node2", "status"), wire.encode(
+        "status", wire.status_online(T0 + 60, "machine", "1.2.3", 42, 90000))))
+    assert publish_all(mosquitto, messages) == 17
+
+    wait_until(lambda: influxdb.count("telemetry", "seq") == 15, 20, "15 telemetry points")
+    wait_until(lambda: influxdb.count("event", "seq") == 1, 10, "the badge event")
+    wait_until(lambda: influxdb.count("status", "online") == 1, 10, "the status point")
+
+    series = influxdb.query(
+        "SELECT wh, on_s, w, a, seq, tq FROM telemetry WHERE device = 'node2' GROUP BY site"
+    )
+    assert series[0]["tags"] == {"site": "lab"}
+    rows = series[0]["values"]
+    assert isinstance(rows, list)
+    assert [r[0] for r in rows] == [f"2025-11-24T16:00:0{s}.002Z" for s in range(5)]
+    assert [r[1:] for r in rows] == [[200 + s, s, 25.0, 0.25, s, 1] for s in range(5)]
+    event = influxdb.query("SELECT badge, ok, seq FROM event GROUP BY kind, device")
+    assert event[0]["tags"] == {"kind": "badge", "device": "node1"}
+    assert event[0]["values"] == [["2025-11-24T16:00:00.05Z", "0123456789abcdef", True, 9]]
+    status = influxdb.query("SELECT online, state, fw, role, up, heap FROM status")
+    assert status[0]["values"] == [
+        ["2025-11-24T16:00:00.06Z", 1, "online", "1.2.3", "machine", 42, 90000]
+    ]
+    assert gateway.metric("gateway_received_total") == 17
+    assert gateway.metric("gateway_written_points_total") == 17
