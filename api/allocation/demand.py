@@ -1,0 +1,191 @@
+"""Step 6: the demand charge, by Shapley value (default) or coincident peak.
+
+The game: v(S) = K_D x (peak of the summed load of coalition S) / building
+peak. Loads are scaled to integers once; the peak of a coalition over all
+intervals is then a big-integer addition of packed per-player vectors
+followed by a C-level max over its fields, so no Python loop runs per
+interval in the hot path.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import accumulate
+from math import factorial, lcm
+from operator import add
+from typing import Literal
+
+# Exact enumeration of 2^n coalitions while 2^n x (intervals + 16) stays under
+# this budget (about a second of work); above it, seeded sampling.
+EXACT_BUDGET = 1 << 24
+EXACT_MAX_PLAYERS = 20
+_ORDER: Literal["little", "big"] = "little" if sys.byteorder == "little" else "big"
+# Dominance pruning compares each interval with this many of the highest ones.
+PRUNE_AGAINST = 64
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Each player's part of the building peak, in kW; they sum to the peak."""
+
+    kw: tuple[Fraction, ...]
+    peak: Fraction
+    method: str  # "shapley (exact)", "shapley (2000 orderings, seed 0)", "coincident peak"
+
+
+def scale_to_int(loads: Sequence[Sequence[Fraction]]) -> tuple[list[list[int]], int]:
+    scale = lcm(1, *{x.denominator for row in loads for x in row})
+    return [[x.numerator * (scale // x.denominator) for x in row] for row in loads], scale
+
+
+def _prune(columns: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Drop intervals that cannot be any coalition's peak: duplicates and intervals
+    dominated (every player's load lower or equal) by one of the highest ones."""
+    unique = sorted(set(columns), key=sum, reverse=True)
+    width = max((x for col in unique for x in col), default=0).bit_length() + 1
+    guard = sum(1 << (width * i + width - 1) for i in range(len(unique[0]) if unique else 0))
+
+    def pack(col: tuple[int, ...]) -> int:
+        return sum(x << (width * i) for i, x in enumerate(col))
+
+    kept: list[tuple[int, ...]] = []
+    packed: list[int] = []
+    for col in unique:
+        p = pack(col)
+        # k >= col field by field iff no guard bit borrows in (k | guard) - col.
+        if any(((k | guard) - p) & guard == guard for k in packed[:PRUNE_AGAINST]):
+            continue
+        kept.append(col)
+        packed.append(p)
+    return kept
+
+
+class _Peaks:
+    """Coalition peaks through packed integers: one field per interval.
+
+    Intervals are stored by decreasing building total, so the peak of a
+    coalition known to be at least `floor` lies among the intervals whose
+    total reaches `floor`: only that prefix of the fields is scanned.
+    """
+
+    def __init__(self, columns: list[tuple[int, ...]], players: int) -> None:
+        columns = sorted(columns, key=sum, reverse=True)
+        top = sum(columns[0])
+        if top >= 1 << 64:
+            raise OverflowError("loads too large to pack")
+        self.code: Literal["I", "Q"] = "I" if top < 1 << 32 else "Q"
+        size = 4 if self.code == "I" else 8
+        self.nbytes = len(columns) * size
+        self.size = size
+        self.neg_totals = [-sum(col) for col in columns]
+        self.vectors = [
+            int.from_bytes(b"".join(col[i].to_bytes(size, _ORDER) for col in columns), _ORDER)
+            for i in range(players)
+        ]
+
+    def peak(self, packed: int, floor: int = 0) -> int:
+        """max over intervals of the packed load, given that it is >= floor."""
+        reach = bisect_right(self.neg_totals, -floor) if floor else len(self.neg_totals)
+        fields = memoryview(packed.to_bytes(self.nbytes, _ORDER))[: max(reach, 1) * self.size]
+        return max(fields.cast(self.code))
+
+
+def _exact(peaks: _Peaks, n: int) -> list[Fraction]:
+    low_n = n // 2
+    low = [0]
+    for i in range(low_n):
+        low += [p + peaks.vectors[i] for p in low]
+    high = [0]
+    for i in range(low_n, n):
+        high += [p + peaks.vectors[i] for p in high]
+    peak = peaks.peak
+    low_peaks = [peak(lo) for lo in low]
+    values: list[int] = []
+    for h in high:
+        ph = peak(h)
+        # A coalition peaks at least as high as either of its halves.
+        values.extend([peak(h + lo, max(ph, pl)) for lo, pl in zip(low, low_peaks, strict=True)])
+    # n! phi_i = sum over S containing i of c(S) - sum over all S of b(S), with
+    # a(s) = (s-1)!(n-s)! v(S) and b(s) = s!(n-s-1)! v(S), c = a + b.
+    a = [factorial(s - 1) * factorial(n - s) if s else 0 for s in range(n + 1)]
+    b = [factorial(s) * factorial(n - s - 1) if s < n else 0 for s in range(n + 1)]
+    sizes = [0]
+    for _ in range(n):
+        sizes += [s + 1 for s in sizes]
+    total_b = sum(b[s] * v for s, v in zip(sizes, values, strict=True))
+    c = [(a[s] + b[s]) * v for s, v in zip(sizes, values, strict=True)]
+    with_bit = [0] * n
+    for bit in range(n - 1, -1, -1):
+        half = 1 << bit
+        with_bit[bit] = sum(c[half:])
+        c = list(map(add, c[:half], c[half:]))
+    return [Fraction(with_bit[i] - total_b, factorial(n)) for i in range(n)]
+
+
+def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
+    rng = random.Random(seed)
+    order = list(range(n))
+    totals = [0] * n
+    peak, vectors = peaks.peak, peaks.vectors
+    for _ in range(samples):
+        rng.shuffle(order)
+        previous = 0
+        for i, running in zip(order, accumulate(vectors[i] for i in order), strict=True):
+            current = peak(running, previous)
+            totals[i] += current - previous  # every ordering hands out exactly v(N)
+            previous = current
+    return [Fraction(t, samples) for t in totals]
+
+
+def shapley(loads: Sequence[Sequence[Fraction]], samples: int, seed: int) -> Shares:
+    """Shapley value of the peak game; loads[player][interval] in kW, non-negative."""
+    ints, scale = scale_to_int(loads)
+    n = len(ints)
+    columns = _prune(list(zip(*ints, strict=True)))
+    building = max((sum(col) for col in columns), default=0)
+    if n == 0 or building == 0:
+        return Shares(tuple(Fraction(0) for _ in range(n)), Fraction(0), "shapley")
+    # Sampled orderings must not depend on names: order players by their loads,
+    # then give identical players the mean of their estimates.
+    order = sorted(range(n), key=lambda i: ints[i])
+    peaks = _Peaks([tuple(col[i] for i in order) for col in columns], n)
+    if n <= EXACT_MAX_PLAYERS and (1 << n) * (len(columns) + 16) <= EXACT_BUDGET:
+        values, method = _exact(peaks, n), "shapley (exact)"
+    else:
+        values = _sampled(peaks, n, samples, seed)
+        method = f"shapley (mean of {samples} orderings, seed {seed})"
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for pos, i in enumerate(order):
+            groups.setdefault(tuple(ints[i]), []).append(pos)
+        for members in groups.values():
+            mean = sum((values[p] for p in members), Fraction(0)) / len(members)
+            for p in members:
+                values[p] = mean
+    result = [Fraction(0)] * n
+    for pos, i in enumerate(order):
+        result[i] = values[pos] / scale
+    return Shares(tuple(result), Fraction(building, scale), method)
+
+
+def coincident_peak(loads: Sequence[Sequence[Fraction]]) -> Shares:
+    """Each player's load at the building's peak (the mean over tied peak intervals)."""
+    totals = [sum(col, Fraction(0)) for col in zip(*loads, strict=True)]
+    peak = max(totals, default=Fraction(0))
+    at_peak = [t for t, total in enumerate(totals) if total == peak]
+    if not peak:
+        return Shares(tuple(Fraction(0) for _ in loads), peak, "coincident peak")
+    return Shares(
+        tuple(sum((row[t] for t in at_peak), Fraction(0)) / len(at_peak) for row in loads),
+        peak,
+        "coincident peak",
+    )
+
+
+def alone(loads: Sequence[Fraction]) -> Fraction:
+    """A player's own peak: what they would be charged for alone."""
+    return max(loads, default=Fraction(0))

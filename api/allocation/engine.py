@@ -1,0 +1,232 @@
+"""allocate(scenario) -> Split: the nine steps in order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from . import heating
+from .alerts import Alert
+from .attribution import attribute
+from .counters import clean_counter
+from .demand import Shares, coincident_peak, shapley
+from .energy import COMMON, ESTIMATE_LIMIT, add_keyed, energy_pool, estimate_share, keyed_pool
+from .gaps import GapFill, fill_gaps
+from .keys import VACANCY, area_key
+from .pools import ExactPool, Line, money, qty
+from .reconcile import reconcile
+from .scenario import Scenario, ScenarioError, Session, band_of_slots
+from .statement import RoundedPool, Statement, round_pool, statements
+
+BASE = "base"
+Table = dict[str, dict[str, Fraction]]
+
+
+@dataclass(frozen=True)
+class Split:
+    scenario: Scenario
+    members: dict[str, Statement]
+    vacancy: Statement
+    pools: dict[str, RoundedPool]
+    total_cents: int
+    alerts: tuple[Alert, ...]
+    demand: Shares | None
+    gap_fills: tuple[GapFill, ...] = field(default=())
+
+    @property
+    def held(self) -> bool:
+        return any(a.hold for a in self.alerts)
+
+
+@dataclass
+class _Usage:
+    measured: Table
+    estimated: Table
+    loads: dict[str, list[Fraction]]  # player -> kW per demand interval
+    main_by_band: dict[str, Fraction] | None
+    alerts: list[Alert]
+    fills: list[GapFill]
+
+
+def _add(table: Table, source: Mapping[str, Mapping[str, Fraction]]) -> None:
+    for member, row in source.items():
+        target = table.setdefault(member, {})
+        for band, kwh in row.items():
+            target[band] = target.get(band, Fraction(0)) + kwh
+
+
+def _usage(s: Scenario) -> _Usage:
+    """Steps 1-3 (when the scenario has counter series) plus the given kWh."""
+    measured: Table = {}
+    estimated: Table = {}
+    alerts: list[Alert] = []
+    fills: list[GapFill] = []
+    loads: dict[str, list[Fraction]] = {}
+    main_by_band = None
+    names = [b.name for b in s.bill.bands]
+    slot_band = band_of_slots(s) if s.has_series or s.main_meter_kwh else []
+    if s.has_series:
+        horizon = s.period.seconds
+        cleaned = {m.id: clean_counter(m.counter, m.rated_kw, horizon) for m in s.machines}
+        metered = [clean_counter(m.counter, m.rated_kw, horizon) for m in s.submeters]
+        for name, c in [
+            *cleaned.items(),
+            *((f"sub-meter {m.unit}", c) for m, c in zip(s.submeters, metered, strict=True)),
+        ]:
+            for r in c.rejected:
+                alerts.append(
+                    Alert(
+                        "counter",
+                        f"{name}: jump of {qty(r.wh)} Wh over {r.end - r.start} s "
+                        f"above 1.1 x rated power ({qty(r.limit_wh)} Wh) rejected",
+                    )
+                )
+        by_machine: dict[str, list[Session]] = {}
+        for session in s.sessions:
+            by_machine.setdefault(session.machine, []).append(session)
+        estimates, fills = fill_gaps(s.machines, cleaned, by_machine, horizon)
+        found = attribute(s, cleaned, metered, estimates, slot_band)
+        for table, source in ((measured, found.measured), (estimated, found.estimated)):
+            _add(
+                table,
+                {m: {names[b]: wh / 1000 for b, wh in row.items()} for m, row in source.items()},
+            )
+        if s.main_meter_kwh is not None and s.demand_intervals_kw is None:
+            # kWh per 15 minutes x 4 = mean kW; base is what no member accounts for.
+            for member, slots in found.load.items():
+                row = [Fraction(0)] * s.period.slots
+                for slot, wh in slots.items():
+                    row[slot] = wh * 4 / 1000
+                loads[member] = row
+            attributed = [
+                sum((loads[m][t] for m in loads), Fraction(0)) for t in range(s.period.slots)
+            ]
+            loads[BASE] = [
+                max(kwh * 4 - a, Fraction(0))
+                for kwh, a in zip(s.main_meter_kwh, attributed, strict=True)
+            ]
+    elif s.main_meter_kwh is not None and s.demand_intervals_kw is None:
+        loads[BASE] = [kwh * 4 for kwh in s.main_meter_kwh]
+    if s.main_meter_kwh is not None:
+        main_by_band = {n: Fraction(0) for n in names}
+        for slot, kwh in enumerate(s.main_meter_kwh):
+            main_by_band[names[slot_band[slot]]] += kwh
+    _add(measured, s.metered_kwh)
+    _add(estimated, s.estimated_kwh)
+    if s.demand_intervals_kw is not None:
+        players = sorted({p for row in s.demand_intervals_kw for p in row})
+        loads = {p: [row.get(p, Fraction(0)) for row in s.demand_intervals_kw] for p in players}
+    return _Usage(measured, estimated, loads, main_by_band, alerts, fills)
+
+
+def _demand_pool(s: Scenario, loads: dict[str, list[Fraction]]) -> tuple[ExactPool, Shares | None]:
+    demand = s.bill.demand
+    pool = ExactPool("demand", demand.cost if demand else Fraction(0))
+    if demand is None or not demand.cost:
+        return pool, None
+    players = sorted(p for p, row in loads.items() if any(row))
+    rows = [loads[p] for p in players]
+    if demand.method == "coincident_peak":
+        shares = coincident_peak(rows)
+    else:
+        shares = shapley(rows, demand.samples, demand.seed)
+    if not shares.peak:
+        raise ScenarioError(
+            f"bill.demand: a demand charge of {money(demand.cost)} but no load in any interval"
+        )
+    price = demand.cost / shares.peak
+    for player, kw, row in zip(players, shares.kw, rows, strict=True):
+        basis = "coincident peak" if demand.method == "coincident_peak" else "shapley"
+        note = (
+            f"demand charge: {qty(kw)} kW of the building peak {qty(shares.peak)} kW by "
+            f"{shares.method} (own peak {qty(max(row))} kW) at {money(price)}/kW"
+        )
+        pool.add(
+            player, Line("demand", "demand charge", basis, kw, "kW", price, None, price * kw, note)
+        )
+    return pool, shares
+
+
+def allocate(scenario: Scenario) -> Split:
+    """Split the scenario's bills among members and the vacancy account, to the cent."""
+    s = scenario
+    usage = _usage(s)
+    alerts = list(usage.alerts)
+    rec = reconcile(s.bill.bands, usage.measured, usage.estimated, s.tolerance, usage.main_by_band)
+    alerts += rec.alerts
+    fixed_key = area_key(s)
+    reason = ""
+    if fixed_key.redistributed:
+        reason = " (vacant units spread over the occupied ones)"
+    share = estimate_share(s.bill.bands, rec)
+    if share > ESTIMATE_LIMIT:
+        alerts.append(
+            Alert(
+                "estimates",
+                f"estimates are {float(share * 100):.1f}% of the energy pool, "
+                "above 25%: the energy pool goes by the fixed key",
+            )
+        )
+        energy = keyed_pool(
+            "energy",
+            "energy (by fixed key: too many estimates)",
+            sum((b.cost for b in s.bill.bands), Fraction(0)),
+            fixed_key,
+            reason,
+        )
+    else:
+        energy = energy_pool(s.bill.bands, rec)
+    demand, shares = _demand_pool(s, usage.loads)
+    rounded = [round_pool(energy), round_pool(demand)]
+    common = ExactPool("common", Fraction(0))
+    for amount, item in (
+        (Fraction(rounded[0].cents.get(COMMON, 0), 100), "unattributed energy"),
+        (Fraction(rounded[1].cents.get(BASE, 0), 100), "base load's demand share"),
+        (s.bill.fixed, "fixed charge"),
+    ):
+        common.total += amount
+        add_keyed(common, item, amount, fixed_key, reason)
+    rounded.append(round_pool(common))
+    if s.heating is not None:
+        rounded.append(round_pool(_heating_pool(s)))
+    # The remainder and base entries were carried into the common pool above.
+    final = [
+        RoundedPool(
+            p.name,
+            p.total_cents,
+            {e: c for e, c in p.cents.items() if e not in (COMMON, BASE)},
+            p.exact,
+            {e: ln for e, ln in p.lines.items() if e not in (COMMON, BASE)},
+        )
+        for p in rounded
+    ]
+    members = sorted({e for p in final for e in p.cents} - {VACANCY})
+    result = statements(final, [*members, VACANCY])
+    total = sum(st.total_cents for st in result.values())
+    expected = (s.bill.total + (s.heating.cost if s.heating else 0)) * 100
+    if total != expected:  # the construction guarantees this; a failure is a bug
+        raise AssertionError(f"split sums to {total} cents, bill is {expected}")
+    vacancy = result.pop(VACANCY)
+    return Split(
+        s,
+        result,
+        vacancy,
+        {p.name: p for p in rounded},
+        total,
+        tuple(alerts),
+        shares,
+        tuple(usage.fills),
+    )
+
+
+def _heating_pool(s: Scenario) -> ExactPool:
+    assert s.heating is not None
+    cost, alpha = s.heating.cost, s.heating.alpha
+    by_meter = heating.meter_part(s)
+    pool = ExactPool("heating", cost)
+    by_area = cost if by_meter is None else (1 - alpha) * cost
+    add_keyed(pool, "heating by area x degree-days", by_area, heating.area_part(s))
+    if by_meter is not None:
+        add_keyed(pool, "heating by measured heat", cost - by_area, by_meter)
+    return pool
