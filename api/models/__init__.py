@@ -1,5 +1,28 @@
-"""SQLAlchemy models of the database of record."""
+"""SQLAlchemy models of the database of record (all on one Base)."""
 
+from api.models.audit import AuditEntry
 from api.models.base import Base
+from api.models.bills import AllocationRun, BillBand, ElectricityBill, GasBill, Tariff
+from api.models.machines import Device, Machine, Training
+from api.models.people import ApiToken, Badge, Member, Site, User
+from api.models.spaces import Lease, Unit
 
-__all__ = ["Base"]
+__all__ = [
+    "AllocationRun",
+    "ApiToken",
+    "AuditEntry",
+    "Badge",
+    "Base",
+    "BillBand",
+    "Device",
+    "ElectricityBill",
+    "GasBill",
+    "Lease",
+    "Machine",
+    "Member",
+    "Site",
+    "Tariff",
+    "Training",
+    "Unit",
+    "User",
+]

@@ -1,0 +1,122 @@
+"""Request dependencies as Annotated aliases: database session, current user, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models import ApiToken, Site, User
+from api.security import token_digest
+from api.services.audit import Auditor
+from api.services.mqtt import Publisher
+from api.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+def get_session(
+    factory: Annotated[sessionmaker[Session], Depends(get_factory)],
+) -> Iterator[Session]:
+    with factory() as session:
+        yield session
+
+
+def get_publisher(request: Request) -> Publisher | None:
+    publisher: Publisher | None = request.app.state.publisher
+    return publisher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+SessionDep = Annotated[Session, Depends(get_session)]
+PublisherDep = Annotated[Publisher | None, Depends(get_publisher)]
+
+
+def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "missing or invalid token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None:
+        raise unauthorized
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_digest(credentials.credentials, settings.secret_key)
+        )
+    )
+    if token is None or _aware(token.expires_at) < datetime.now(UTC):
+        raise unauthorized
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        raise unauthorized
+    return user
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[User], User]:
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role {user.role} may not do this (needs {', '.join(roles)})",
+            )
+        return user
+
+    return check
+
+
+STAFF = ("coordinator", "treasurer", "admin")
+Staff = Annotated[User, Depends(require_roles(*STAFF))]
+Treasurer = Annotated[User, Depends(require_roles("treasurer", "admin"))]
+Admin = Annotated[User, Depends(require_roles("admin"))]
+# Who may change members, machines, badges and trainings.
+Manager = Annotated[User, Depends(require_roles("coordinator", "admin"))]
+
+
+def get_auditor(session: SessionDep, user: CurrentUser) -> Auditor:
+    return Auditor(session, user.username, user.id)
+
+
+AuditorDep = Annotated[Auditor, Depends(get_auditor)]
+
+
+def get_site_row(session: Session, name: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.name == name))
+
+
+def get_site(session: SessionDep, settings: SettingsDep) -> Site:
+    site = get_site_row(session, settings.site)
+    if site is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"site {settings.site} not seeded")
+    return site
+
+
+SiteDep = Annotated[Site, Depends(get_site)]

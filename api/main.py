@@ -1,0 +1,144 @@
+"""The app factory: routes, start-up steps, and the background ACL sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+
+from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
+from api.deps import get_site_row
+from api.migrate import migrate, seed
+from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
+from api.routes.common import site_today
+from api.services import acl
+from api.services.influx import InfluxReader
+from api.services.mqtt import MqttPublisher, Publisher
+from api.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).resolve().parent / "web"
+
+
+def _readable(errors: list[Any]) -> str:
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    return JSONResponse(
+        {
+            "detail": _readable(list(errors)),
+            "errors": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in errors],
+        },
+        status_code=422,
+    )
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    first = str(getattr(exc, "orig", exc)).splitlines()[0]
+    return JSONResponse({"detail": f"conflicts with stored data: {first}"}, status_code=409)
+
+
+def start_up(settings: Settings) -> Any:
+    """Start-up steps: wait for the database, migrate, seed. Returns the engine."""
+    engine = make_engine(settings.database_url)
+    wait_for_database(engine)
+    migrate(engine)
+    with session_scope(make_sessionmaker(engine)) as session:
+        seed(session, settings.site)
+    return engine
+
+
+async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        publisher = app.state.publisher
+        if publisher is None:
+            continue
+        try:
+            factory = app.state.sessionmaker
+            with factory() as session:
+                site = get_site_row(session, app.state.settings.site)
+            if site is not None:
+                await asyncio.to_thread(acl.sweep, factory, publisher, site_today(site))
+        except Exception:  # a sweep must never stop the loop
+            log.exception("ACL sweep failed")
+
+
+def create_app(
+    settings: Settings | None = None,
+    publisher: Publisher | None = None,
+    influx: InfluxReader | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await asyncio.to_thread(start_up, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.publisher = publisher or MqttPublisher(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_username,
+            settings.mqtt_password,
+            settings.mqtt_timeout_s,
+        )
+        app.state.influx = influx or InfluxReader(
+            settings.influx_url,
+            settings.influx_database,
+            settings.influx_username,
+            settings.influx_password,
+            settings.influx_timeout_s,
+        )
+        sweep = asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")
+        try:
+            yield
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+            if publisher is None:
+                app.state.publisher.close()
+            if influx is None:
+                app.state.influx.close()
+            engine.dispose()
+
+    app = FastAPI(title="workshop-monitor api", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    for module in (auth, users, members, spaces, devices, machines, badges, bills, splits, me):
+        app.include_router(module.router)
+    # The alerts package adds its router here when it is installed alongside.
+    if importlib.util.find_spec("api.routes.alerts") is not None:
+        app.include_router(importlib.import_module("api.routes.alerts").router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB / "index.html")
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    return app

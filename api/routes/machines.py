@@ -1,0 +1,170 @@
+"""Machines, who is trained on them, and their published ACL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.deps import (
+    AuditorDep,
+    CurrentUser,
+    FactoryDep,
+    Manager,
+    PublisherDep,
+    SessionDep,
+    SiteDep,
+    Staff,
+)
+from api.models import Device, Machine, Member, Training
+from api.routes.common import apply_update, conflict, get_or_404, site_today, unprocessable
+from api.schemas.machines import (
+    AclPublic,
+    MachineCreate,
+    MachinePublic,
+    MachineUpdate,
+    TrainingCreate,
+    TrainingPublic,
+)
+from api.services import acl
+from api.services.audit import snapshot
+from api.services.mqtt import PublishError
+
+router = APIRouter(tags=["machines"])
+
+
+@router.get("/machines", response_model=list[MachinePublic])
+def list_machines(_: CurrentUser, session: SessionDep, site: SiteDep) -> list[Machine]:
+    return list(
+        session.scalars(select(Machine).where(Machine.site_id == site.id).order_by(Machine.code))
+    )
+
+
+def _check_device(session: SessionDep, device_id: int | None, machine_id: int | None) -> None:
+    if device_id is None:
+        return
+    device = get_or_404(session, Device, device_id, "device")
+    if device.role != "machine":
+        raise unprocessable(f"device {device.name} has role {device.role}, not machine")
+    other = session.scalar(
+        select(Machine).where(Machine.device_id == device_id, Machine.id != (machine_id or 0))
+    )
+    if other is not None:
+        raise conflict(f"device {device.name} already serves machine {other.code}")
+
+
+@router.post("/machines", response_model=MachinePublic, status_code=201)
+def create_machine(
+    body: MachineCreate,
+    _: Manager,
+    session: SessionDep,
+    site: SiteDep,
+    audit: AuditorDep,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Machine:
+    if session.scalar(select(Machine).where(Machine.site_id == site.id, Machine.code == body.code)):
+        raise conflict(f"machine code {body.code} is taken")
+    _check_device(session, body.device_id, None)
+    machine = Machine(site_id=site.id, **body.model_dump())
+    session.add(machine)
+    audit.created(machine)
+    session.commit()
+    # A new node starts with an empty allow-list rather than none at all.
+    acl.publish_many(factory, publisher, [machine.id], site_today(site))
+    session.refresh(machine)
+    return machine
+
+
+@router.patch("/machines/{machine_id}", response_model=MachinePublic)
+def update_machine(
+    machine_id: int,
+    body: MachineUpdate,
+    _: Manager,
+    session: SessionDep,
+    site: SiteDep,
+    audit: AuditorDep,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Machine:
+    machine = get_or_404(session, Machine, machine_id, "machine")
+    if "device_id" in body.model_fields_set:
+        _check_device(session, body.device_id, machine.id)
+    old_device = session.get(Device, machine.device_id) if machine.device_id else None
+    before = apply_update(machine, body)
+    audit.updated(machine, before)
+    session.commit()
+    if before["device_id"] != machine.device_id:
+        if old_device is not None and publisher is not None:
+            try:
+                acl.clear_device(factory, publisher, machine.id, old_device.name)
+            except PublishError as exc:
+                acl.log.warning("old device %s keeps its ACL: %s", old_device.name, exc)
+        acl.publish_many(factory, publisher, [machine.id], site_today(site))
+    session.refresh(machine)
+    return machine
+
+
+@router.get("/machines/{machine_id}/acl", response_model=AclPublic)
+def machine_acl(machine_id: int, _: Staff, session: SessionDep, site: SiteDep) -> AclPublic:
+    machine = get_or_404(session, Machine, machine_id, "machine")
+    target = acl.acl_topic(session, machine)
+    return AclPublic(
+        machine_id=machine.id,
+        device=target[0] if target else None,
+        version=machine.acl_version,
+        allow=acl.allow_list(session, machine.id, site_today(site)),
+    )
+
+
+@router.get("/trainings", response_model=list[TrainingPublic])
+def list_trainings(user: CurrentUser, session: SessionDep) -> list[Training]:
+    query = select(Training).order_by(Training.id)
+    if user.role == "member":
+        query = query.where(Training.member_id == (user.member_id or 0))
+    return list(session.scalars(query))
+
+
+@router.post("/trainings", response_model=TrainingPublic, status_code=201)
+def grant_training(
+    body: TrainingCreate,
+    user: Manager,
+    session: SessionDep,
+    site: SiteDep,
+    audit: AuditorDep,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Training:
+    get_or_404(session, Member, body.member_id, "member")
+    get_or_404(session, Machine, body.machine_id, "machine")
+    today = site_today(site)
+    if body.expires_on is not None and body.expires_on < today:
+        raise unprocessable(f"expiry {body.expires_on} is in the past")
+    training = Training(**body.model_dump(), granted_by=user.id)
+    session.add(training)
+    audit.created(training)
+    session.commit()
+    acl.publish_many(factory, publisher, [training.machine_id], today)
+    return training
+
+
+@router.delete("/trainings/{training_id}", response_model=TrainingPublic)
+def revoke_training(
+    training_id: int,
+    _: Manager,
+    session: SessionDep,
+    site: SiteDep,
+    audit: AuditorDep,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Training:
+    training = get_or_404(session, Training, training_id, "training")
+    if training.revoked_at is not None:
+        raise conflict(f"training {training_id} was revoked at {training.revoked_at}")
+    before = snapshot(training)
+    training.revoked_at = datetime.now(UTC)
+    audit.updated(training, before)
+    session.commit()
+    acl.publish_many(factory, publisher, [training.machine_id], site_today(site))
+    return training

@@ -1,0 +1,74 @@
+"""Members: companies and persons with a cost centre."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from api.deps import (
+    AuditorDep,
+    CurrentUser,
+    FactoryDep,
+    Manager,
+    PublisherDep,
+    SessionDep,
+    SiteDep,
+    Staff,
+)
+from api.models import Member
+from api.routes.common import apply_update, conflict, get_or_404, site_today
+from api.schemas.people import MemberCreate, MemberPublic, MemberUpdate
+from api.services import acl
+
+router = APIRouter(prefix="/members", tags=["members"])
+
+
+@router.get("", response_model=list[MemberPublic])
+def list_members(_: Staff, session: SessionDep, site: SiteDep) -> list[Member]:
+    return list(
+        session.scalars(select(Member).where(Member.site_id == site.id).order_by(Member.code))
+    )
+
+
+@router.get("/{member_id}", response_model=MemberPublic)
+def get_member(member_id: int, user: CurrentUser, session: SessionDep) -> Member:
+    if user.role == "member" and user.member_id != member_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "members see only their own record")
+    return get_or_404(session, Member, member_id, "member")
+
+
+@router.post("", response_model=MemberPublic, status_code=201)
+def create_member(
+    body: MemberCreate, _: Manager, session: SessionDep, site: SiteDep, audit: AuditorDep
+) -> Member:
+    if session.scalar(select(Member).where(Member.site_id == site.id, Member.code == body.code)):
+        raise conflict(f"member code {body.code} is taken")
+    member = Member(site_id=site.id, **body.model_dump())
+    session.add(member)
+    audit.created(member)
+    session.commit()
+    return member
+
+
+@router.patch("/{member_id}", response_model=MemberPublic)
+def update_member(
+    member_id: int,
+    body: MemberUpdate,
+    _: Manager,
+    session: SessionDep,
+    site: SiteDep,
+    audit: AuditorDep,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Member:
+    member = get_or_404(session, Member, member_id, "member")
+    before = apply_update(member, body)
+    audit.updated(member, before)
+    machines = acl.machines_of_member(session, member.id)
+    today: date = site_today(site)
+    session.commit()
+    if before["active"] != member.active:
+        acl.publish_many(factory, publisher, machines, today)
+    return member

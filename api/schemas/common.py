@@ -1,0 +1,34 @@
+"""Field types shared by the schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+# The ids the split engine accepts for members, units and machines.
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@/+-]{1,64}$")]
+# Device names are MQTT topic segments (protocol.wire.check_name).
+DeviceName = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+# Exact amounts travel as decimal strings; JSON numbers are accepted on input.
+NonNegative = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=20, decimal_places=6),
+    PlainSerializer(lambda d: str(d), return_type=str),
+]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    PlainSerializer(lambda d: str(d), return_type=str),
+]
+
+
+class Strict(BaseModel):
+    """Input: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import Code, DeviceName, Public, Strict
+
+DeviceRole = Literal["machine", "heating", "meter"]
+
+
+class DeviceCreate(Strict):
+    name: DeviceName
+    role: DeviceRole
+
+
+class DevicePublic(Public):
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+
+
+class DeviceCredentials(DevicePublic):
+    """Returned once, at creation or reset: the broker password in clear."""
+
+    mqtt_username: str
+    mqtt_password: str
+
+
+class MachineCreate(Strict):
+    code: Code
+    name: str = Field(default="", max_length=200)
+    kind: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
+    device_id: int | None = None
+    rated_power_w: int = Field(gt=0, le=10_000_000)
+    grace_minutes: int = Field(default=0, ge=0, le=1440)
+
+
+class MachineUpdate(Strict):
+    name: str | None = Field(default=None, max_length=200)
+    kind: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
+    device_id: int | None = None
+    rated_power_w: int | None = Field(default=None, gt=0, le=10_000_000)
+    grace_minutes: int | None = Field(default=None, ge=0, le=1440)
+
+
+class MachinePublic(Public):
+    id: int
+    code: str
+    name: str
+    kind: str
+    device_id: int | None
+    rated_power_w: int
+    grace_minutes: int
+    acl_version: int
+
+
+class TrainingCreate(Strict):
+    member_id: int
+    machine_id: int
+    expires_on: date | None = None
+
+
+class TrainingPublic(Public):
+    id: int
+    member_id: int
+    machine_id: int
+    granted_by: int | None
+    granted_at: datetime
+    expires_on: date | None
+    revoked_at: datetime | None
+
+
+class AclPublic(Strict):
+    machine_id: int
+    device: str | None
+    version: int
+    allow: list[str]

@@ -1,0 +1,1 @@
+"""Work the routes and the CLI share: audit, ACLs, InfluxDB reads, splits."""

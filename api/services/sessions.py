@@ -1,0 +1,91 @@
+"""Badge sessions on the machines, rebuilt from the gateway's `event` points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.services.influx import InfluxReader, quote_string, rfc3339
+
+
+@dataclass(frozen=True)
+class MachineSession:
+    device: str
+    sid: int
+    badge: str
+    start_ms: int
+    end_ms: int | None  # None: still running (or its end never arrived)
+    reason: str = ""
+
+
+def read_sessions(
+    reader: InfluxReader,
+    site: str,
+    start: datetime,
+    end: datetime,
+    badges: Iterable[str] | None = None,
+) -> list[MachineSession]:
+    """Sessions overlapping [start, end). With `badges`, only those badges'."""
+    where = [
+        f'"site" = {quote_string(site)}',
+        "(\"kind\" = 'session_start' OR \"kind\" = 'session_end')",
+        f"time >= '{rfc3339(start)}' - 1d",
+        f"time < '{rfc3339(end)}' + 1d",
+    ]
+    if badges is not None:
+        wanted = sorted(set(badges))
+        if not wanted:
+            return []
+        where.append("(" + " OR ".join(f'"badge" = {quote_string(b)}' for b in wanted) + ")")
+    query = (
+        'SELECT "sid", "badge", "kind", "reason" FROM "event" WHERE '
+        + " AND ".join(where)
+        + ' GROUP BY "device"'
+    )
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    sessions: list[MachineSession] = []
+    for series in reader.query(query):
+        device = series.tags.get("device", "")
+        for found in _pair(device, series.rows()):
+            if found.start_ms < end_ms and (found.end_ms is None or found.end_ms > start_ms):
+                sessions.append(found)
+    sessions.sort(key=lambda s: (s.start_ms, s.device))
+    return sessions
+
+
+def _pair(device: str, rows: Iterable[Mapping[str, object]]) -> list[MachineSession]:
+    """Match each session_start with the session_end of the same sid; a start
+    without an end is closed by the device's next start, or left open."""
+    ordered = sorted(rows, key=lambda r: _as_int(r["time"]))
+    found: list[MachineSession] = []
+    open_start: dict[str, object] | None = None
+    for row in ordered:
+        if row["kind"] == "session_start":
+            if open_start is not None:
+                found.append(_session(device, open_start, _as_int(row["time"]), "superseded"))
+            open_start = dict(row)
+        elif open_start is not None and row.get("sid") == open_start.get("sid"):
+            reason = str(row.get("reason") or "")
+            found.append(_session(device, open_start, _as_int(row["time"]), reason))
+            open_start = None
+    if open_start is not None:
+        found.append(_session(device, open_start, None, ""))
+    return found
+
+
+def _as_int(value: object) -> int:
+    return int(value) if isinstance(value, int | float | str) else 0
+
+
+def _session(
+    device: str, start: Mapping[str, object], end_ms: int | None, reason: str
+) -> MachineSession:
+    return MachineSession(
+        device=device,
+        sid=_as_int(start.get("sid")),
+        badge=str(start.get("badge") or ""),
+        start_ms=_as_int(start["time"]),
+        end_ms=end_ms,
+        reason=reason,
+    )

@@ -1,0 +1,58 @@
+"""All configuration of the api in one place, read from API_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER = "changethis"
+_PLACEHOLDERS = {PLACEHOLDER, "", "secret", "changeme", "change-me"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///workshop.db"
+    # Signs access tokens; a placeholder is refused outside development.
+    secret_key: str = PLACEHOLDER
+    # HMAC key of badge hashes: the same key is set on every node's config.
+    badge_hash_key: str = PLACEHOLDER
+    token_minutes: int = 12 * 60
+    site: str = "main"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str = "api"
+    mqtt_password: str = ""
+    mqtt_timeout_s: float = 5.0
+
+    # How often expired trainings and failed publishes are caught up.
+    acl_sweep_s: float = 60.0
+
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "workshop"
+    influx_username: str = ""
+    influx_password: str = ""
+    influx_timeout_s: float = 60.0
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        if self.environment != "development":
+            for name in ("secret_key", "badge_hash_key"):
+                if getattr(self, name) in _PLACEHOLDERS:
+                    raise ValueError(
+                        f"API_{name.upper()} is a placeholder; set a real secret in production"
+                    )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
