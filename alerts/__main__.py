@@ -1,0 +1,3 @@
+from alerts.runner import main
+
+main()

@@ -1,0 +1,119 @@
+"""The evaluation loop: every interval, fetch, run the rules, update the alerts,
+hand new notifications to the dispatcher. Run exactly one instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts import lifecycle
+from alerts.config import RulesConfig, load_rules
+from alerts.delivery import Dispatcher, EmailChannel, MqttChannel, RetryPolicy, WebhookChannel
+from alerts.delivery.message import Channel
+from alerts.evaluate import findings
+from alerts.findings import Finding
+from alerts.queries import fetch
+from alerts.settings import Settings
+from alerts.source import InfluxSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+class AlertService:
+    def __init__(
+        self,
+        source: InfluxSource,
+        config: RulesConfig,
+        sessions: Callable[[], Session],
+        dispatcher: Dispatcher,
+    ) -> None:
+        self.source = source
+        self.config = config
+        self.sessions = sessions
+        self.dispatcher = dispatcher
+
+    def evaluate_once(self, now_ms: int | None = None) -> tuple[list[Finding], list[int]]:
+        """One pass at `now_ms` (default: the clock). Returns the findings and
+        the ids of the deliveries it created; blocking (call it in a thread)."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        snapshot = fetch(self.source, self.config, now_ms)
+        found = findings(snapshot, self.config)
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        with self.sessions() as session:
+            ids = lifecycle.apply(
+                session, found, now, self.config.lifecycle, self.dispatcher.channel_names
+            )
+        return found, ids
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        self.dispatcher.start()
+        with self.sessions() as session:
+            self.dispatcher.submit(lifecycle.pending_deliveries(session))
+        try:
+            while not stop.is_set():
+                try:
+                    _, ids = await asyncio.to_thread(self.evaluate_once)
+                    self.dispatcher.submit(ids)
+                except SourceError as exc:
+                    log.warning("evaluation skipped: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        finally:
+            await self.dispatcher.stop()
+
+
+def channels_from(settings: Settings) -> list[Channel]:
+    channels: list[Channel] = []
+    for i, hook in enumerate(settings.webhooks, start=1):
+        channels.append(WebhookChannel(f"webhook:{hook.name or i}", hook.url, hook.ntfy_topic))
+    if settings.smtp_host:
+        channels.append(EmailChannel(
+            settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_to,
+            settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
+        ))
+    if settings.mqtt_host:
+        channels.append(MqttChannel(
+            settings.mqtt_host, settings.mqtt_port, settings.mqtt_username,
+            settings.mqtt_password, settings.mqtt_prefix,
+        ))
+    return channels
+
+
+def build(settings: Settings, channels: Sequence[Channel] | None = None) -> AlertService:
+    engine = create_engine(settings.database_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    source = InfluxSource(
+        settings.influx_url, settings.influx_database,
+        settings.influx_username, settings.influx_password,
+    )
+    policy = RetryPolicy(
+        settings.retry_first_delay_s, settings.retry_max_delay_s, settings.retry_max_attempts
+    )
+    dispatcher = Dispatcher(
+        channels if channels is not None else channels_from(settings), sessions, policy
+    )
+    return AlertService(source, load_rules(settings.rules_file), sessions, dispatcher)
+
+
+async def _main(settings: Settings) -> None:
+    service = build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("alerts: evaluating every %.0f s on %d channel(s)",
+             settings.interval_s, len(service.dispatcher.channels))
+    await service.run(settings.interval_s, stop)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main(Settings()))

@@ -1,0 +1,48 @@
+"""Where the service connects (environment variables ALERTS_*); the rule
+thresholds live in the TOML file named by ALERTS_RULES_FILE (see config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebhookTarget(BaseModel):
+    url: str
+    name: str = ""
+    ntfy_topic: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore")
+
+    database_url: str = "sqlite:///workshop.db"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "workshop"
+    influx_username: str = ""
+    influx_password: str = ""
+    rules_file: Path | None = None
+    interval_s: float = 30.0
+
+    # JSON list, e.g. [{"url": "https://ntfy.example/", "ntfy_topic": "heating"}]
+    webhooks: list[WebhookTarget] = []
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "workshop-monitor@localhost"
+    smtp_to: list[str] = []
+
+    mqtt_host: str = ""
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_prefix: str = "mf-alerts"
+
+    retry_first_delay_s: float = 2.0
+    retry_max_delay_s: float = 300.0
+    retry_max_attempts: int = 12
