@@ -58,7 +58,7 @@ class DeadLetters:
         self._count(reason)
         try:
             entry = record(topic, payload, reason, detail, int(time.time() * 1000))
-            text = json.dumps(entry, ensure_ascii=False)
+            text = json.dumps(entry)
             with self._lock:
                 self._file.write(text + "\n")
                 self._file.flush()

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 def string_field(value: str) -> str:
     # Line protocol escapes only \ and " inside strings; a raw newline would end
     # the line, so it is written as the two characters \n.
+    if not value.isascii():
+        # JSON may carry lone surrogates ("\ud800"), which UTF-8 cannot encode.
+        value = value.encode("utf-8", "replace").decode("utf-8")
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     if "\n" in escaped or "\r" in escaped:
         escaped = escaped.replace("\r", "\\r").replace("\n", "\\n")

@@ -31,6 +31,12 @@ ROLES = ("machine", "heating", "meter")
 # dropped because the outbox was full, reconnects since boot, Wi-Fi RSSI).
 HEALTH_FIELDS = ("outbox", "dropped", "reconnects", "rssi")
 
+# InfluxDB stores integers as signed 64-bit; larger ones would fail a whole write.
+INT_MIN = -9223372036854775808
+INT_MAX = 9223372036854775807
+# The gateway writes these next to the counters and readings of a telemetry point.
+RESERVED_NAMES = ("seq", "tq")
+
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _HEX = "0123456789abcdef"
 _INF = float("inf")
@@ -68,7 +74,8 @@ def parse_topic(name: str) -> tuple:
     """'mf/<site>/<device>/<channel>' -> (site, device, channel)."""
     parts = name.split("/")
     if len(parts) != 4 or parts[0] != PREFIX:
-        raise ProtocolError("bad_topic", "expected %s/<site>/<device>/<channel>, got %r" % (PREFIX, name))
+        expected = "expected %s/<site>/<device>/<channel>, got %r" % (PREFIX, name)
+        raise ProtocolError("bad_topic", expected)
     if parts[3] not in CHANNELS:
         raise ProtocolError("bad_topic", "unknown channel %r" % parts[3])
     check_name("site", parts[1])
@@ -88,11 +95,20 @@ def _need(msg: dict, key: str, kinds: tuple):
     if key not in msg:
         raise ProtocolError("missing_field", "field %r is required" % key)
     value = msg[key]
-    # bool is an int subclass in both interpreters; never accept it as a number.
+    # bool is an int subclass in CPython (not in MicroPython); never a number here.
     if isinstance(value, bool) and bool not in kinds:
-        raise ProtocolError("wrong_type", "field %r must be %s, not a boolean" % (key, _names(kinds)))
+        detail = "field %r must be %s, not a boolean" % (key, _names(kinds))
+        raise ProtocolError("wrong_type", detail)
     if not isinstance(value, kinds):
         raise ProtocolError("wrong_type", "field %r must be %s" % (key, _names(kinds)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        _int64(key, value)
+    return value
+
+
+def _int64(key: str, value: int) -> int:
+    if not INT_MIN <= value <= INT_MAX:
+        raise ProtocolError("bad_value", "%r is outside the signed 64-bit range" % key)
     return value
 
 
@@ -103,6 +119,8 @@ def _names(kinds: tuple) -> str:
 def _finite(key: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError("wrong_type", "reading %r must be a number" % key)
+    if isinstance(value, int):
+        return _int64(key, value)
     if value != value or value in (_INF, -_INF):
         raise ProtocolError("not_finite", "reading %r is not a finite number" % key)
     return value
@@ -118,6 +136,7 @@ def _counters(msg: dict, key: str) -> dict:
             raise ProtocolError("counter_not_int", "counter %r must be an integer" % name)
         if value < 0:
             raise ProtocolError("counter_negative", "counter %r is negative" % name)
+        _int64(name, value)
     return counters
 
 
@@ -129,6 +148,9 @@ def _seq(msg: dict) -> int:
 
 
 def _ts(msg: dict) -> int:
+    tq = msg.get("tq", 1)
+    if isinstance(tq, bool) or tq not in (0, 1):
+        raise ProtocolError("wrong_type", "field 'tq' must be 0 or 1")
     ts = msg.get("ts")
     if isinstance(ts, float) and ts == ts and ts not in (_INF, -_INF) and ts == int(ts):
         ts = int(ts)
@@ -136,7 +158,7 @@ def _ts(msg: dict) -> int:
         if "ts" not in msg:
             raise ProtocolError("missing_field", "field 'ts' is required")
         raise ProtocolError("wrong_type", "field 'ts' must be Unix milliseconds (integer)")
-    if msg.get("tq", 1) and not TS_MIN_MS <= ts <= TS_MAX_MS:
+    if tq and not TS_MIN_MS <= ts <= TS_MAX_MS:
         raise ProtocolError("ts_absurd", "ts %d is outside 2020..2100 (Unix ms)" % ts)
     return ts
 
@@ -182,6 +204,10 @@ def _check_telemetry(msg: dict) -> None:
         raise ProtocolError("wrong_type", "field 'rd' must be an object")
     if len(readings) > MAX_FIELDS:
         raise ProtocolError("too_many_fields", "'rd' has more than %d entries" % MAX_FIELDS)
+    for name in RESERVED_NAMES:
+        if name in counters or name in readings:
+            detail = "%r is a field of its own, not a counter or reading" % name
+            raise ProtocolError("duplicate_field", detail)
     for name, value in readings.items():
         check_name("reading", name)
         if name in counters:
@@ -235,6 +261,23 @@ _CHECKS = {
 }
 
 
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+# CPython's json accepts NaN and Infinity, MicroPython's refuses them (and any
+# keyword argument): make both interpreters reject them the same way.
+try:
+    json.loads("0", parse_constant=_no_constant)
+    _STRICT = True
+except TypeError:
+    _STRICT = False
+
+
+def _loads(text):
+    return json.loads(text, parse_constant=_no_constant) if _STRICT else json.loads(text)
+
+
 def decode(channel: str, payload) -> dict:
     """Bytes from the broker -> a validated message dict, or ProtocolError."""
     if channel not in _CHECKS:
@@ -243,17 +286,18 @@ def decode(channel: str, payload) -> dict:
     if len(payload) > limit:
         raise ProtocolError("too_large", "%d bytes, limit %d" % (len(payload), limit))
     try:
-        text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray, memoryview)) else payload
-        msg = json.loads(text)
+        text = payload if isinstance(payload, str) else str(payload, "utf-8")
+        msg = _loads(text)
     except (ValueError, UnicodeError):
-        raise ProtocolError("not_json", "payload is not UTF-8 JSON")
+        raise ProtocolError("not_json", "payload is not UTF-8 JSON") from None
     if not isinstance(msg, dict):
         raise ProtocolError("not_object", "payload must be a JSON object")
     version = msg.get("v")
     if isinstance(version, bool) or not isinstance(version, int):
         raise ProtocolError("missing_field", "field 'v' (schema version) is required")
     if version != SCHEMA_VERSION:
-        raise ProtocolError("bad_version", "schema version %r, this build speaks %d" % (version, SCHEMA_VERSION))
+        detail = "schema version %r, this build speaks %d" % (version, SCHEMA_VERSION)
+        raise ProtocolError("bad_version", detail)
     _CHECKS[channel](msg)
     return msg
 
@@ -270,7 +314,10 @@ def encode(channel: str, msg: dict) -> bytes:
 
 
 def status_online(ts: int, role: str, fw: str, up: int, heap: int, tq: int = 1) -> dict:
-    return {"v": SCHEMA_VERSION, "state": "online", "ts": ts, "tq": tq, "role": role, "fw": fw, "up": up, "heap": heap}
+    return {
+        "v": SCHEMA_VERSION, "state": "online", "ts": ts, "tq": tq,
+        "role": role, "fw": fw, "up": up, "heap": heap,
+    }
 
 
 def status_offline() -> dict:
@@ -289,14 +336,14 @@ def event(seq: int, ts: int, kind: str, fields: dict, tq: int = 1) -> dict:
     return msg
 
 
-def acl(ver: int, allow: list, master: list = None) -> dict:  # type: ignore[assignment]
+def acl(ver: int, allow: list, master: "list | None" = None) -> dict:
     msg = {"v": SCHEMA_VERSION, "ver": ver, "allow": sorted(allow)}
     if master:
         msg["master"] = sorted(master)
     return msg
 
 
-def cmd(op: str, ident: int, args: dict = None) -> dict:  # type: ignore[assignment]
+def cmd(op: str, ident: int, args: "dict | None" = None) -> dict:
     msg = {"v": SCHEMA_VERSION, "op": op, "id": ident}
     if args:
         msg["args"] = args

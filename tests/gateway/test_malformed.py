@@ -35,8 +35,11 @@ KINDS: list[tuple[str, str, bytes]] = [
     ("not_json", TELEMETRY, b""),
     ("not_object", TELEMETRY, b"[1, 2, 3]"),
     ("too_large", TELEMETRY, tele(rd={"w": 1.0}, pad="x" * 100_000)),
-    ("not_finite", TELEMETRY, tele(rd={"w": float("nan")})),
-    ("not_finite", TELEMETRY, b'{"v":1,"seq":1,"ts":1764000000000,"ct":{},"rd":{"w":Infinity}}'),
+    # NaN and Infinity are not JSON (CPython's json would take them, wire.py does not).
+    ("not_json", TELEMETRY, tele(rd={"w": float("nan")})),
+    ("not_finite", TELEMETRY, b'{"v":1,"seq":1,"ts":1764000000000,"ct":{},"rd":{"w":1e999}}'),
+    ("bad_value", TELEMETRY, tele(ct={"wh": 2**64})),
+    ("wrong_type", TELEMETRY, tele(tq="yes")),
     ("counter_negative", TELEMETRY, tele(ct={"wh": -1})),
     ("counter_not_int", TELEMETRY, tele(ct={"wh": 1.5})),
     ("bad_version", TELEMETRY, tele(v=2)),
