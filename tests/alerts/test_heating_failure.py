@@ -18,19 +18,8 @@ from alerts.runner import AlertService
 from devservers import InfluxDB, Mosquitto
 from tests.alerts.receivers import MqttReceiver, SmtpReceiver, WebhookReceiver
 from tests.alerts.scenarios import SITE, Heating, ms, write
+from tests.alerts.stepping import MINUTE, moments
 from tests.conftest import TEST_PASSWORD, TEST_USER
-
-MINUTE = 60_000
-
-
-def _times(start: int, end: int, fine: list[tuple[int, int]]) -> list[int]:
-    """Evaluation moments: every 30 s inside the `fine` spans, every 5 min elsewhere."""
-    out, now = [], start
-    while now < end:
-        out.append(now)
-        step = 30_000 if any(a <= now < b for a, b in fine) else 5 * MINUTE
-        now += step
-    return out
 
 
 async def test_boiler_failure_one_alert_delivered_and_resolved(
@@ -59,8 +48,9 @@ async def test_boiler_failure_one_alert_delivered_and_resolved(
         first_heating: int | None = None
         fired_wall: float | None = None
         try:
-            fine = [(fail - 5 * MINUTE, fail + window + 2 * MINUTE), (recover, recover + 20 * MINUTE)]
-            for now in _times(ms("2026-11-02T05:00"), end, fine):
+            fine = [(fail - 5 * MINUTE, fail + window + 2 * MINUTE),
+                    (recover, recover + 20 * MINUTE)]
+            for now in moments(ms("2026-11-02T05:00"), end, fine):
                 found, ids = await asyncio.to_thread(service.evaluate_once, now)
                 if ids and fired_wall is None:
                     fired_wall = time.monotonic()
@@ -91,7 +81,8 @@ async def test_boiler_failure_one_alert_delivered_and_resolved(
         resolved_ms = int(alert.resolved_at.timestamp() * 1000)
         assert recover < resolved_ms <= recover + 10 * MINUTE
         flows = [row["t_flow"] for row in alert.evidence if row.get("t_flow") is not None]
-        assert flows and all(fail - window <= row["time"] <= first_heating for row in alert.evidence)
+        assert flows
+        assert all(fail - window <= row["time"] <= first_heating for row in alert.evidence)
 
         events = [body["alert"]["event"] for _, _, body in hook.received]
         assert events == ["fired", "resolved"]
