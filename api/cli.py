@@ -1,0 +1,425 @@
+"""`python -m api.cli`: the admin's daily work against the configured database.
+
+Each command validates with the api's own schemas and runs the api's own
+route function, so the CLI and the HTTP API cannot disagree. Errors name the
+problem and exit with status 2; nothing is stored then."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db import make_sessionmaker
+from api.main import start_up
+from api.models import (
+    AllocationRun,
+    Device,
+    ElectricityBill,
+    Machine,
+    Member,
+    Site,
+    Tariff,
+    Unit,
+    User,
+)
+from api.routes import badges, bills, devices, machines, members, spaces, users
+from api.routes.common import site_today
+from api.schemas.bills import BillCreate, SplitRequest, TariffCreate
+from api.schemas.machines import DeviceCreate, MachineCreate, TrainingCreate
+from api.schemas.people import BadgeCreate, MemberCreate, UserCreate
+from api.schemas.spaces import LeaseCreate, UnitCreate
+from api.services import acl
+from api.services.audit import Auditor
+from api.services.influx import InfluxReader
+from api.services.mqtt import MqttPublisher
+from api.services.split_input import ManualInputs
+from api.services.splits import SplitError, run_split
+from api.services.statements import member_statement, statement_pdf
+from api.settings import Settings
+
+
+class CliError(Exception):
+    pass
+
+
+def fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = start_up(settings)
+        self.factory: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.session = self.factory()
+        site = self.session.scalar(select(Site).where(Site.name == settings.site))
+        assert site is not None  # seeded by start_up
+        self.site = site
+        login = os.environ.get("SUDO_USER") or getpass.getuser()
+        self.actor = User(id=None, username=f"cli:{login}", role="admin", active=True)
+        self.audit = Auditor(self.session, self.actor.username, None)
+        self._publisher: MqttPublisher | None = None
+
+    @property
+    def publisher(self) -> MqttPublisher:
+        if self._publisher is None:
+            s = self.settings
+            self._publisher = MqttPublisher(
+                s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password, s.mqtt_timeout_s
+            )
+        return self._publisher
+
+    def reader(self) -> InfluxReader:
+        s = self.settings
+        return InfluxReader(
+            s.influx_url,
+            s.influx_database,
+            s.influx_username,
+            s.influx_password,
+            s.influx_timeout_s,
+        )
+
+    def by_code(self, model: Any, code: str, what: str) -> Any:
+        column = model.name if model is Device else model.code
+        row = self.session.scalar(
+            select(model).where(model.site_id == self.site.id, column == code)
+        )
+        if row is None:
+            fail(f"no {what} {code!r}")
+        return row
+
+    def close(self) -> None:
+        self.session.close()
+        if self._publisher is not None:
+            self._publisher.close()
+        self.engine.dispose()
+
+
+def parse(schema: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+        )
+        fail(problems)
+
+
+def _show(row: Any, schema: type[BaseModel] | None = None) -> None:
+    if isinstance(row, BaseModel):
+        print(row.model_dump_json())
+    elif schema is not None:
+        print(schema.model_validate(row).model_dump_json())
+
+
+# --- commands -------------------------------------------------------------------
+
+
+def cmd_create_user(ctx: Context, args: argparse.Namespace) -> None:
+    password = args.password or os.environ.get("API_NEW_PASSWORD") or getpass.getpass("password: ")
+    member_id = ctx.by_code(Member, args.member, "member").id if args.member else None
+    body = parse(
+        UserCreate,
+        {
+            "username": args.username,
+            "password": password,
+            "role": args.role,
+            "member_id": member_id,
+        },
+    )
+    from api.schemas.people import UserPublic
+
+    _show(users.create_user(body, ctx.actor, ctx.session, ctx.audit), UserPublic)
+
+
+def cmd_add_member(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.people import MemberPublic
+
+    data = {
+        "code": args.code,
+        "name": args.name,
+        "kind": args.kind,
+        "cost_centre": args.cost_centre,
+    }
+    data["email"] = args.email
+    body = parse(MemberCreate, data)
+    _show(members.create_member(body, ctx.actor, ctx.session, ctx.site, ctx.audit), MemberPublic)
+
+
+def cmd_add_unit(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.spaces import UnitPublic
+
+    body = parse(
+        UnitCreate,
+        {
+            "code": args.code,
+            "area_m2": args.area,
+            "weight": args.weight,
+            "heated": not args.unheated,
+        },
+    )
+    _show(spaces.create_unit(body, ctx.actor, ctx.session, ctx.site, ctx.audit), UnitPublic)
+
+
+def cmd_add_lease(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.spaces import LeasePublic
+
+    unit = ctx.by_code(Unit, args.unit, "unit")
+    member = ctx.by_code(Member, args.member, "member")
+    body = parse(
+        LeaseCreate,
+        {"unit_id": unit.id, "member_id": member.id, "start": args.start, "end": args.end},
+    )
+    _show(spaces.create_lease(body, ctx.actor, ctx.session, ctx.audit), LeasePublic)
+
+
+def cmd_add_device(ctx: Context, args: argparse.Namespace) -> None:
+    body = parse(DeviceCreate, {"name": args.name, "role": args.role})
+    creds = devices.create_device(body, ctx.actor, ctx.session, ctx.site, ctx.audit)
+    _show(creds)
+    print(f"MQTT password for {creds.name} (shown once): {creds.mqtt_password}", file=sys.stderr)
+
+
+def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.machines import MachinePublic
+
+    device_id = ctx.by_code(Device, args.device, "device").id if args.device else None
+    body = parse(
+        MachineCreate,
+        {
+            "code": args.code,
+            "name": args.name,
+            "kind": args.kind,
+            "device_id": device_id,
+            "rated_power_w": args.rated_power_w,
+            "grace_minutes": args.grace_minutes,
+        },
+    )
+    row = machines.create_machine(
+        body, ctx.actor, ctx.session, ctx.site, ctx.audit, ctx.factory, ctx.publisher
+    )
+    _show(row, MachinePublic)
+
+
+def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.people import BadgePublic
+
+    member = ctx.by_code(Member, args.member, "member")
+    body = parse(
+        BadgeCreate,
+        {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
+    )
+    row = badges.enrol_badge(
+        body, ctx.actor, ctx.session, ctx.site, ctx.settings, ctx.audit, ctx.factory, ctx.publisher
+    )
+    _show(row, BadgePublic)
+
+
+def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
+    from api.schemas.machines import TrainingPublic
+
+    member = ctx.by_code(Member, args.member, "member")
+    machine = ctx.by_code(Machine, args.machine, "machine")
+    body = parse(
+        TrainingCreate,
+        {"member_id": member.id, "machine_id": machine.id, "expires_on": args.expires},
+    )
+    row = machines.grant_training(
+        body, ctx.actor, ctx.session, ctx.site, ctx.audit, ctx.factory, ctx.publisher
+    )
+    _show(row, TrainingPublic)
+
+
+def _load_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    except ValueError as exc:
+        fail(f"{path} is not JSON: {exc}")
+
+
+def cmd_import_bill(ctx: Context, args: argparse.Namespace) -> None:
+    """File: {"tariff": {name, bands, demand_method}, "period_start", "period_end",
+    "bands": [{name, kwh, cost}], "demand_cost", "fixed_cost", ...}; the tariff is
+    created when no tariff of that name exists."""
+    from api.schemas.bills import BillPublic
+
+    data = _load_json(args.file)
+    if not isinstance(data, dict) or not isinstance(data.get("tariff"), dict):
+        fail(f"{args.file}: expected an object with a 'tariff' object")
+    tariff_data = data.pop("tariff")
+    tariff = ctx.session.scalar(
+        select(Tariff).where(Tariff.site_id == ctx.site.id, Tariff.name == tariff_data.get("name"))
+    )
+    if tariff is None:
+        tariff = bills.create_tariff(
+            parse(TariffCreate, tariff_data), ctx.actor, ctx.session, ctx.site, ctx.audit
+        )
+    body = parse(BillCreate, {**data, "tariff_id": tariff.id})
+    _show(bills.create_bill(body, ctx.actor, ctx.session, ctx.site, ctx.audit), BillPublic)
+
+
+def cmd_run_split(ctx: Context, args: argparse.Namespace) -> None:
+    bill = ctx.session.get(ElectricityBill, args.bill)
+    if bill is None:
+        fail(f"no bill {args.bill}")
+    manual = None
+    if args.manual:
+        request = parse(SplitRequest, {"manual": _load_json(args.manual)})
+        manual = ManualInputs(request.manual.metered_kwh, request.manual.demand_intervals_kw)
+    reader = None if manual and manual.metered_kwh is not None else ctx.reader()
+    try:
+        run = run_split(ctx.session, reader, ctx.site, bill, ctx.audit, manual)
+    except SplitError as exc:
+        fail(str(exc))
+    finally:
+        if reader is not None:
+            reader.close()
+    ctx.session.commit()
+    print(json.dumps({"split_id": run.id, "total": run.result["total"], "notes": run.notes}))
+
+
+def cmd_export_split(ctx: Context, args: argparse.Namespace) -> None:
+    run = ctx.session.get(AllocationRun, args.split)
+    if run is None:
+        fail(f"no split {args.split}")
+    if args.pdf:
+        member = ctx.by_code(Member, args.pdf, "member")
+        statement = member_statement(run.result, member.code)
+        if statement is None:
+            fail(f"member {member.code} has no share in split {run.id}")
+        data = statement_pdf(
+            ctx.site.title or ctx.site.name,
+            member.name,
+            member.code,
+            run.result.get("period", {}),
+            statement,
+            run.id,
+            bool(run.result.get("held")),
+        )
+        Path(args.out).write_bytes(data)
+    else:
+        Path(args.out).write_text(run.csv)
+    print(args.out)
+
+
+def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
+    ids = list(ctx.session.scalars(select(Machine.id).where(Machine.site_id == ctx.site.id)))
+    failed = acl.publish_many(ctx.factory, ctx.publisher, ids, site_today(ctx.site))
+    if failed:
+        fail(f"ACL of machine(s) {failed} not published (broker unreachable?)")
+    print(json.dumps({"published": len(ids)}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__)
+    parser.add_argument("--database-url", help="overrides API_DATABASE_URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Callable[[Context, argparse.Namespace], None]] = {}
+
+    def add(
+        name: str, func: Callable[[Context, argparse.Namespace], None], help_text: str
+    ) -> argparse.ArgumentParser:
+        commands[name] = func
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add(
+        "create-user",
+        cmd_create_user,
+        "create a login (password from --password, API_NEW_PASSWORD or prompt)",
+    )
+    p.add_argument("username")
+    p.add_argument(
+        "--role", default="member", choices=("member", "coordinator", "treasurer", "admin")
+    )
+    p.add_argument("--member", help="member code the login belongs to")
+    p.add_argument("--password")
+    p = add("add-member", cmd_add_member, "add a member (company or person)")
+    p.add_argument("code")
+    p.add_argument("name")
+    p.add_argument("--kind", default="company", choices=("company", "person"))
+    p.add_argument("--cost-centre", default="")
+    p.add_argument("--email", default="")
+    p = add("add-unit", cmd_add_unit, "add a rentable unit")
+    p.add_argument("code")
+    p.add_argument("area", help="area in m2")
+    p.add_argument("--weight", default="1")
+    p.add_argument("--unheated", action="store_true")
+    p = add("add-lease", cmd_add_lease, "lease a unit to a member (dates inclusive)")
+    p.add_argument("unit")
+    p.add_argument("member")
+    p.add_argument("start", type=date.fromisoformat)
+    p.add_argument("--end", type=date.fromisoformat)
+    p = add("add-device", cmd_add_device, "add a device and print its MQTT password once")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=("machine", "heating", "meter"))
+    p = add("add-machine", cmd_add_machine, "add a machine")
+    p.add_argument("code")
+    p.add_argument("--rated-power-w", type=int, required=True)
+    p.add_argument("--grace-minutes", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--name", default="")
+    p.add_argument("--kind", default="")
+    p = add("enrol-badge", cmd_enrol_badge, "enrol a badge (the UID is hashed, never stored)")
+    p.add_argument("member")
+    p.add_argument("uid", help="card UID in hex, e.g. 04:A2:1B:C3")
+    p.add_argument("--kind", default="personal", choices=("personal", "company"))
+    p.add_argument("--holder", default="")
+    p = add("grant-training", cmd_grant_training, "allow a member on a machine")
+    p.add_argument("member")
+    p.add_argument("machine")
+    p.add_argument("--expires", type=date.fromisoformat, help="last valid day")
+    p = add("import-bill", cmd_import_bill, "import an electricity bill from JSON")
+    p.add_argument("file")
+    p = add("run-split", cmd_run_split, "split a bill (sessions and counters from InfluxDB)")
+    p.add_argument("bill", type=int)
+    p.add_argument("--manual", help="JSON file with metered_kwh / demand_intervals_kw typed in")
+    p = add("export-split", cmd_export_split, "write a split as CSV, or one member's PDF statement")
+    p.add_argument("split", type=int)
+    p.add_argument("out")
+    p.add_argument("--pdf", metavar="MEMBER", help="member code: write their PDF statement")
+    add("publish-acls", cmd_publish_acls, "republish every machine's ACL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(f"error: settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    ctx = Context(settings)
+    try:
+        args.func(ctx, args)
+    except CliError as exc:
+        ctx.session.rollback()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except HTTPException as exc:
+        ctx.session.rollback()
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Fixtures for the api tests: a fresh database per test on a real SQLite file
+AND a real PostgreSQL (one server per session, one new database per test),
+the app with its start-up steps, and factories for logins and data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db import make_engine, make_sessionmaker
+from api.main import create_app
+from api.models import Base, Member, User
+from api.security import hash_password
+from api.services.influx import InfluxReader
+from api.services.mqtt import MqttPublisher, Publisher
+from api.settings import Settings
+from devservers import PostgreSQL
+from devservers.process import free_port
+
+SITE = "ws1"
+BADGE_KEY = "test-badge-key"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]:
+    # One server for the whole run: initdb per test would cost seconds each.
+    server = PostgreSQL(tmp_path_factory.mktemp("api-postgres"))
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'api.db'}"
+    server: PostgreSQL = request.getfixturevalue("pg_server")
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, password=server.password,
+        dbname="postgres", autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "site": SITE,
+        "secret_key": "test-secret",
+        "badge_hash_key": BADGE_KEY,
+        "mqtt_port": free_port(),  # nobody listens unless a test gives a broker
+        "mqtt_timeout_s": 2.0,
+        "influx_url": f"http://127.0.0.1:{free_port()}",
+        "acl_sweep_s": 3600.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Api:
+    """The app under test with a login per role."""
+
+    client: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def factory(self) -> Any:
+        return self.client.app.state.sessionmaker  # type: ignore[attr-defined]
+
+    def session(self) -> Session:
+        session: Session = self.factory()
+        return session
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def call(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.request(method, path, headers=self.headers(who), **kwargs)
+
+    def ok(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.call(who, method, path, **kwargs)
+        assert response.status_code < 300, (response.status_code, response.text)
+        return response.json()
+
+    def add_user(self, username: str, role: str, member_code: str | None = None) -> str:
+        """Creates the login directly in the database (not an API change), logs in."""
+        with self.session() as session, session.begin():
+            member_id = None
+            if member_code is not None:
+                member_id = session.scalar(select(Member.id).where(Member.code == member_code))
+            session.add(
+                User(
+                    username=username,
+                    password_hash=hash_password(f"{username}-password"),
+                    role=role,
+                    member_id=member_id,
+                )
+            )
+        response = self.client.post(
+            "/auth/token", json={"username": username, "password": f"{username}-password"}
+        )
+        assert response.status_code == 200, response.text
+        self.tokens[username] = response.json()["access_token"]
+        return username
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: the evidence that a refused request stored nothing."""
+        with self.session() as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in Base.metadata.tables.items()
+            }
+
+
+@pytest.fixture
+def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
+    clients: list[TestClient] = []
+
+    def make(
+        publisher: Publisher | None = None, influx: InfluxReader | None = None, **settings: Any
+    ) -> Api:
+        app = create_app(make_settings(database_url, **settings), publisher=publisher, influx=influx)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        api = Api(client)
+        api.add_user("admin", "admin")
+        api.add_user("treasurer", "treasurer")
+        api.add_user("coordinator", "coordinator")
+        return api
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()
+
+
+def engine_for(url: str) -> Any:
+    return make_sessionmaker(make_engine(url))
+
+
+__all__ = ["Api", "MqttPublisher"]
