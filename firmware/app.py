@@ -1,0 +1,280 @@
+# The node application: one object holding all runtime state (no module
+# globals, so the simulator runs many nodes in one process), the tasks common
+# to every role, and the role's own tasks. Hardware comes in as `hw`, built by
+# drivers/board.py on an ESP32 or by the simulator from virtual parts.
+import asyncio
+import json
+
+from firmware import config
+from firmware.logic.acl import Acl
+from firmware.logic.stamp import SEQ_REBOOT_GAP, SEQ_SAVE_EVERY, Stamper
+from firmware.net.mqtt_client import MqttClient
+from firmware.store import fsutil
+from firmware.store.aclcache import AclCache
+from firmware.store.counters import CounterStore, SavePolicy
+from firmware.store.outbox import Outbox
+from protocol import wire
+
+COMMON_SLOTS = ("seq", "last_ts", "dropped", "boots")
+DETAIL_MAX = 200
+
+
+def role_class(name: str):
+    # Imported on demand: a heating node never loads the reader and power code.
+    if name == "machine":
+        from firmware.roles.machine import MachineRole
+
+        return MachineRole
+    if name == "heating":
+        from firmware.roles.heating import HeatingRole
+
+        return HeatingRole
+    from firmware.roles.meter import MeterRole
+
+    return MeterRole
+
+
+class Node:
+    def __init__(self, cfg: dict, hw):
+        self.cfg = cfg
+        self.hw = hw
+        self.clock = hw.clock
+        self.site = cfg["site"]
+        self.device = cfg["device"]
+        root = hw.storage_root
+        fsutil.makedirs(root)
+        self.acl_cache = AclCache(root)
+        self.role = role_class(cfg["role"])(self, hw, cfg)
+        self.store = CounterStore(root, COMMON_SLOTS + self.role.slots)
+        values = self.store.load()
+        self.boots = values["boots"] + 1
+        self.role.restore(values)
+        seq = values["seq"] + SEQ_REBOOT_GAP if values["seq"] or values["boots"] else 0
+        self.stamper = Stamper(self.clock, seq)
+        self.clock.start_after(values["last_ts"])
+        self.outbox = Outbox(root, int(cfg["outbox_records"]))
+        self.outbox.dropped = values["dropped"]
+        self.policy = SavePolicy(
+            int(cfg["persist_wh"]), int(cfg["persist_s"]) * 1000, SEQ_SAVE_EVERY
+        )
+        self.mqtt = MqttClient(hw.link, self.clock, cfg["mqtt"], self.outbox, self.site,
+                               self.device, hw.rand)
+        self.mqtt.on_message = self.on_message
+        self.mqtt.on_connect = self.publish_status
+        self.started_ms = self.clock.now_ms()
+        self.downlink_errors = 0
+        self.save(self.started_ms)  # the boot count and the seq jump are on flash now
+
+    # -- outgoing -----------------------------------------------------------
+
+    def emit(self, kind: str, fields: dict) -> None:
+        seq, ts, tq = self.stamper.next("event")
+        self._queue("event", wire.event(seq, ts, kind, fields, tq))
+
+    def emit_telemetry(self) -> None:
+        seq, ts, tq = self.stamper.next("telemetry")
+        msg = wire.telemetry(seq, ts, self.role.counters(), self.role.readings(), tq)
+        self._queue("telemetry", msg)
+
+    def _queue(self, channel: str, msg: dict) -> None:
+        self.outbox.append(channel, wire.encode(channel, msg))
+        self.mqtt.notify()
+
+    def status(self) -> dict:
+        now = self.clock.now_ms()
+        msg = wire.status_online(
+            self.clock.unix_ms(), self.role.name, config.FW_VERSION,
+            (now - self.started_ms) // 1000, self.hw.heap(), 1 if self.clock.trusted else 0,
+        )
+        msg["outbox"] = self.outbox.pending()
+        msg["dropped"] = self.outbox.dropped
+        msg["reconnects"] = self.mqtt.reconnects
+        msg["rssi"] = self.hw.link.rssi()
+        return msg
+
+    def publish_status(self) -> None:
+        self.mqtt.publish_retained(self.mqtt.topics["status"], wire.encode("status", self.status()))
+
+    # -- persistence --------------------------------------------------------
+
+    def _values(self) -> dict:
+        values = self.role.values()
+        values["seq"] = self.stamper.seq
+        values["last_ts"] = self.stamper.last_ts() or self.clock.unix_ms()
+        values["dropped"] = self.outbox.dropped
+        values["boots"] = self.boots
+        return values
+
+    def save(self, now_ms: int) -> None:
+        values = self._values()
+        self.store.save(values)
+        self.policy.mark(now_ms, self.role.energy_wh(), self.stamper.seq, _signature(values))
+
+    def maybe_save(self, now_ms: int) -> None:
+        values = self.role.values()
+        if self.policy.due(now_ms, self.role.energy_wh(), self.stamper.seq, _signature(values)):
+            self.save(now_ms)
+
+    # -- incoming -----------------------------------------------------------
+
+    def on_message(self, topic: str, payload) -> None:
+        try:
+            channel = wire.parse_topic(topic)[2]
+            msg = wire.decode(channel, payload)
+            if channel == "acl":
+                acl = Acl.from_msg(msg)
+                if self.role.acl_received(acl):
+                    self.acl_cache.save(bytes(payload))
+            elif channel == "cmd":
+                self.command(msg)
+        except (wire.ProtocolError, ValueError, KeyError, TypeError) as exc:
+            # Bad downlink: reported, nothing changed.
+            self.downlink_errors += 1
+            self.emit("fault", {"reason": "downlink", "detail": str(exc)[:DETAIL_MAX]})
+
+    def command(self, msg: dict) -> None:
+        op = msg["op"]
+        args = msg.get("args") or {}
+        if op == "time":
+            self.clock.set_unix_ms(int(args["ms"]))
+        elif op == "ping":
+            self.publish_status()
+        elif op == "reboot":
+            self.save(self.clock.now_ms())
+            self.hw.reset()
+        elif op == "config":
+            text = json.dumps(args.get("config"))
+            errors = config.parse(text)[1]
+            if errors:
+                raise ValueError("config rejected: " + "; ".join(errors))
+            fsutil.write_atomic(self.hw.config_path, text.encode())
+            self.save(self.clock.now_ms())
+            self.hw.reset()
+        elif not self.role.command(op, args):
+            raise ValueError("op %s does not apply to a %s node" % (op, self.role.name))
+
+    # -- tasks --------------------------------------------------------------
+
+    async def telemetry_loop(self) -> None:
+        period = int(self.cfg["telemetry_s"]) * 1000
+        while True:
+            await self.clock.sleep_ms(period)
+            self.emit_telemetry()
+            self.maybe_save(self.clock.now_ms())
+
+    async def status_loop(self) -> None:
+        period = int(self.cfg["status_s"]) * 1000
+        while True:
+            await self.clock.sleep_ms(period)
+            if self.mqtt.connected:
+                self.publish_status()
+
+    async def ntp_loop(self) -> None:
+        every = int(self.cfg["ntp_every_s"]) * 1000
+        while True:
+            unix_ms = None
+            if self.hw.link.isconnected():
+                unix_ms = await self.hw.ntp.unix_ms(self.cfg["ntp_host"])
+            if unix_ms is not None:
+                self.clock.set_unix_ms(unix_ms)
+                await self.clock.sleep_ms(every)
+            else:
+                await self.clock.sleep_ms(30000)
+
+    async def watchdog_loop(self) -> None:
+        # Fed from a task of its own: if the scheduler stalls, the board resets.
+        period = int(self.cfg["watchdog_ms"]) // 3
+        while True:
+            self.hw.watchdog.feed()
+            await self.clock.sleep_ms(period)
+
+    def tasks(self) -> list:
+        tasks = [self.mqtt.run(), self.hw.link.keep_up(), self.telemetry_loop(),
+                 self.status_loop(), self.ntp_loop(), self.watchdog_loop()]
+        tasks.extend(self.role.tasks())
+        return tasks
+
+    async def run(self) -> None:
+        self.emit("boot", {"reason": self.hw.reset_cause(), "detail": "fw " + config.FW_VERSION})
+        await asyncio.gather(*self.tasks())
+
+
+def _signature(values: dict) -> int:
+    total = 0
+    for key in values:
+        total += values[key]
+    return total
+
+
+class SafeMode:
+    """A config that cannot run: outputs stay off, the errors go out as a
+    fault event whenever the network settings allow, and a `config` command
+    (validated first) can repair the node remotely. No exception escapes, so
+    there is no boot loop."""
+
+    def __init__(self, cfg: dict, errors: list, hw):
+        self.cfg = cfg
+        self.errors = errors
+        self.hw = hw
+        self.clock = hw.clock
+        self.detail = ("config: " + "; ".join(errors))[:DETAIL_MAX]
+        hw.outputs_off()
+        self.mqtt = None
+        mqtt = cfg.get("mqtt")
+        site = cfg.get("site")
+        device = cfg.get("device")
+        if isinstance(mqtt, dict) and mqtt.get("host"):
+            try:
+                wire.check_name("site", site)
+                wire.check_name("device", device)
+            except wire.ProtocolError:
+                return
+            fsutil.makedirs(hw.storage_root)
+            self.outbox = Outbox(hw.storage_root, 64)
+            self.stamper = Stamper(self.clock, 0)
+            self.mqtt = MqttClient(hw.link, self.clock, mqtt, self.outbox, site, device, hw.rand)
+            self.mqtt.on_message = self.on_message
+
+    def report(self) -> None:
+        if self.mqtt is None:
+            return
+        seq, ts, tq = self.stamper.next("event")
+        msg = wire.event(seq, ts, "fault", {"reason": "config", "detail": self.detail}, tq)
+        self.outbox.append("event", wire.encode("event", msg))
+        self.mqtt.notify()
+
+    def on_message(self, topic: str, payload) -> None:
+        try:
+            if wire.parse_topic(topic)[2] != "cmd":
+                return
+            msg = wire.decode("cmd", payload)
+            if msg["op"] == "config":
+                text = json.dumps(msg.get("args", {}).get("config"))
+                _, errors = config.parse(text)
+                if not errors:
+                    fsutil.write_atomic(self.hw.config_path, text.encode())
+                    self.hw.reset()
+                    return
+                self.detail = ("config rejected: " + "; ".join(errors))[:DETAIL_MAX]
+                self.report()
+            elif msg["op"] == "reboot":
+                self.hw.reset()
+        except (wire.ProtocolError, ValueError, KeyError, TypeError):
+            pass
+
+    async def report_loop(self) -> None:
+        while True:
+            self.report()
+            await self.clock.sleep_ms(300000)
+
+    async def watchdog_loop(self) -> None:
+        while True:
+            self.hw.watchdog.feed()
+            await self.clock.sleep_ms(5000)
+
+    async def run(self) -> None:
+        print("SAFE MODE:", self.detail)
+        tasks = [self.watchdog_loop()]
+        if self.mqtt is not None:
+            tasks += [self.mqtt.run(), self.hw.link.keep_up(), self.report_loop()]
+        await asyncio.gather(*tasks)

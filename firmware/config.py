@@ -1,0 +1,188 @@
+# The node's configuration: /config.json on the board, merged over the
+# defaults of its role and validated. A bad config does not raise at boot (a
+# boot loop cannot be reported); `load` returns the errors and main.py runs the
+# safe mode instead: outputs off, the error published if the network settings
+# allow it, a `config` command accepted to fix it.
+import json
+
+from protocol import wire
+
+FW_VERSION = "0.3.0"
+CONFIG_PATH = "/config.json"
+
+COMMON = {
+    "telemetry_s": 60,
+    "status_s": 300,
+    "sample_ms": 1000,
+    "persist_wh": 100,
+    "persist_s": 600,
+    "outbox_records": 2048,
+    "ntp_host": "pool.ntp.org",
+    "ntp_every_s": 3600,
+    "watchdog_ms": 30000,
+    "master": [],
+    "badge_key": "",
+}
+
+# Pin numbers match hardware/pinmap.json (a test checks it).
+ROLE_DEFAULTS = {
+    "machine": {
+        "reader": "mfrc522",
+        "power": "clamp",
+        "card_mode": "tap",
+        "timeout_s": 14400,
+        "idle_w": 20,
+        "idle_s": 900,
+        "runon_s": 120,
+        "poll_ms": 100,
+        "clamp": {"amps_per_volt": 30.0, "volts": 230.0, "pf": 1.0, "mains_hz": 50,
+                  "cycles": 5, "samples_per_cycle": 40, "min_a": 0.05, "adc_ref_v": 3.3},
+        "pzem_address": 1,
+        "pins": {"spi_sck": 18, "spi_mosi": 23, "spi_miso": 19, "rc522_cs": 5, "rc522_rst": 4,
+                 "i2c_sda": 21, "i2c_scl": 22, "relay": 26, "extraction": 27, "running": 34,
+                 "adc_current": 36, "adc_voltage": -1, "uart_tx": 17, "uart_rx": 16},
+    },
+    "heating": {
+        "temp_every_s": 10,
+        "sensors": {},
+        "pins": {"onewire": 15, "call": 35},
+    },
+    "meter": {
+        "source": "s0",
+        "pulses_per_kwh": 1000,
+        "min_gap_ms": 30,
+        "pzem_address": 1,
+        "pins": {"s0": 32, "uart_tx": 17, "uart_rx": 16},
+    },
+}
+
+# ESP32 pins 34-39 are input only; 6-11 are the flash chip.
+INPUT_ONLY = (34, 35, 36, 37, 38, 39)
+FLASH_PINS = (6, 7, 8, 9, 10, 11)
+OUTPUT_PINS = ("relay", "extraction", "spi_sck", "spi_mosi", "rc522_cs", "rc522_rst", "uart_tx")
+ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is unusable while Wi-Fi runs
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = {}
+    for key in base:
+        out[key] = base[key]
+    for key in over:
+        if isinstance(out.get(key), dict) and isinstance(over[key], dict):
+            out[key] = _merge(out[key], over[key])
+        else:
+            out[key] = over[key]
+    return out
+
+
+def merged(raw: dict) -> dict:
+    cfg = _merge(COMMON, ROLE_DEFAULTS.get(raw.get("role"), {}))
+    return _merge(cfg, raw)
+
+
+def _positive(cfg: dict, key: str, errors: list) -> None:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        errors.append("%s must be a positive number" % key)
+
+
+def validate(cfg: dict) -> list:
+    """-> list of errors, each naming the field; empty when usable."""
+    errors = []
+    role = cfg.get("role")
+    if role not in wire.ROLES:
+        errors.append("role must be one of %s" % ", ".join(wire.ROLES))
+    for key in ("site", "device"):
+        try:
+            wire.check_name(key, cfg.get(key))
+        except wire.ProtocolError as exc:
+            errors.append(exc.detail)
+    mqtt = cfg.get("mqtt")
+    if not isinstance(mqtt, dict) or not isinstance(mqtt.get("host"), str) or not mqtt.get("host"):
+        errors.append("mqtt.host is required")
+    wifi = cfg.get("wifi")
+    if wifi is not None and (not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str)):
+        errors.append("wifi.ssid must be a string")
+    for key in ("telemetry_s", "status_s", "sample_ms", "persist_wh", "persist_s",
+                "outbox_records"):
+        _positive(cfg, key, errors)
+    if isinstance(cfg.get("persist_s"), int) and cfg["persist_s"] > 600:
+        errors.append("persist_s above 600 breaks the documented loss bound")
+    for h in cfg.get("master") or []:
+        try:
+            wire._hexes([h], "master")
+        except wire.ProtocolError as exc:
+            errors.append(exc.detail)
+    key = cfg.get("badge_key")
+    if role == "machine":
+        if not isinstance(key, str) or len(key) < 32 or len(key) % 2:
+            errors.append("badge_key must be at least 32 hex digits (16 bytes)")
+        else:
+            for ch in key:
+                if ch not in "0123456789abcdef":
+                    errors.append("badge_key must be lower-case hex")
+                    break
+        if cfg.get("reader") not in ("mfrc522", "pn532"):
+            errors.append("reader must be mfrc522 or pn532")
+        if cfg.get("power") not in ("clamp", "pzem"):
+            errors.append("power must be clamp or pzem")
+        if cfg.get("card_mode") not in ("tap", "present"):
+            errors.append("card_mode must be tap or present")
+    if role == "heating":
+        sensors = cfg.get("sensors")
+        if not isinstance(sensors, dict):
+            errors.append("sensors must map reading names to 1-Wire ROM ids")
+        else:
+            for name in sensors:
+                rom = sensors[name]
+                if not name.startswith("t_") or not isinstance(rom, str) or len(rom) != 16:
+                    errors.append("sensor %r: name t_..., ROM id of 16 hex digits" % name)
+    if role == "meter":
+        if cfg.get("source") not in ("s0", "pzem"):
+            errors.append("source must be s0 or pzem")
+        _positive(cfg, "pulses_per_kwh", errors)
+    errors.extend(check_pins(cfg.get("pins") or {}))
+    return errors
+
+
+def check_pins(pins: dict) -> list:
+    errors = []
+    used = {}
+    for name in pins:
+        pin = pins[name]
+        if pin == -1:
+            continue  # not fitted
+        if isinstance(pin, bool) or not isinstance(pin, int) or not 0 <= pin <= 39:
+            errors.append("pin %s: %r is not an ESP32 GPIO" % (name, pin))
+            continue
+        if pin in FLASH_PINS:
+            errors.append("pin %s: GPIO%d belongs to the flash chip" % (name, pin))
+        if name in OUTPUT_PINS and pin in INPUT_ONLY:
+            errors.append("pin %s: GPIO%d is input only" % (name, pin))
+        if name.startswith("adc_") and pin not in ADC1_PINS:
+            errors.append("pin %s: GPIO%d is not on ADC1 (ADC2 stops with Wi-Fi)" % (name, pin))
+        if pin in used:
+            errors.append("pin %s: GPIO%d already used by %s" % (name, pin, used[pin]))
+        used[pin] = name
+    return errors
+
+
+def parse(text) -> tuple:
+    """JSON text -> (config, errors)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return {}, ["config is not valid JSON"]
+    if not isinstance(raw, dict):
+        return {}, ["config must be a JSON object"]
+    cfg = merged(raw)
+    return cfg, validate(cfg)
+
+
+def load(path: str = CONFIG_PATH) -> tuple:
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}, ["no config file at " + path]
+    return parse(text)

@@ -1,0 +1,48 @@
+# Wi-Fi station: connects, watches the link, reconnects; and opens TCP
+# streams for the MQTT client. MicroPython's getaddrinfo blocks, so the broker
+# should be configured by IP address; a host name is resolved once per
+# connect attempt and may stall the scheduler for the DNS timeout.
+import asyncio
+
+import network
+
+from firmware.drivers import board_time
+
+
+class WifiLink:
+    def __init__(self, ssid: str, password: str, hostname: str):
+        self.ssid = ssid
+        self.password = password
+        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan.active(True)
+        try:
+            network.hostname(hostname)
+        except (AttributeError, ValueError, OSError):
+            pass
+
+    def isconnected(self) -> bool:
+        return self.wlan.isconnected()
+
+    def rssi(self) -> int:
+        try:
+            return int(self.wlan.status("rssi"))
+        except (OSError, ValueError):
+            return 0
+
+    async def keep_up(self) -> None:
+        wait_ms = 1000
+        while True:
+            if not self.wlan.isconnected():
+                try:
+                    self.wlan.connect(self.ssid, self.password)
+                except OSError:
+                    pass
+                for _ in range(20):
+                    await board_time.sleep_ms(500)
+                    if self.wlan.isconnected():
+                        break
+                wait_ms = min(wait_ms * 2, 60000) if not self.wlan.isconnected() else 1000
+            await board_time.sleep_ms(wait_ms)
+
+    def open_connection(self, host: str, port: int):
+        return asyncio.open_connection(host, port)

@@ -1,0 +1,166 @@
+# The flash-backed outbox: every telemetry and event message is appended here
+# first and removed only when the broker has acknowledged it (QoS 1), so a
+# network outage or a power cut loses nothing that fits.
+#
+# Layout: segment files of SEGMENT fixed-size records, numbered by absolute
+# record number r (segment r // SEGMENT, slot r % SEGMENT); appends only, as
+# LittleFS wants. The tail (oldest unacknowledged record) is appended to a
+# small log every TAIL_EVERY acks and when a segment is finished, so after a
+# power cut at most TAIL_EVERY acknowledged messages are sent again: a
+# duplicate with the same seq and ts, which the server overwrites.
+# When full, the oldest segment is deleted and its unsent records are counted
+# in `dropped`.
+import binascii
+import os
+import struct
+
+from firmware.store import fsutil
+
+RECORD = 256
+HEADER = 8  # u16 length, u8 channel, u8 reserved, u32 crc32 of the payload
+MAX_PAYLOAD = RECORD - HEADER
+SEGMENT = 64
+TAIL_EVERY = 16
+TAIL_LOG_MAX = 4096
+
+CHANNELS = ("", "telemetry", "event")
+
+
+class Outbox:
+    def __init__(self, folder: str, capacity: int = 2048):
+        """capacity in records, rounded up to whole segments."""
+        self.folder = folder + "/outbox"
+        fsutil.makedirs(self.folder)
+        self.max_segments = max(2, (capacity + SEGMENT - 1) // SEGMENT)
+        self.capacity = self.max_segments * SEGMENT
+        self._buf = bytearray(RECORD)
+        self._view = memoryview(self._buf)
+        self.dropped = 0
+        self.oversize = 0
+        self.corrupt = 0
+        self._acked_since_save = 0
+        self._load()
+
+    # -- state on flash -----------------------------------------------------
+
+    def _seg_path(self, seg: int) -> str:
+        return "%s/%08d" % (self.folder, seg)
+
+    def _segments(self) -> list:
+        names = []
+        for name in os.listdir(self.folder):
+            if len(name) == 8 and name.isdigit():
+                names.append(int(name))
+        names.sort()
+        return names
+
+    def _load(self) -> None:
+        logged = 0
+        data = fsutil.read(self.folder + "/tail")
+        if data:
+            for k in range(len(data) // 8 - 1, -1, -1):
+                r, check = struct.unpack_from("<II", data, k * 8)
+                if check == r ^ 0x5A5A5A5A:
+                    logged = r
+                    break
+        segs = self._segments()
+        if not segs:
+            # Everything was delivered: keep numbering where it was, at a
+            # segment boundary, so that the logged tail stays meaningful.
+            self.head = (logged + SEGMENT - 1) // SEGMENT * SEGMENT
+            self.tail = self.head
+            self.first_seg = self.head // SEGMENT
+            return
+        self.first_seg = segs[0]
+        last = segs[-1]
+        size = fsutil.size(self._seg_path(last))
+        if size % RECORD:
+            # A record torn by a power cut: continue in the next segment
+            # rather than rewrite the file in place.
+            self.head = (last + 1) * SEGMENT
+        else:
+            self.head = last * SEGMENT + size // RECORD
+        self.tail = max(self.first_seg * SEGMENT, min(logged, self.head))
+
+    def _save_tail(self) -> None:
+        path = self.folder + "/tail"
+        rec = struct.pack("<II", self.tail, self.tail ^ 0x5A5A5A5A)
+        if fsutil.size(path) >= TAIL_LOG_MAX:
+            fsutil.write_atomic(path, rec)
+        else:
+            with open(path, "ab") as f:
+                f.write(rec)
+        self._acked_since_save = 0
+
+    # -- producer -----------------------------------------------------------
+
+    def append(self, channel: str, payload) -> bool:
+        """Queue one encoded message. False (and counted) when it does not fit
+        a record; the caller keeps messages short enough."""
+        n = len(payload)
+        if n > MAX_PAYLOAD:
+            self.oversize += 1
+            return False
+        seg = self.head // SEGMENT
+        if self.head % SEGMENT == 0:
+            self._make_room(seg)
+        buf = self._buf
+        struct.pack_into("<HBBI", buf, 0, n, CHANNELS.index(channel), 0, binascii.crc32(payload))
+        buf[HEADER : HEADER + n] = payload
+        for k in range(HEADER + n, RECORD):
+            buf[k] = 0
+        with open(self._seg_path(seg), "ab") as f:
+            f.write(buf)
+        self.head += 1
+        return True
+
+    def _make_room(self, new_seg: int) -> None:
+        while new_seg - self.first_seg >= self.max_segments:
+            gone_end = (self.first_seg + 1) * SEGMENT
+            if self.tail < gone_end:
+                self.dropped += gone_end - self.tail
+                self.tail = gone_end
+                self._save_tail()
+            fsutil.remove(self._seg_path(self.first_seg))
+            self.first_seg += 1
+
+    # -- consumer -----------------------------------------------------------
+
+    def pending(self) -> int:
+        return self.head - self.tail
+
+    def read(self, r: int):
+        """Record number r -> (channel, memoryview of the payload) or None when
+        it is gone or corrupt. The view is valid until the next read."""
+        if r < self.tail or r >= self.head:
+            return None
+        try:
+            with open(self._seg_path(r // SEGMENT), "rb") as f:
+                f.seek((r % SEGMENT) * RECORD)
+                got = f.readinto(self._buf)
+        except OSError:
+            got = 0
+        if got != RECORD:
+            self.corrupt += 1
+            return None
+        n, ch, _, crc = struct.unpack_from("<HBBI", self._buf, 0)
+        payload = self._view[HEADER : HEADER + n]
+        if n > MAX_PAYLOAD or ch >= len(CHANNELS) or binascii.crc32(payload) != crc:
+            self.corrupt += 1
+            return None
+        return CHANNELS[ch], payload
+
+    def ack_to(self, r: int) -> None:
+        """Every record before r is delivered."""
+        if r <= self.tail:
+            return
+        old_seg = self.tail // SEGMENT
+        self._acked_since_save += r - self.tail
+        self.tail = min(r, self.head)
+        new_seg = self.tail // SEGMENT
+        for seg in range(max(old_seg, self.first_seg), new_seg):
+            if seg < self.head // SEGMENT:
+                fsutil.remove(self._seg_path(seg))
+                self.first_seg = seg + 1
+        if new_seg != old_seg or self._acked_since_save >= TAIL_EVERY:
+            self._save_tail()

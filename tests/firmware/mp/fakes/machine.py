@@ -1,0 +1,46 @@
+# A stand-in for MicroPython's `machine` module, written into the WebAssembly
+# MicroPython's file system (and put on sys.path under CPython) so that the
+# drivers can be imported and their pure parts exercised without a board.
+# Each fake records what the driver did; the checks read it back.
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    PULL_UP = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+    levels = {}
+
+    def __init__(self, pin, mode=IN, pull=None, value=None):
+        self.id = pin
+        self.mode = mode
+        self.handler = None
+        if value is not None:
+            Pin.levels[pin] = value
+
+    def value(self, level=None):
+        if level is None:
+            return Pin.levels.get(self.id, 0)
+        Pin.levels[self.id] = level
+        return None
+
+    def __call__(self, level=None):
+        return self.value(level)
+
+    def irq(self, handler=None, trigger=0):
+        self.handler = handler
+
+
+class ADC:
+    ATTN_11DB = 3
+    waveform = []  # samples returned in turn by read_u16
+
+    def __init__(self, pin, atten=0):
+        self.pin = pin
+        self.k = 0
+
+    def read_u16(self):
+        value = ADC.waveform[self.k % len(ADC.waveform)]
+        self.k += 1
+        return value
