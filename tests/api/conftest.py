@@ -46,8 +46,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     server: PostgreSQL = request.getfixturevalue("pg_server")
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(
-        host=server.host, port=server.port, user=server.user, password=server.password,
-        dbname="postgres", autocommit=True,
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server.url.rsplit("/", 1)[0] + "/" + name
@@ -131,7 +135,9 @@ def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
     def make(
         publisher: Publisher | None = None, influx: InfluxReader | None = None, **settings: Any
     ) -> Api:
-        app = create_app(make_settings(database_url, **settings), publisher=publisher, influx=influx)
+        app = create_app(
+            make_settings(database_url, **settings), publisher=publisher, influx=influx
+        )
         client = TestClient(app)
         client.__enter__()
         clients.append(client)

@@ -21,7 +21,9 @@ def build_worked_example(api: Api) -> dict[str, Any]:
     entered through the API from the scenario file. Returns ids by code."""
     scenario = worked_example()
     ids: dict[str, Any] = {"members": {}, "units": {}}
-    members = sorted({lease["member"] for lease in scenario["leases"]} | set(scenario["metered_kwh"]))
+    members = sorted(
+        {lease["member"] for lease in scenario["leases"]} | set(scenario["metered_kwh"])
+    )
     for code in members:
         row = api.ok("admin", "POST", "/members", json={"code": code, "name": f"Member {code}"})
         ids["members"][code] = row["id"]
@@ -56,7 +58,9 @@ def build_worked_example(api: Api) -> dict[str, Any]:
             "tariff_id": tariff["id"],
             "period_start": scenario["period"]["start"],
             "period_end": scenario["period"]["end"],
-            "bands": [{"name": b["name"], "kwh": b["kwh"], "cost": b["cost"]} for b in bill["bands"]],
+            "bands": [
+                {"name": b["name"], "kwh": b["kwh"], "cost": b["cost"]} for b in bill["bands"]
+            ],
             "demand_cost": bill["demand"]["cost"],
             "fixed_cost": bill["fixed"],
             "vacancy_policy": scenario.get("vacancy_policy", "owner"),

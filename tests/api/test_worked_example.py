@@ -71,6 +71,8 @@ def test_closed_bill_keeps_its_splits(api: Api) -> None:
     api.ok("treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": ids["manual"]})
     api.ok("treasurer", "POST", f"/bills/{ids['bill']}/close")
     before = api.counts()
-    again = api.call("treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": ids["manual"]})
+    again = api.call(
+        "treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": ids["manual"]}
+    )
     assert again.status_code == 409 and "closed" in again.json()["detail"]
     assert api.counts() == before
