@@ -54,7 +54,7 @@ class SensorConfig:
     power_max_w: float = 60000.0
     current_max_a: float = 100.0
     jump_c: float = 15.0
-    jumps_to_fire: int = 2
+    jumps_to_fire: int = 3
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ class WebhookChannel:
         self.url = url
         self.ntfy_topic = ntfy_topic
         self.timeout = timeout
+        # One client per channel: a new one per send would rebuild the TLS context.
+        self._client = httpx.Client(timeout=timeout)
 
     def body(self, message: Message) -> dict[str, Any]:
         critical = message.severity == "critical" and message.event == "fired"
@@ -35,6 +37,9 @@ class WebhookChannel:
         return body
 
     def send(self, message: Message) -> None:
-        response = httpx.post(self.url, json=self.body(message), timeout=self.timeout)
+        response = self._client.post(self.url, json=self.body(message))
         if response.status_code >= 300:
             raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")
+
+    def close(self) -> None:
+        self._client.close()

@@ -98,9 +98,15 @@ class MqttReceiver:
         self.received: list[tuple[float, str, dict[str, Any]]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         self.client.username_pw_set(user, password)
-        subscribed = threading.Event()
-        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+        self.subscribed = subscribed = threading.Event()
+
+        def on_connect(c: mqtt.Client, u: Any, f: Any, r: Any, p: Any) -> None:
+            subscribed.clear()
+            c.subscribe(topic, qos=1)
+
+        self.client.on_connect = on_connect
         self.client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
+        self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_message = lambda c, u, msg: self.received.append(
             (time.monotonic(), msg.topic, json.loads(msg.payload))
         )
