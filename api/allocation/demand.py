@@ -21,8 +21,8 @@ from operator import add
 from typing import Literal
 
 # Exact enumeration of 2^n coalitions while 2^n x (intervals + 16) stays under
-# this budget (about a second of work); above it, seeded sampling.
-EXACT_BUDGET = 1 << 24
+# this budget (a few tenths of a second); above it, seeded sampling.
+EXACT_BUDGET = 1 << 22
 EXACT_MAX_PLAYERS = 20
 _ORDER: Literal["little", "big"] = "little" if sys.byteorder == "little" else "big"
 # Dominance pruning compares each interval with this many of the highest ones.

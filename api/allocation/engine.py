@@ -201,7 +201,10 @@ def allocate(scenario: Scenario) -> Split:
         )
         for p in rounded
     ]
-    members = sorted({e for p in final for e in p.cents} - {VACANCY})
+    known = {lease.member for lease in s.leases} | set(s.metered_kwh) | set(s.estimated_kwh)
+    known |= {session.member for session in s.sessions}
+    known |= {p for row in s.demand_intervals_kw or () for p in row} - {BASE}
+    members = sorted(({e for p in final for e in p.cents} | known) - {VACANCY})
     result = statements(final, [*members, VACANCY])
     total = sum(st.total_cents for st in result.values())
     expected = (s.bill.total + (s.heating.cost if s.heating else 0)) * 100
