@@ -1,0 +1,262 @@
+"""A change to who may use a machine reaches the node as a retained ACL within 1 s
+(real Mosquitto; the subscriber logs in as the node itself)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from api.services import acl
+from api.services.mqtt import MqttPublisher
+from devservers import Mosquitto
+from protocol import wire
+from protocol.badge import badge_hash, uid_from_hex
+from tests.api.conftest import BADGE_KEY, SITE, Api
+from tests.conftest import API_PASSWORD, API_USER, DEVICE_PASSWORD
+
+BOUND_S = 1.0
+UID = "04:A2:1B:C3"
+
+
+class AclListener:
+    """A node's view: subscribed to its own acl topic, timestamps each arrival."""
+
+    def __init__(self, broker: Mosquitto, device: str) -> None:
+        self.messages: queue.Queue[tuple[float, bool, dict[str, Any]]] = queue.Queue()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"listen-{device}-{time.monotonic_ns()}"
+        )
+        self.client.username_pw_set(device, DEVICE_PASSWORD)
+        subscribed = queue.Queue[int]()
+        self.client.on_message = lambda _c, _u, m: self.messages.put(
+            (time.monotonic(), bool(m.retain), wire.decode("acl", m.payload))
+        )
+        self.client.on_subscribe = lambda *_a: subscribed.put(1)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        self.client.subscribe(wire.topic(SITE, device, "acl"), qos=1)
+        subscribed.get(timeout=5)
+
+    def next(self, timeout: float = 5.0) -> tuple[float, bool, dict[str, Any]]:
+        return self.messages.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def broker_api(
+    mosquitto: Mosquitto, make_api: Callable[..., Api]
+) -> Iterator[tuple[Api, MqttPublisher]]:
+    publisher = MqttPublisher(mosquitto.host, mosquitto.port, API_USER, API_PASSWORD, timeout_s=2.0)
+    yield make_api(publisher=publisher), publisher
+    publisher.close()
+
+
+def _setup(api: Api) -> dict[str, int]:
+    member = api.ok("admin", "POST", "/members", json={"code": "A", "name": "Alpha"})["id"]
+    node1 = api.ok("admin", "POST", "/devices", json={"name": "node1", "role": "machine"})["id"]
+    node2 = api.ok("admin", "POST", "/devices", json={"name": "node2", "role": "machine"})["id"]
+    machine = api.ok(
+        "coordinator",
+        "POST",
+        "/machines",
+        json={"code": "laser", "rated_power_w": 3000, "device_id": node1},
+    )["id"]
+    return {"member": member, "node1": node1, "node2": node2, "machine": machine}
+
+
+def _timed(listener: AclListener, action: Callable[[], Any]) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    action()
+    arrived, _retained, msg = listener.next()
+    return arrived - started, msg
+
+
+def test_acl_changes_reach_the_node_within_one_second(
+    mosquitto: Mosquitto, broker_api: tuple[Api, MqttPublisher]
+) -> None:
+    api, _ = broker_api
+    ids = _setup(api)
+    listener = AclListener(mosquitto, "node1")
+    try:
+        _, _, initial = listener.next()  # retained: the empty list published at machine creation
+        assert initial["allow"] == [] and initial["ver"] >= 1
+        expected = badge_hash(BADGE_KEY.encode(), uid_from_hex(UID))
+        latencies: list[float] = []
+        versions = [initial["ver"]]
+
+        def step(action: Callable[[], Any], allow: list[str]) -> None:
+            latency, msg = _timed(listener, action)
+            latencies.append(latency)
+            assert msg["allow"] == allow
+            versions.append(msg["ver"])
+
+        # A badge of a member trained on nothing changes no machine's list.
+        api.ok("coordinator", "POST", "/badges", json={"member_id": ids["member"], "uid": UID})
+        with pytest.raises(queue.Empty):
+            listener.next(timeout=0.5)
+        training: dict[str, Any] = {}
+        step(
+            lambda: training.update(
+                api.ok(
+                    "coordinator",
+                    "POST",
+                    "/trainings",
+                    json={"member_id": ids["member"], "machine_id": ids["machine"]},
+                )
+            ),
+            [expected],
+        )
+        badge2: dict[str, Any] = {}
+        second = badge_hash(BADGE_KEY.encode(), uid_from_hex("04:11:22:33:44:55:66"))
+        step(
+            lambda: badge2.update(
+                api.ok(
+                    "coordinator",
+                    "POST",
+                    "/badges",
+                    json={"member_id": ids["member"], "uid": "04:11:22:33:44:55:66"},
+                )
+            ),
+            sorted([expected, second]),
+        )
+        step(lambda: api.ok("coordinator", "DELETE", f"/badges/{badge2['id']}"), [expected])
+        step(
+            lambda: api.ok("admin", "PATCH", f"/members/{ids['member']}", json={"active": False}),
+            [],
+        )
+        step(
+            lambda: api.ok("admin", "PATCH", f"/members/{ids['member']}", json={"active": True}),
+            [expected],
+        )
+        step(lambda: api.ok("coordinator", "DELETE", f"/trainings/{training['id']}"), [])
+
+        assert versions == sorted(versions) and len(set(versions)) == len(versions)
+        print(f"ACL change -> node latencies (ms): {[round(x * 1000, 1) for x in latencies]}")
+        assert max(latencies) < BOUND_S, latencies
+        # A node that connects later gets the newest list at once, flagged retained.
+        late = AclListener(mosquitto, "node1")
+        try:
+            _, retained, msg = late.next()
+            assert retained and msg["ver"] == versions[-1] and msg["allow"] == []
+        finally:
+            late.close()
+        assert (
+            api.ok("coordinator", "GET", f"/machines/{ids['machine']}/acl")["version"]
+            == versions[-1]
+        )
+    finally:
+        listener.close()
+
+
+def test_moving_a_machine_to_another_device(
+    mosquitto: Mosquitto, broker_api: tuple[Api, MqttPublisher]
+) -> None:
+    api, _ = broker_api
+    ids = _setup(api)
+    api.ok("coordinator", "POST", "/badges", json={"member_id": ids["member"], "uid": UID})
+    api.ok(
+        "coordinator",
+        "POST",
+        "/trainings",
+        json={"member_id": ids["member"], "machine_id": ids["machine"]},
+    )
+    old, new = AclListener(mosquitto, "node1"), AclListener(mosquitto, "node2")
+    try:
+        assert len(old.next()[2]["allow"]) == 1  # retained state before the move
+        started = time.monotonic()
+        api.ok(
+            "coordinator", "PATCH", f"/machines/{ids['machine']}", json={"device_id": ids["node2"]}
+        )
+        at_old, _, cleared = old.next()
+        at_new, _, moved = new.next()
+        assert cleared["allow"] == [] and len(moved["allow"]) == 1
+        assert moved["ver"] > cleared["ver"]
+        assert max(at_old, at_new) - started < BOUND_S
+    finally:
+        old.close()
+        new.close()
+
+
+def test_expiry_and_broker_outage_are_caught_up_by_the_sweep(
+    mosquitto: Mosquitto, broker_api: tuple[Api, MqttPublisher]
+) -> None:
+    api, publisher = broker_api
+    ids = _setup(api)
+    api.ok("coordinator", "POST", "/badges", json={"member_id": ids["member"], "uid": UID})
+    today = date.today()
+    api.ok(
+        "coordinator",
+        "POST",
+        "/trainings",
+        json={
+            "member_id": ids["member"],
+            "machine_id": ids["machine"],
+            "expires_on": today.isoformat(),
+        },
+    )
+    listener = AclListener(mosquitto, "node1")
+    try:
+        _, _, granted = listener.next()
+        assert len(granted["allow"]) == 1
+        assert acl.sweep(api.factory, publisher, today) == []  # nothing changed: nothing sent
+        assert acl.sweep(api.factory, publisher, today + timedelta(days=1)) == [ids["machine"]]
+        _, _, expired = listener.next()
+        assert expired["allow"] == [] and expired["ver"] == granted["ver"] + 1
+    finally:
+        listener.close()
+
+    # Broker down: the change is stored anyway; the sweep publishes it once the broker is back.
+    mosquitto.stop()
+    response = api.call(
+        "coordinator",
+        "POST",
+        "/trainings",
+        json={"member_id": ids["member"], "machine_id": ids["machine"]},
+    )
+    assert response.status_code == 201
+    assert api.ok("coordinator", "GET", f"/machines/{ids['machine']}/acl")["allow"] != []
+    mosquitto.start()
+    listener = AclListener(mosquitto, "node1")
+    try:
+        _, _, stale = listener.next()
+        assert stale["allow"] == []  # the broker still holds the last confirmed list
+        assert acl.sweep(api.factory, publisher, today + timedelta(days=1)) == [ids["machine"]]
+        _, _, fresh = listener.next()
+        assert len(fresh["allow"]) == 1 and fresh["ver"] == stale["ver"] + 1
+    finally:
+        listener.close()
+
+
+def test_acl_payload_is_what_the_wire_protocol_accepts(
+    mosquitto: Mosquitto, broker_api: tuple[Api, MqttPublisher]
+) -> None:
+    api, _ = broker_api
+    ids = _setup(api)
+    for k in range(40):
+        uid = f"04:00:00:{k:02x}"
+        api.ok("coordinator", "POST", "/badges", json={"member_id": ids["member"], "uid": uid})
+    api.ok(
+        "coordinator",
+        "POST",
+        "/trainings",
+        json={"member_id": ids["member"], "machine_id": ids["machine"]},
+    )
+    listener = AclListener(mosquitto, "node1")
+    try:
+        _, _, msg = listener.next()
+        assert len(msg["allow"]) == 40 and msg["allow"] == sorted(msg["allow"])
+        assert all(len(h) == 16 for h in msg["allow"])
+        raw = json.dumps(msg).encode()
+        assert wire.decode("acl", raw)["ver"] == msg["ver"]
+    finally:
+        listener.close()
