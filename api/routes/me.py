@@ -57,11 +57,13 @@ def _sessions(
     owner = {h: (mid, code) for h, mid, code in holders}
     badges = None if member_id is None else [h for h, mid, _ in holders if mid == member_id]
     machines = dict(
-        session.execute(select(Machine.device_id, Machine.code).where(Machine.site_id == site_id))
-        .tuples()
-        .all()
+        session.execute(
+            select(Machine.device_id, Machine.code).where(Machine.site_id == site_id)
+        ).all()
     )
-    devices = dict(session.execute(select(Device.name, Device.id)).tuples().all())
+    devices = dict(
+        session.execute(select(Device.name, Device.id).where(Device.site_id == site_id)).all()
+    )
     reader = request.app.state.influx
     if reader is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no InfluxDB configured")

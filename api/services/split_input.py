@@ -264,9 +264,7 @@ def _add_series(
             select(Badge.hash, Member.code)
             .join(Member, Member.id == Badge.member_id)
             .where(Member.site_id == site.id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     end_ms = int(end.timestamp() * 1000)
     sessions = []

@@ -1,0 +1,74 @@
+"""Points in the data contract's shape (what the gateway writes), for a real InfluxDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import httpx
+
+from devservers import InfluxDB
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A machine drawing `watts` from `start` to `end` (ISO, UTC)."""
+
+    start: str
+    end: str
+    watts: int
+
+
+def telemetry_lines(
+    site: str, device: str, start: str, end: str, runs: Sequence[Run], step_s: int = 60
+) -> list[str]:
+    """One telemetry point per `step_s`: cumulative `wh`, `on_s`, power reading, seq, tq."""
+    lines = []
+    wh = Fraction(0)
+    on_s = 0
+    t, stop = ms(start), ms(end)
+    seq = 0
+    while t <= stop:
+        watts = next((r.watts for r in runs if ms(r.start) < t <= ms(r.end)), 0)
+        wh += Fraction(watts * step_s, 3600)
+        on_s += step_s if watts else 0
+        seq += 1
+        lines.append(
+            f"telemetry,device={device},site={site} wh={int(wh)}i,on_s={on_s}i,w={float(watts)},"
+            f"running={1.0 if watts else 0.0},seq={seq}i,tq=1i {t}"
+        )
+        t += step_s * 1000
+    return lines
+
+
+def session_lines(
+    site: str, device: str, sid: int, badge: str, start: str, end: str | None, seq: int
+) -> list[str]:
+    lines = [
+        f'event,device={device},kind=badge,site={site} seq={seq}i,badge="{badge}",ok=true {ms(start) - 1}',
+        f'event,device={device},kind=session_start,site={site} seq={seq + 1}i,sid={sid}i,badge="{badge}",ct_wh=0i {ms(start)}',
+    ]
+    if end is not None:
+        lines.append(
+            f'event,device={device},kind=session_end,site={site} seq={seq + 2}i,sid={sid}i,badge="{badge}",reason="badge_out" {ms(end)}'
+        )
+    return lines
+
+
+def write(server: InfluxDB, lines: Iterable[str]) -> int:
+    body = "\n".join(lines)
+    response = httpx.post(
+        f"{server.url}/write",
+        params={"db": server.database, "precision": "ms"},
+        content=body.encode(),
+        auth=(server.user, server.password),
+        timeout=60,
+    )
+    assert response.status_code == 204, response.text
+    return body.count("\n") + 1

@@ -1,0 +1,159 @@
+"""Sessions and energy read from a real InfluxDB holding points in the data-contract shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from api.services.influx import InfluxReader
+from devservers import InfluxDB
+from protocol.badge import badge_hash, uid_from_hex
+from tests.api.conftest import BADGE_KEY, SITE, Api
+from tests.api.influx_data import Run, session_lines, telemetry_lines, write
+
+UIDS = {"A": "04:0A:0A:0A", "B": "04:0B:0B:0B", "X": "04:FF:FF:FF"}
+# Laser: A's session and a 5-minute run-on inside its 10-minute grace window.
+LASER_RUNS = [
+    Run("2026-03-01T10:00:00", "2026-03-01T11:00:00", 2000),
+    Run("2026-03-01T11:00:00", "2026-03-01T11:05:00", 1200),
+]
+CNC_RUNS = [Run("2026-03-02T14:00:00", "2026-03-02T14:30:00", 3000)]
+
+
+def _hash(code: str) -> str:
+    return badge_hash(BADGE_KEY.encode(), uid_from_hex(UIDS[code]))
+
+
+def _energy_kwh(runs: list[Run]) -> Fraction:
+    from tests.api.influx_data import ms
+
+    return sum(
+        (Fraction(r.watts * (ms(r.end) - ms(r.start)), 3_600_000_000) for r in runs), Fraction(0)
+    )
+
+
+@pytest.fixture
+def site_with_data(
+    influxdb: InfluxDB, make_api: Callable[..., Api]
+) -> tuple[Api, dict[str, Any], int]:
+    reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    api = make_api(influx=reader)
+    ids: dict[str, Any] = {}
+    for code in ("A", "B"):
+        ids[code] = api.ok(
+            "admin", "POST", "/members", json={"code": code, "name": f"Member {code}"}
+        )["id"]
+        api.ok("admin", "POST", "/badges", json={"member_id": ids[code], "uid": UIDS[code]})
+        unit = api.ok("treasurer", "POST", "/units", json={"code": f"U{code}", "area_m2": "50"})[
+            "id"
+        ]
+        api.ok(
+            "treasurer",
+            "POST",
+            "/leases",
+            json={"unit_id": unit, "member_id": ids[code], "start": "2026-01-01"},
+        )
+    for name, code, watts, grace in (("node1", "laser", 3000, 10), ("node2", "cnc", 4000, 0)):
+        device = api.ok("admin", "POST", "/devices", json={"name": name, "role": "machine"})["id"]
+        api.ok(
+            "admin",
+            "POST",
+            "/machines",
+            json={
+                "code": code,
+                "rated_power_w": watts,
+                "grace_minutes": grace,
+                "device_id": device,
+            },
+        )
+    written = write(influxdb, [
+        *telemetry_lines(SITE, "node1", "2026-02-28T23:00:00", "2026-03-03T00:30:00", LASER_RUNS),
+        *telemetry_lines(SITE, "node2", "2026-02-28T23:00:00", "2026-03-03T00:30:00", CNC_RUNS),
+        *session_lines(SITE, "node1", 7, _hash("A"), "2026-03-01T10:00:00", "2026-03-01T11:00:00", 10),
+        *session_lines(SITE, "node2", 3, _hash("B"), "2026-03-02T14:00:00", "2026-03-02T14:30:00", 20),
+        # A badge nobody holds: its session is machine overhead, not anyone's.
+        *session_lines(SITE, "node2", 4, _hash("X"), "2026-03-02T18:00:00", "2026-03-02T18:10:00", 30),
+        # Still running at the end of the data: an open session.
+        *session_lines(SITE, "node1", 8, _hash("A"), "2026-03-02T23:50:00", None, 40),
+        # Another site's session is not ours.
+        *session_lines("othersite", "node1", 1, _hash("B"), "2026-03-01T12:00:00", "2026-03-01T13:00:00", 50),
+    ])  # fmt: skip
+    assert influxdb.count("telemetry", "wh") > 2 * 60 * 48
+    return api, ids, written
+
+
+def test_member_sees_own_sessions_only(site_with_data: tuple[Api, dict[str, Any], int]) -> None:
+    api, ids, _ = site_with_data
+    api.add_user("alice", "member", "A")
+    api.add_user("bert", "member", "B")
+    window = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
+    alice = api.ok("alice", "GET", "/sessions", params=window)
+    assert [(s["machine"], s["minutes"]) for s in alice] == [("laser", 60.0), ("laser", None)]
+    assert {s["member_id"] for s in alice} == {ids["A"]}
+    bert = api.ok("bert", "GET", "/sessions", params=window)
+    assert [(s["machine"], s["start"]) for s in bert] == [("cnc", "2026-03-02T14:00:00Z")]
+    assert (
+        api.call("alice", "GET", "/sessions", params={**window, "member_id": ids["B"]}).status_code
+        == 403
+    )
+    everyone = api.ok("coordinator", "GET", "/sessions", params=window)
+    assert len(everyone) == 4  # A twice, B once, the unknown badge once; not the other site's
+    assert sum(1 for s in everyone if s["member_id"] is None) == 1
+
+
+def test_split_from_influx_counters_and_sessions(
+    site_with_data: tuple[Api, dict[str, Any], int],
+) -> None:
+    api, ids, _ = site_with_data
+    tariff = api.ok(
+        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
+    )["id"]
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}], "fixed_cost": "10.00",
+    })["id"]  # fmt: skip
+    run = api.ok("treasurer", "POST", f"/bills/{bill}/splits")
+    result = run["result"]
+    energy = {
+        code: sum(
+            (Fraction(l["quantity"]) for l in st["lines"] if l["pool"] == "energy"), Fraction(0)
+        )
+        for code, st in result["members"].items()
+    }
+    # A: the session plus the run-on within the grace window; B: the cnc session.
+    # The unknown badge's cnc session drew nothing; A's open session drew nothing.
+    assert energy["A"] == _energy_kwh(LASER_RUNS)
+    assert energy["B"] == _energy_kwh(CNC_RUNS)
+    assert result["total"] == "110.00"
+    totals = sum(Fraction(st["total"]) for st in result["members"].values()) + Fraction(
+        result["vacancy"]
+    )
+    assert totals == Fraction("110.00")
+    assert any("no member holds" in note for note in run["notes"])
+    stored = api.ok("treasurer", "GET", f"/splits/{run['id']}")
+    assert stored["result"] == result
+    assert stored["total"] == "110.00"
+
+
+def test_influx_down_is_a_503_and_stores_nothing(
+    influxdb: InfluxDB, site_with_data: tuple[Api, dict[str, Any], int]
+) -> None:
+    api, _, _ = site_with_data
+    tariff = api.ok(
+        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
+    )["id"]
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}],
+    })["id"]  # fmt: skip
+    influxdb.stop()
+    before = api.counts()
+    response = api.call("treasurer", "POST", f"/bills/{bill}/splits")
+    assert response.status_code == 503 and "InfluxDB" in response.json()["detail"]
+    assert api.call("coordinator", "GET", "/sessions").status_code == 503
+    assert api.counts() == before
+    influxdb.start()
+    assert api.call("treasurer", "POST", f"/bills/{bill}/splits").status_code == 201
