@@ -35,13 +35,14 @@ class Liveness:
     def seen(self, site: str, device: str, now: float) -> Change | None:
         """Any traffic; a device that was silent or offline is back."""
         key = (site, device)
+        # Hot path (every message): one dict store, atomic under the GIL.
+        self._last_seen[key] = now
+        if self._online.get(key) is True:
+            return None
         with self._lock:
-            self._last_seen[key] = now
-            if self._online.get(key, True) is False:
-                self._online[key] = True
-                return Change(site, device, True, "seen")
-            self._online.setdefault(key, True)
-        return None
+            was = self._online.get(key)
+            self._online[key] = True
+        return Change(site, device, True, "seen") if was is False else None
 
     def expire(self, now: float) -> list[Change]:
         changes = []

@@ -32,4 +32,6 @@ def setup(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO: one line per batch is noise.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     logging.Formatter.converter = time.gmtime

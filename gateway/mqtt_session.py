@@ -23,7 +23,7 @@ log = logging.getLogger("gateway.mqtt")
 MessageHandler = Callable[[str | None, bytes, int, int], None]
 
 
-def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+def set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     # Without it a QoS 1 round trip waits on Nagle + delayed ACK (~88 ms here).
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -57,7 +57,7 @@ class MqttSession:
         # slow broker hold them back behind a small window.
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
-        self.client.on_socket_open = _nodelay
+        self.client.on_socket_open = set_nodelay
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
         self.client.on_subscribe = self._subscribed

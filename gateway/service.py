@@ -43,7 +43,6 @@ class Gateway:
             reject=self.deadletters.reject,
             retry_s=settings.spool_retry_s,
         )
-        self._received = self.metrics.received.inc
 
     def _count_rejected(self, reason: str) -> None:
         self.metrics.rejected.labels(reason).inc()
@@ -53,7 +52,7 @@ class Gateway:
 
     def on_message(self, topic: str | None, payload: bytes, mid: int, qos: int) -> None:
         """Network thread. Must never raise: paho would drop the connection."""
-        self._received()
+        self.metrics.received.count += 1
         ack = (mid, qos) if qos else None
         now = time.time()
         try:
