@@ -6,6 +6,7 @@ an alert resolves when its condition has been absent for `resolve_after_s`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -25,19 +26,26 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@dataclass
+class Outcome:
+    deliveries: list[int]  # ids of new deliveries to send
+    changed: list[Alert]  # every alert this evaluation opened, updated or resolved
+
+
 def apply(
     session: Session,
     findings: Sequence[Finding],
     now: datetime,
     config: LifecycleConfig,
     channels: Sequence[str],
-) -> list[int]:
-    """Record one evaluation's findings; returns the ids of new deliveries to send."""
+) -> Outcome:
+    """Record one evaluation's findings."""
     open_alerts = {
         a.dedupe_key: a
         for a in session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)))
     }
     deliveries: list[AlertDelivery] = []
+    changed: list[Alert] = []
     seen: set[str] = set()
     for finding in findings:
         key = finding.dedupe_key
@@ -54,6 +62,7 @@ def apply(
                 fired_at=now, last_seen_at=now,
             )
             session.add(alert)
+            changed.append(alert)
             deliveries += [AlertDelivery(alert=alert, event="fired", channel=c, created_at=now)
                            for c in channels]
         else:
@@ -62,16 +71,18 @@ def apply(
             alert.latest_evidence = finding.evidence
             alert.details = finding.details
             alert.occurrences += 1
+            changed.append(alert)
     quiet = timedelta(seconds=config.resolve_after_s)
     for key, alert in open_alerts.items():
         if key not in seen and now - as_utc(alert.last_seen_at) >= quiet:
             alert.state = "resolved"
             alert.resolved_at = now
+            changed.append(alert)
             deliveries += [AlertDelivery(alert=alert, event="resolved", channel=c, created_at=now)
                            for c in channels]
     session.add_all(deliveries)
     session.commit()
-    return [d.id for d in deliveries]
+    return Outcome([d.id for d in deliveries], changed)
 
 
 def acknowledge(session: Session, alert_id: int, who: str, now: datetime) -> Alert:

@@ -23,6 +23,7 @@ from alerts.findings import Finding
 from alerts.queries import fetch
 from alerts.settings import Settings
 from alerts.source import InfluxSource, SourceError
+from alerts.timeline import alert_lines
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,15 @@ class AlertService:
         found = findings(snapshot, self.config)
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         with self.sessions() as session:
-            ids = lifecycle.apply(
+            outcome = lifecycle.apply(
                 session, found, now, self.config.lifecycle, self.dispatcher.channel_names
             )
-        return found, ids
+            lines = alert_lines(outcome.changed, now_ms)
+        try:
+            self.source.write(lines)
+        except SourceError as exc:  # the graphs lag; alerting itself goes on
+            log.warning("alert states not written to InfluxDB: %s", exc)
+        return found, outcome.deliveries
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         self.dispatcher.start()

@@ -33,6 +33,20 @@ class InfluxSource:
     def close(self) -> None:
         self._client.close()
 
+    def write(self, lines: list[str]) -> None:
+        """Line protocol with millisecond times."""
+        if not lines:
+            return
+        try:
+            response = self._client.post(
+                "/write", params={"db": self.database, "precision": "ms"},
+                content="\n".join(lines).encode(),
+            )
+        except httpx.HTTPError as exc:
+            raise SourceError(f"InfluxDB unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise SourceError(f"InfluxDB refused the write: {response.text[:300]}")
+
     def query(self, influxql: str) -> list[Series]:
         """Run one statement; rows come back with "time" in Unix milliseconds."""
         try:

@@ -94,9 +94,13 @@ class SmtpReceiver:
 
 
 class MqttReceiver:
+    """A persistent session (QoS 1): the broker keeps what arrives while the
+    receiver itself is reconnecting, as it would for a real subscriber."""
+
     def __init__(self, host: str, port: int, user: str, password: str, topic: str) -> None:
         self.received: list[tuple[float, str, dict[str, Any]]] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alert-receiver",
+                                  clean_session=False)
         self.client.username_pw_set(user, password)
         self.subscribed = subscribed = threading.Event()
 
@@ -105,8 +109,9 @@ class MqttReceiver:
             c.subscribe(topic, qos=1)
 
         self.client.on_connect = on_connect
+        self.client.on_disconnect = lambda c, u, f, r, p: subscribed.clear()
         self.client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(1, 2)
         self.client.on_message = lambda c, u, msg: self.received.append(
             (time.monotonic(), msg.topic, json.loads(msg.payload))
         )

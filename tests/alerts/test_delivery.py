@@ -30,7 +30,7 @@ def _fire(sessions: sessionmaker[Session], channels: list[Channel], n: int = 1) 
     ]
     with sessions() as session:
         return lifecycle.apply(session, findings, datetime.now(UTC), LifecycleConfig(),
-                               [c.name for c in channels])
+                               [c.name for c in channels]).deliveries
 
 
 async def _until(check: object, timeout: float) -> float:
@@ -117,7 +117,9 @@ async def test_mqtt_alerts_sent_while_the_broker_is_down_arrive_after_restart(
         dispatcher = Dispatcher([channel], sessions, RetryPolicy(0.3, 0.6, 40))
         dispatcher.start()
         try:
+            await asyncio.sleep(1.2)  # the broker saves the receiver's session every second
             mosquitto.kill()
+            mq.subscribed.clear()
             sent = _fire(sessions, [channel], n=3)
             dispatcher.submit(sent)
             await asyncio.sleep(1.5)

@@ -40,6 +40,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[
         server.close()
 
 
+def _run(session: Session, findings: list[Finding], now: datetime) -> list[int]:
+    return lifecycle.apply(session, findings, now, CONFIG, CHANNELS).deliveries
+
+
 def _finding(device: str = "boiler1", t_flow: float = 21.0) -> Finding:
     return Finding(kind="heating", site="mf1", device=device, summary=f"{device} cold",
                    severity="critical", evidence=[{"time": 1, "t_flow": t_flow}])
@@ -49,15 +53,15 @@ def test_repeated_firings_are_one_alert_then_resolve_after_quiet(
     db: sessionmaker[Session],
 ) -> None:
     with db() as s:
-        first = lifecycle.apply(s, [_finding(t_flow=21.0)], T0, CONFIG, CHANNELS)
+        first = _run(s, [_finding(t_flow=21.0)], T0)
         assert len(first) == 3
         for minute in range(1, 20):
             now = T0 + timedelta(minutes=minute)
-            assert lifecycle.apply(s, [_finding(t_flow=20.0 - minute)], now, CONFIG, CHANNELS) == []
+            assert _run(s, [_finding(t_flow=20.0 - minute)], now) == []
         last_seen = T0 + timedelta(minutes=19)
         # Absent, but not yet for resolve_after_s: still open.
-        assert lifecycle.apply(s, [], last_seen + timedelta(seconds=299), CONFIG, CHANNELS) == []
-        resolved = lifecycle.apply(s, [], last_seen + timedelta(seconds=300), CONFIG, CHANNELS)
+        assert _run(s, [], last_seen + timedelta(seconds=299)) == []
+        resolved = _run(s, [], last_seen + timedelta(seconds=300))
         assert len(resolved) == 3
         alert = s.scalars(select(Alert)).one()
         assert alert.state == "resolved" and alert.occurrences == 20
@@ -67,7 +71,7 @@ def test_repeated_firings_are_one_alert_then_resolve_after_quiet(
         expected = [("fired", c) for c in CHANNELS] + [("resolved", c) for c in CHANNELS]
         assert events == sorted(expected)
         # The same condition later is a new alert.
-        lifecycle.apply(s, [_finding()], T0 + timedelta(hours=2), CONFIG, CHANNELS)
+        _run(s, [_finding()], T0 + timedelta(hours=2))
         assert [a.state for a in s.scalars(select(Alert).order_by(Alert.id))] == [
             "resolved", "firing"
         ]
@@ -75,7 +79,7 @@ def test_repeated_firings_are_one_alert_then_resolve_after_quiet(
 
 def test_notified_acknowledged_by_whom_and_resolved(db: sessionmaker[Session]) -> None:
     with db() as s:
-        ids = lifecycle.apply(s, [_finding()], T0, CONFIG, CHANNELS)
+        ids = _run(s, [_finding()], T0)
         lifecycle.record_attempt(s, ids[0], "ConnectError: refused", T0, final=False)
         alert = s.scalars(select(Alert)).one()
         assert alert.state == "firing"
@@ -88,9 +92,9 @@ def test_notified_acknowledged_by_whom_and_resolved(db: sessionmaker[Session]) -
         with pytest.raises(lifecycle.LifecycleError, match="acknowledged by coordinator-anna"):
             lifecycle.acknowledge(s, alert.id, "bob", T0)
         # Still firing while acknowledged: stays one acknowledged alert, no new notice.
-        assert lifecycle.apply(s, [_finding()], T0 + timedelta(minutes=4), CONFIG, CHANNELS) == []
+        assert _run(s, [_finding()], T0 + timedelta(minutes=4)) == []
         assert alert.state == "acknowledged"
-        resolved = lifecycle.apply(s, [], T0 + timedelta(minutes=20), CONFIG, CHANNELS)
+        resolved = _run(s, [], T0 + timedelta(minutes=20))
         assert alert.state == "resolved"
         with pytest.raises(lifecycle.LifecycleError, match="already resolved"):
             lifecycle.acknowledge(s, alert.id, "anna", T0)
@@ -102,7 +106,7 @@ def test_notified_acknowledged_by_whom_and_resolved(db: sessionmaker[Session]) -
 
 def test_database_refuses_two_open_alerts_for_one_condition(db: sessionmaker[Session]) -> None:
     with db() as s:
-        lifecycle.apply(s, [_finding()], T0, CONFIG, CHANNELS)
+        _run(s, [_finding()], T0)
         s.add(Alert(dedupe_key="heating:mf1:boiler1", kind="heating", site="mf1",
                     device="boiler1", summary="duplicate", state="firing"))
         with pytest.raises(IntegrityError):

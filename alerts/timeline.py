@@ -1,0 +1,27 @@
+"""Alert states as points in InfluxDB (measurement `alert`), so that Grafana
+shows open alerts and marks firings on its graphs without reading SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alerts.models import OPEN_STATES, Alert
+from gateway.lines import int_field, line, string_field, tag_suffix
+
+
+def alert_lines(alerts: Sequence[Alert], now_ms: int) -> list[str]:
+    out = []
+    for alert in alerts:
+        tags = tag_suffix(
+            ("site", alert.site), ("kind", alert.kind), ("device", alert.device),
+            ("key", alert.dedupe_key.replace(" ", "_").replace(",", "_").replace("=", "_")),
+        )
+        fields = {
+            "id": int_field(alert.id),
+            "open": int_field(1 if alert.state in OPEN_STATES else 0),
+            "state": string_field(alert.state),
+            "severity": string_field(alert.severity),
+            "summary": string_field(alert.summary),
+        }
+        out.append(line("alert", tags, fields, now_ms))
+    return out
