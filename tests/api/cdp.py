@@ -125,7 +125,7 @@ class Browser:
 
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
-        self.wait_for("document.readyState === 'complete' && location.href.startsWith(%r)" % url)
+        self.wait_for(f"document.readyState === 'complete' && location.href.startsWith({url!r})")
 
     def wait_for(self, expression: str, timeout: float = 15.0) -> Any:
         deadline = time.monotonic() + timeout

@@ -50,13 +50,16 @@ def telemetry_lines(
 def session_lines(
     site: str, device: str, sid: int, badge: str, start: str, end: str | None, seq: int
 ) -> list[str]:
+    tags = f"device={device},site={site}"
     lines = [
-        f'event,device={device},kind=badge,site={site} seq={seq}i,badge="{badge}",ok=true {ms(start) - 1}',
-        f'event,device={device},kind=session_start,site={site} seq={seq + 1}i,sid={sid}i,badge="{badge}",ct_wh=0i {ms(start)}',
+        f'event,{tags},kind=badge seq={seq}i,badge="{badge}",ok=true {ms(start) - 1}',
+        f'event,{tags},kind=session_start seq={seq + 1}i,sid={sid}i,badge="{badge}",ct_wh=0i '
+        f"{ms(start)}",
     ]
     if end is not None:
         lines.append(
-            f'event,device={device},kind=session_end,site={site} seq={seq + 2}i,sid={sid}i,badge="{badge}",reason="badge_out" {ms(end)}'
+            f'event,{tags},kind=session_end seq={seq + 2}i,sid={sid}i,badge="{badge}",'
+            f'reason="badge_out" {ms(end)}'
         )
     return lines
 

@@ -69,17 +69,24 @@ def site_with_data(
                 "device_id": device,
             },
         )
+    day1, day2, start, end = (
+        "2026-03-01T",
+        "2026-03-02T",
+        "2026-02-28T23:00:00",
+        "2026-03-03T00:30:00",
+    )
+    a, b, x = _hash("A"), _hash("B"), _hash("X")
     written = write(influxdb, [
-        *telemetry_lines(SITE, "node1", "2026-02-28T23:00:00", "2026-03-03T00:30:00", LASER_RUNS),
-        *telemetry_lines(SITE, "node2", "2026-02-28T23:00:00", "2026-03-03T00:30:00", CNC_RUNS),
-        *session_lines(SITE, "node1", 7, _hash("A"), "2026-03-01T10:00:00", "2026-03-01T11:00:00", 10),
-        *session_lines(SITE, "node2", 3, _hash("B"), "2026-03-02T14:00:00", "2026-03-02T14:30:00", 20),
+        *telemetry_lines(SITE, "node1", start, end, LASER_RUNS),
+        *telemetry_lines(SITE, "node2", start, end, CNC_RUNS),
+        *session_lines(SITE, "node1", 7, a, day1 + "10:00:00", day1 + "11:00:00", 10),
+        *session_lines(SITE, "node2", 3, b, day2 + "14:00:00", day2 + "14:30:00", 20),
         # A badge nobody holds: its session is machine overhead, not anyone's.
-        *session_lines(SITE, "node2", 4, _hash("X"), "2026-03-02T18:00:00", "2026-03-02T18:10:00", 30),
+        *session_lines(SITE, "node2", 4, x, day2 + "18:00:00", day2 + "18:10:00", 30),
         # Still running at the end of the data: an open session.
-        *session_lines(SITE, "node1", 8, _hash("A"), "2026-03-02T23:50:00", None, 40),
+        *session_lines(SITE, "node1", 8, a, day2 + "23:50:00", None, 40),
         # Another site's session is not ours.
-        *session_lines("othersite", "node1", 1, _hash("B"), "2026-03-01T12:00:00", "2026-03-01T13:00:00", 50),
+        *session_lines("othersite", "node1", 1, b, day1 + "12:00:00", day1 + "13:00:00", 50),
     ])  # fmt: skip
     assert influxdb.count("telemetry", "wh") > 2 * 60 * 48
     return api, ids, written
@@ -107,7 +114,7 @@ def test_member_sees_own_sessions_only(site_with_data: tuple[Api, dict[str, Any]
 def test_split_from_influx_counters_and_sessions(
     site_with_data: tuple[Api, dict[str, Any], int],
 ) -> None:
-    api, ids, _ = site_with_data
+    api, _, _ = site_with_data
     tariff = api.ok(
         "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
     )["id"]
@@ -119,7 +126,7 @@ def test_split_from_influx_counters_and_sessions(
     result = run["result"]
     energy = {
         code: sum(
-            (Fraction(l["quantity"]) for l in st["lines"] if l["pool"] == "energy"), Fraction(0)
+            (Fraction(x["quantity"]) for x in st["lines"] if x["pool"] == "energy"), Fraction(0)
         )
         for code, st in result["members"].items()
     }

@@ -100,7 +100,8 @@ def _login(browser: Browser, url: str, username: str, password: str) -> None:
 
 def _rows(browser: Browser, selector: str) -> Any:
     return browser.evaluate(
-        f"[...document.querySelectorAll({selector!r})].map(tr => [...tr.children].map(td => td.textContent))"
+        f"[...document.querySelectorAll({selector!r})]"
+        ".map(tr => [...tr.children].map(td => td.textContent))"
     )
 
 
