@@ -7,7 +7,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,41 +17,41 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
 
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_port: Annotated[int, Field(ge=1, le=65535)] = 1883
     mqtt_username: str = ""
     mqtt_password: SecretStr = SecretStr("")
     # Fixed, so that the broker keeps our session (and queues) while we are away.
     mqtt_client_id: str = "mf-gateway"
     # 5 (default) lets the gateway announce its own receive maximum; with 3.1.1
     # the broker's max_inflight_messages caps the messages awaiting our ack.
-    mqtt_protocol: int = Field(5, description="MQTT protocol: 5 or 4 (3.1.1)")
+    mqtt_protocol: Annotated[int, Field(description="MQTT protocol: 5 or 4 (3.1.1)")] = 5
     mqtt_topic: str = "mf/+/+/+"
     # Set to consume via the MQTT 5 shared subscription $share/<group>/<topic>.
     shared_group: str = ""
     # How long the broker keeps the session after a disconnect (MQTT 5).
-    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
-    receive_maximum: int = Field(65535, ge=1, le=65535)
-    keepalive_s: int = Field(30, ge=5)
-    reconnect_min_s: int = Field(1, ge=1)
-    reconnect_max_s: int = Field(30, ge=1)
+    session_expiry_s: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
+    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 65535
+    keepalive_s: Annotated[int, Field(ge=5)] = 30
+    reconnect_min_s: Annotated[int, Field(ge=1)] = 1
+    reconnect_max_s: Annotated[int, Field(ge=1)] = 30
 
     influx_url: str = "http://127.0.0.1:8086"
     influx_database: str = "workshop"
     influx_username: str = ""
     influx_password: SecretStr = SecretStr("")
-    influx_timeout_s: float = Field(10.0, gt=0)
+    influx_timeout_s: Annotated[float, Field(gt=0)] = 10.0
 
-    batch_size: int = Field(5000, ge=1)
-    batch_interval_s: float = Field(0.2, gt=0)
+    batch_size: Annotated[int, Field(ge=1)] = 5000
+    batch_interval_s: Annotated[float, Field(gt=0)] = 0.2
     spool_dir: Path = Path("var/gateway/spool")
-    spool_retry_s: float = Field(1.0, gt=0)
+    spool_retry_s: Annotated[float, Field(gt=0)] = 1.0
     deadletter_file: Path = Path("var/gateway/deadletter.jsonl")
     # Prometheus endpoint on this port (0: off).
-    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = "127.0.0.1"
     # A device that sends nothing for this long is marked offline.
-    liveness_timeout_s: float = Field(120.0, gt=0)
-    liveness_check_s: float = Field(5.0, gt=0)
+    liveness_timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    liveness_check_s: Annotated[float, Field(gt=0)] = 5.0
     # Publish Home Assistant discovery config for every device seen.
     ha_discovery: bool = False
     ha_prefix: str = "homeassistant"
