@@ -1,0 +1,191 @@
+"""`python -m api.cli` against a real database: the daily work, and errors that
+name the problem, exit 2 and store nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from api.cli import main
+from api.db import make_engine, make_sessionmaker
+from api.models import Base
+from devservers.process import free_port
+from tests.api.conftest import BADGE_KEY, SITE
+from tests.api.factories import worked_example
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str]:
+    env = {
+        "API_DATABASE_URL": database_url,
+        "API_SITE": SITE,
+        "API_BADGE_HASH_KEY": BADGE_KEY,
+        "API_MQTT_PORT": str(free_port()),
+        "API_MQTT_TIMEOUT_S": "1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(capsys, *argv)
+    assert code == 0, (argv, err)
+    return json.loads(out.strip().splitlines()[-1]) if out.strip().startswith("{") else out.strip()
+
+
+def counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return {
+                n: session.scalar(select(func.count()).select_from(t)) or 0
+                for n, t in Base.metadata.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def _bill_file(tmp_path: Path, **changes: Any) -> str:
+    scenario = worked_example()
+    bill: dict[str, Any] = {
+        "tariff": {"name": "two-band", "bands": [{"name": "peak"}, {"name": "offpeak"}]},
+        "period_start": scenario["period"]["start"],
+        "period_end": scenario["period"]["end"],
+        "bands": scenario["bill"]["bands"],
+        "demand_cost": scenario["bill"]["demand"]["cost"],
+        "fixed_cost": scenario["bill"]["fixed"],
+    }
+    bill.update(changes)
+    path = tmp_path / f"bill-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(bill))
+    return str(path)
+
+
+def test_daily_work_and_the_worked_example(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = worked_example()
+    for code in ("A", "B", "C"):
+        assert ok(capsys, "add-member", code, f"Member {code}")["code"] == code
+    for unit in scenario["units"]:
+        ok(capsys, "add-unit", unit["id"], unit["area_m2"])
+    for lease in scenario["leases"]:
+        ok(capsys, "add-lease", lease["unit"], lease["member"], lease["from"], "--end", lease["to"])
+    ok(capsys, "add-device", "node1", "--role", "machine")
+    ok(capsys, "add-machine", "laser", "--rated-power-w", "3000", "--device", "node1")
+    badge = ok(capsys, "enrol-badge", "A", "04:A2:1B:C3")
+    assert len(badge["hash"]) == 16 and "uid" not in badge
+    ok(capsys, "grant-training", "A", "laser", "--expires", "2099-12-31")
+    ok(capsys, "create-user", "alice", "--member", "A", "--password", "alice-password")
+    bill = ok(capsys, "import-bill", _bill_file(tmp_path))
+    manual = tmp_path / "manual.json"
+    manual.write_text(
+        json.dumps(
+            {
+                "metered_kwh": scenario["metered_kwh"],
+                "demand_intervals_kw": scenario["demand_intervals_kw"],
+            }
+        )
+    )
+    split = ok(capsys, "run-split", str(bill["id"]), "--manual", str(manual))
+    assert split["total"] == "1251.11"
+    out_csv, out_pdf = tmp_path / "split.csv", tmp_path / "a.pdf"
+    ok(capsys, "export-split", str(split["split_id"]), str(out_csv))
+    assert "A,total,,,,,,,502.78," in out_csv.read_text()
+    ok(capsys, "export-split", str(split["split_id"]), str(out_pdf), "--pdf", "A")
+    assert out_pdf.read_bytes().startswith(b"%PDF")
+    audit = counts(cli_env["API_DATABASE_URL"])["audit_log"]
+    assert audit >= 15  # one row (or more) for each change above
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (("add-lease", "U1", "A", "2026-01-20"), "already leased"),
+        (("add-member", "A", "Again"), "member code A is taken"),
+        (("enrol-badge", "Z", "04:A2:1B:C3"), "no member 'Z'"),
+        (("grant-training", "A", "nosuchmachine"), "no machine 'nosuchmachine'"),
+        (("add-unit", "U9", "-5"), "greater than or equal to 0"),
+        (("run-split", "99"), "no bill 99"),
+        (("import-bill", "/nonexistent/bill.json"), "cannot read /nonexistent/bill.json"),
+    ],
+)
+def test_errors_name_the_problem_and_store_nothing(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str
+) -> None:
+    ok(capsys, "add-member", "A", "Alpha")
+    ok(capsys, "add-unit", "U1", "100")
+    ok(capsys, "add-lease", "U1", "A", "2026-01-01")
+    before = counts(cli_env["API_DATABASE_URL"])
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and words in err, err
+    assert counts(cli_env["API_DATABASE_URL"]) == before
+
+
+BAD_BILLS = {
+    "negative cost": (
+        {"fixed_cost": "-1.00"},
+        "fixed_cost: Input should be greater than or equal to 0",
+    ),
+    "unknown band": (
+        {"bands": [{"name": "night", "kwh": "5", "cost": "1.00"}]},
+        "unknown band 'night'",
+    ),
+    "zero kWh": (
+        {
+            "bands": [
+                {"name": "peak", "kwh": "0", "cost": "0"},
+                {"name": "offpeak", "kwh": "0", "cost": "0"},
+            ]
+        },
+        "zero kWh",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BILLS))
+def test_bad_bill_file(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    ok(capsys, "import-bill", _bill_file(tmp_path))  # creates the tariff
+    before = counts(cli_env["API_DATABASE_URL"])
+    changes, words = BAD_BILLS[case]
+    code, _, err = run(capsys, "import-bill", _bill_file(tmp_path, **changes))
+    assert code == 2 and words in err, err
+    assert counts(cli_env["API_DATABASE_URL"]) == before
+
+
+def test_as_a_program(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, **cli_env}
+    good = subprocess.run(
+        [sys.executable, "-m", "api.cli", "add-member", "P", "Pottery"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert good.returncode == 0 and json.loads(good.stdout)["code"] == "P"
+    bad = subprocess.run(
+        [sys.executable, "-m", "api.cli", "add-member", "P", "Again"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert bad.returncode == 2 and "member code P is taken" in bad.stderr
