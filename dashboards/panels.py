@@ -109,16 +109,6 @@ def device_variable(name: str, label: str) -> Json:
     }
 
 
-# The alert service writes each alert transition to the `alert` measurement.
-ALERT_ANNOTATION: Json = {
-    "name": "Alerts", "datasource": DATASOURCE, "enable": True, "hide": False,
-    "iconColor": "red",
-    "query": "SELECT \"summary\", \"kind\" FROM \"alert\" WHERE \"state\" = 'firing' "
-             "AND $timeFilter",
-    "textColumn": "summary", "tagsColumn": "kind",
-}
-
-
 def dashboard(uid: str, title: str, panels: list[Json], variables: list[Json] | None = None,
               description: str = "", time_from: str = "now-24h") -> Json:
     for number, panel in enumerate(panels, start=1):
@@ -129,7 +119,7 @@ def dashboard(uid: str, title: str, panels: list[Json], variables: list[Json] | 
         "graphTooltip": 1, "schemaVersion": 39, "version": 1, "refresh": "1m",
         "time": {"from": time_from, "to": "now"},
         "templating": {"list": variables or []},
-        "annotations": {"list": [ALERT_ANNOTATION]},
+        "annotations": {"list": []},
         "links": [{"title": "Workshop monitor", "type": "dashboards", "tags": ["workshop-monitor"],
                    "asDropdown": True, "includeVars": False, "keepTime": True,
                    "icon": "external link", "targetBlank": False, "tooltip": "", "url": ""}],

@@ -1,0 +1,73 @@
+"""Two days of a small building in the data-contract shape, for the panel
+queries: a heating node, a laser (interlock, sessions, badge events), a
+compressor without relay whose last will arrives at the end, a meter,
+periodic health status of every node, and alert states as the alert service
+writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from alerts.models import Alert
+from alerts.timeline import alert_lines
+from devservers import InfluxDB
+from gateway.lines import int_field, line, string_field, tag_suffix
+from tests.alerts.scenarios import (
+    DAY_MS,
+    HOUR_MS,
+    SITE,
+    Heating,
+    Machine,
+    Meter,
+    event,
+    ms,
+    status,
+    write,
+)
+
+START = ms("2026-11-02T00:00")
+END = START + 2 * DAY_MS
+DEVICES = ("boiler1", "laser1", "compressor", "meter1")
+ROLES = {"boiler1": "heating", "laser1": "machine", "compressor": "machine", "meter1": "meter"}
+
+
+def health(device: str) -> Iterator[str]:
+    tags = tag_suffix(("site", SITE), ("device", device))
+    for n, ts in enumerate(range(START, END, 10 * 60_000)):
+        yield line("status", tags, {
+            "online": int_field(1), "state": string_field("online"),
+            "role": string_field(ROLES[device]), "fw": string_field("1.0.0"),
+            "up": int_field(n * 600), "heap": int_field(90_000 - (n % 7) * 1000),
+            "outbox": int_field(n % 5), "dropped": int_field(0),
+            "reconnects": int_field(n // 50), "rssi": int_field(-60 - n % 9),
+        }, ts)
+
+
+def fill(influx: InfluxDB) -> dict[str, int]:
+    """Writes everything; returns the figures the overview should show at END."""
+    laser_sessions = [(START + d * DAY_MS + h * HOUR_MS, START + d * DAY_MS + (h + 2) * HOUR_MS)
+                      for d in range(2) for h in (9, 14)]
+    laser_sessions.append((END - HOUR_MS, END + HOUR_MS))  # running at the end
+    write(influx, Heating().series(START, END, step_s=60))
+    write(influx, Machine("laser1", sessions=laser_sessions).series(START, END, 60))
+    write(influx, Machine("compressor", has_relay=False,
+                          sessions=[(START + 10 * HOUR_MS, START + 11 * HOUR_MS)],
+                          seed=5).series(START, END, 60))
+    write(influx, Meter().series(START, END, step_s=60))
+    for device in DEVICES:
+        write(influx, health(device))
+    write(influx, [status("compressor", END - 60_000, "", online=False)])
+    write(influx, [
+        event("laser1", START + 9 * HOUR_MS - 5000, 900, "badge", 0).replace(
+            "sid=0i", "ok=true"),
+        event("laser1", START + 20 * HOUR_MS, 901, "badge", 0).replace("sid=0i", "ok=false"),
+    ])
+    open_alert = Alert(id=1, dedupe_key="heating:mf1:boiler1", kind="heating", site=SITE,
+                       device="boiler1", severity="critical", state="notified",
+                       summary="heating failure at mf1/boiler1: flow fell")
+    closed = Alert(id=2, dedupe_key="machine_left_on:mf1:compressor", kind="machine_left_on",
+                   site=SITE, device="compressor", severity="warning", state="resolved",
+                   summary="mf1/compressor draws 1500 W with no session for 31 min")
+    write(influx, alert_lines([open_alert], END - 2 * HOUR_MS)
+          + alert_lines([closed], END - 3 * HOUR_MS) + alert_lines([open_alert], END - 60_000))
+    return {"devices_online": 3, "open_alerts": 1, "machines_running": 1}
