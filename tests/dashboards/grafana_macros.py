@@ -49,7 +49,8 @@ def expand(query: str, start_ms: int, end_ms: int,
     for name, values in sorted((variables or {}).items(), key=lambda kv: -len(kv[0])):
         escaped = [re.escape(v) for v in values]
         value = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-        text = re.sub(r"\$\{" + name + r"\}|\$" + name + r"\b", lambda _m, v=value: v, text)
+        pattern = re.compile(r"\$\{" + name + r"\}|\$" + name + r"\b")
+        text = pattern.sub(value.replace("\\", "\\\\"), text)
     if re.search(r"\$[{\w]", re.sub(r"'[^']*'", "", text)):
         raise ValueError(f"unexpanded macro left in {text!r}")
     return text
