@@ -21,7 +21,8 @@ log = logging.getLogger("gateway.deadletter")
 
 
 def record(
-    topic: str, payload: bytes, reason: str, detail: str, received_ms: int
+    topic: str, payload: bytes, reason: str, detail: str, received_ms: int,
+    keep_bytes: int | None = MAX_KEPT_BYTES,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "received_ms": received_ms,
@@ -30,12 +31,12 @@ def record(
         "detail": detail,
         "bytes": len(payload),
     }
-    kept = payload[:MAX_KEPT_BYTES]
+    kept = payload if keep_bytes is None else payload[:keep_bytes]
     try:
         entry["payload"] = kept.decode("utf-8")
     except UnicodeDecodeError:
         entry["payload_b64"] = base64.b64encode(kept).decode("ascii")
-    if len(payload) > MAX_KEPT_BYTES:
+    if len(kept) < len(payload):
         entry["truncated"] = True
     return entry
 
@@ -54,10 +55,15 @@ class DeadLetters:
         self._lock = threading.Lock()
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
 
-    def reject(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
+    def reject(
+        self, topic: str, payload: bytes, reason: str, detail: str,
+        keep_bytes: int | None = MAX_KEPT_BYTES,
+    ) -> None:
+        """`keep_bytes` None keeps the whole payload (a batch InfluxDB refused)."""
         self._count(reason)
         try:
-            entry = record(topic, payload, reason, detail, int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            entry = record(topic, payload, reason, detail, now_ms, keep_bytes)
             text = json.dumps(entry)
             with self._lock:
                 self._file.write(text + "\n")

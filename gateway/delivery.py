@@ -17,7 +17,7 @@ from gateway.spool import Spool
 log = logging.getLogger("gateway.delivery")
 
 Acker = Callable[[int, int], None]
-Rejecter = Callable[[str, bytes, str, str], None]
+Rejecter = Callable[[str, bytes, str, str, int | None], None]
 
 
 class Delivery:
@@ -109,7 +109,8 @@ class Delivery:
         # those points; InfluxDB has stored the rest of the batch.
         self.metrics.influx_errors.labels("rejected").inc()
         log.error("InfluxDB rejected points", extra={"error": error})
-        self._reject("influx", body, "influx_rejected", error)
+        # Kept whole: these are valid messages, and the file is their only copy.
+        self._reject("influx", body, "influx_rejected", error, None)
 
     # --- drain thread ------------------------------------------------------
 

@@ -80,3 +80,15 @@ def test_gateway_sigkilled_mid_stream_gets_everything_after_restart(
         }
     finally:
         gateway.close()
+
+
+def test_broker_restart_mid_stream_the_gateway_reconnects_and_loses_nothing(
+    mosquitto: Mosquitto, influxdb: InfluxDB, gateway: GatewayProcess
+) -> None:
+    sent = publish_all(mosquitto, telemetry_stream(1000))
+    mosquitto.restart()
+    sent += publish_all(mosquitto, telemetry_stream(1000, first=1000))
+    wait_until(lambda: influxdb.count("telemetry", "seq") >= 2000, 30, "2,000 stored")
+    assert influxdb.count("telemetry", "seq") == sent == 2000
+    assert gateway.running
+    assert gateway.metric("gateway_subscribed") == 1
