@@ -1,0 +1,87 @@
+"""python -m simulator --scenario FILE [--speed N] [--mqtt-host H] [--mqtt-port P] ..."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from protocol import wire
+from simulator.fleet import Fleet
+from simulator.scenario import Scenario, ScenarioError
+from simulator.vloop import VirtualTimeLoop
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    p.add_argument("--scenario", required=True, help="scenario JSON (see simulator/scenario.py)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="virtual seconds per real second while a node is connected "
+                        "(default: the scenario's, else 1)")
+    p.add_argument("--duration", type=float, default=None, help="virtual seconds to run")
+    p.add_argument("--mqtt-host", default=None)
+    p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--device-password", default=None, help="MQTT password of every device")
+    p.add_argument("--workdir", default=None, help="folder for the nodes' flash (kept across runs)")
+    p.add_argument("--acl-user", default=None,
+                   help="publish the scenario's ACLs as this MQTT user (normally the api does)")
+    p.add_argument("--acl-password", default="")
+    return p.parse_args(argv)
+
+
+def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str) -> None:
+    import paho.mqtt.publish as publish
+
+    messages: list[Any] = []
+    for spec in scenario.nodes:
+        if spec["role"] != "machine":
+            continue
+        payload = wire.encode("acl", wire.acl(1, scenario.acl_for(spec)))
+        messages.append({"topic": wire.topic(scenario.site, spec["device"], "acl"),
+                         "payload": payload, "qos": 1, "retain": True})
+    if messages:
+        publish.multiple(messages, hostname=host, port=port,
+                         auth={"username": user, "password": password})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        data = json.loads(Path(args.scenario).read_text())
+        mqtt = data.setdefault("mqtt", {})
+        if args.mqtt_host:
+            mqtt["host"] = args.mqtt_host
+        if args.mqtt_port:
+            mqtt["port"] = args.mqtt_port
+        if args.device_password is not None:
+            mqtt["password"] = args.device_password
+        scenario = Scenario(data)
+    except (OSError, ValueError, ScenarioError) as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
+    speed = args.speed or float(data.get("speed", 1))
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="sim-"))
+    if args.acl_user:
+        publish_acls(scenario, mqtt.get("host", "127.0.0.1"), int(mqtt.get("port", 1883)),
+                     args.acl_user, args.acl_password)
+    loop = VirtualTimeLoop(speed=speed)
+    fleet = Fleet(scenario, workdir)
+    print(f"simulator: {len(fleet.nodes)} nodes, site {scenario.site}, speed {speed}x, "
+          f"flash in {workdir}", flush=True)
+    try:
+        loop.run_until_complete(fleet.run_scenario(args.duration))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loop.run_until_complete(fleet.shutdown())
+        for line in fleet.summary_lines:
+            print("simulator:", line, flush=True)
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

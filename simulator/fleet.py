@@ -1,0 +1,278 @@
+"""A fleet of virtual nodes running the firmware, and the scenario driving it.
+
+Each `SimNode` is one board: its config, its flash folder on the host, and,
+while powered, a firmware `Node` built on a fresh `VirtualBoard`. A power
+cut cancels the node's tasks without any goodbye and drops every object;
+power-on builds new ones from the flash folder, exactly as a reset would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from firmware import config as fw_config
+from firmware.app import Node, SafeMode
+from protocol.badge import badge_hash, uid_from_hex
+from simulator.plant import Building, MachineLoad, UtilityMeter
+from simulator.scenario import Scenario
+from simulator.virtual import VirtualBoard
+
+
+class SimNode:
+    def __init__(self, fleet: Fleet, spec: dict[str, Any], index: int) -> None:
+        self.fleet = fleet
+        self.name: str = spec["device"]
+        self.spec = spec
+        self.flash = fleet.workdir / self.name
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.config: dict[str, Any] = {}
+        self.config_errors: list[str] = []
+        self.network_up = True
+        self.powered = False
+        self.board: VirtualBoard | None = None
+        self.node: Node | None = None
+        self.safe: SafeMode | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.boots = 0
+        self.pzem_offset_wh = 1000.0 * index  # a meter's register does not start at 0
+        self.load: MachineLoad | None = None
+        if spec.get("role") == "machine":
+            self.load = MachineLoad(spec.get("profile", "laser"), fleet.seed + index, lambda: False)
+        self.latencies_ms: list[float] = []
+        self._write_config()
+
+    def _write_config(self) -> None:
+        """The config file on the board's flash; written once, as at install."""
+        path = self.flash / "config.json"
+        if not path.exists():
+            path.write_text(json.dumps(self.fleet.scenario.node_config(self.spec)))
+
+    # -- power ----------------------------------------------------------------
+
+    def power_on(self, cause: str = "power_on") -> None:
+        if self.powered:
+            return
+        self.powered = True
+        self.boots += 1
+        text = (self.flash / "config.json").read_text()
+        self.config, self.config_errors = fw_config.parse(text)
+        board = VirtualBoard(self, self.fleet, cause)
+        self.board = board
+        if self.config_errors:
+            self.safe = SafeMode(self.config, self.config_errors, board)
+            self.task = asyncio.get_running_loop().create_task(self.safe.run(), name=self.name)
+            return
+        self.node = Node(self.config, board)
+        self.task = asyncio.get_running_loop().create_task(self.node.run(), name=self.name)
+
+    def power_cut(self) -> None:
+        """Power gone: tasks stop mid-step, RAM is lost, sockets die silently."""
+        if not self.powered:
+            return
+        if self.load is not None:
+            self.load.advance(self.fleet.now_s())
+            self.load.enabled = lambda: False  # the de-energised interlock opens
+        if self.task is not None:
+            self.task.cancel()
+        if self.board is not None:
+            self.board.link.cut()
+        self.powered = False
+        self.task = None
+        self.node = None
+        self.safe = None
+        self.board = None
+
+    def request_reset(self) -> None:
+        """machine.reset() from the firmware (reboot or new config)."""
+        loop = asyncio.get_running_loop()
+
+        def reset() -> None:
+            self.power_cut()
+            self.power_on("soft_reset")
+
+        loop.call_soon(reset)
+
+    # -- network --------------------------------------------------------------
+
+    def set_network(self, up: bool) -> None:
+        self.network_up = up
+        if not up and self.board is not None:
+            self.board.link.cut()
+
+    # -- people ---------------------------------------------------------------
+
+    def tap(self, uid: bytes, hold_s: float = 1.0) -> None:
+        """A member holds a card to the reader for hold_s seconds."""
+        board = self.board
+        if board is None or board.reader is None:
+            return
+        board.reader.put(uid)
+        asyncio.get_running_loop().call_later(hold_s, self._remove, board)
+
+    def _remove(self, board: VirtualBoard) -> None:
+        if board is self.board and board.reader is not None:
+            board.reader.put(None)
+
+    def last_latency_ms(self) -> float | None:
+        """Card read to interlock closed, wall-clock ms, for the last allowed badge."""
+        board = self.board
+        if board is None or board.reader is None or board.interlock is None:
+            return None
+        read_at, closed_at = board.reader.read_at, board.interlock.switched_at
+        if read_at is None or closed_at is None or closed_at < read_at:
+            return None
+        return (closed_at - read_at) * 1000
+
+    # -- ground truth -----------------------------------------------------------
+
+    def true_energy_wh(self) -> float:
+        if self.load is None:
+            return 0.0
+        self.load.advance(self.fleet.now_s())
+        return self.load.energy_wh
+
+
+class Fleet:
+    def __init__(self, scenario: Scenario, workdir: Path, seed: int = 1) -> None:
+        self.scenario = scenario
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.seed = seed
+        self.start_unix_ms = scenario.start_unix_ms
+        self.building = Building(scenario.zones, fail_at_s=scenario.boiler_fail_at_s)
+        self.nodes: dict[str, SimNode] = {}
+        for index, spec in enumerate(scenario.nodes):
+            self.nodes[spec["device"]] = SimNode(self, spec, index)
+        loads = [n.load for n in self.nodes.values() if n.load is not None]
+        self.meter = UtilityMeter(scenario.base_load_w, loads)
+        self.rng = random.Random(seed)
+        self.log: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.summary_lines: list[str] = []
+
+    # -- time -------------------------------------------------------------------
+
+    def now_s(self) -> float:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        return self.loop.time()
+
+    def unix_ms(self) -> int:
+        return self.start_unix_ms + int(self.now_s() * 1000)
+
+    async def sleep_until(self, t_s: float) -> None:
+        delay = t_s - self.now_s()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    # -- control ----------------------------------------------------------------
+
+    def start(self) -> None:
+        for node in self.nodes.values():
+            node.power_on()
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.power_cut()
+
+    async def shutdown(self) -> None:
+        """Power every node off and let the cancelled tasks finish."""
+        self.summary_lines = self.summary()
+        self.stop()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def summary(self) -> list[str]:
+        lines = [f"virtual time {self.now_s():.0f} s"]
+        for sim in self.nodes.values():
+            node = sim.node
+            if node is None:
+                lines.append(f"{sim.name}: off ({'; '.join(sim.config_errors)})")
+                continue
+            mqtt = node.mqtt
+            lines.append(
+                f"{sim.name}: boots {sim.boots}, sent {mqtt.sent}, outbox {node.outbox.pending()}, "
+                f"dropped {node.outbox.dropped}, reconnects {mqtt.reconnects}, "
+                f"last error {mqtt.last_error or '-'}"
+            )
+        return lines
+
+    def node(self, name: str) -> SimNode:
+        if name not in self.nodes:
+            raise KeyError(f"no node {name!r} in the scenario")
+        return self.nodes[name]
+
+    def member_uid(self, member: str) -> bytes:
+        return uid_from_hex(self.scenario.members[member])
+
+    def member_hash(self, member: str) -> str:
+        return badge_hash(self.scenario.badge_key, self.member_uid(member))
+
+    def tap(self, device: str, member: str, hold_s: float = 1.0) -> None:
+        self.node(device).tap(self.member_uid(member), hold_s)
+
+    async def apply(self, action: dict[str, Any]) -> None:
+        """One scenario event (see scenario.py for the kinds)."""
+        self.log.append(f"t={self.now_s():.0f}s {action}")
+        if "tap" in action:
+            self.tap(action["device"], action["tap"], float(action.get("hold_s", 1.0)))
+        elif "outage" in action:
+            node = self.node(action["outage"])
+            node.set_network(False)
+            asyncio.get_running_loop().call_later(float(action["for_s"]), node.set_network, True)
+        elif "reboot" in action:
+            node = self.node(action["reboot"])
+            node.power_cut()
+            node.power_on()
+        elif "unplug" in action:
+            node = self.node(action["unplug"])
+            node.power_cut()
+            asyncio.get_running_loop().call_later(float(action["for_s"]), node.power_on)
+
+    async def run_scenario(self, duration_s: float | None = None) -> None:
+        """Start the nodes, play the timed events and the members' sessions,
+        until the scenario's duration (or `duration_s`) has passed."""
+        end = self.now_s() + (duration_s if duration_s is not None else self.scenario.duration_s)
+        self.start()
+        actions = sorted(self.scenario.events + self._member_sessions(end),
+                         key=lambda a: float(a["at_s"]))
+        for action in actions:
+            if float(action["at_s"]) > end:
+                break
+            await self.sleep_until(float(action["at_s"]))
+            await self.apply(action)
+        await self.sleep_until(end)
+
+    def _member_sessions(self, end: float) -> list[dict[str, Any]]:
+        """Members using the machines: per machine node with `sessions_per_day`,
+        tap in at random working hours, tap out after 20-90 minutes."""
+        actions: list[dict[str, Any]] = []
+        members = list(self.scenario.members)
+        for spec in self.scenario.nodes:
+            per_day = int(spec.get("sessions_per_day", 0))
+            users = spec.get("users") or members
+            if not per_day or not users:
+                continue
+            day = 0.0
+            while day < end:
+                starts = sorted(
+                    self.rng.uniform(day + 8 * 3600, day + 18 * 3600) for _ in range(per_day)
+                )
+                free_at = 0.0
+                for at in starts:
+                    at = max(at, free_at + 300)
+                    length = self.rng.uniform(1200, 5400)
+                    member = self.rng.choice(users)
+                    actions.append({"at_s": at, "tap": member, "device": spec["device"]})
+                    actions.append({"at_s": at + length, "tap": member, "device": spec["device"]})
+                    free_at = at + length
+                day += 86400
+        return actions
+
+

@@ -1,0 +1,128 @@
+"""The physical world of the simulation: machine loads, the building and its
+boiler, the utility meter. Each model integrates its own ground truth exactly
+(energy in Wh, from piecewise-constant loads), which the tests compare with
+what arrives in InfluxDB."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+PROFILES = ("laser", "compressor")
+
+
+class MachineLoad:
+    """A machine's electrical load over virtual time.
+
+    laser: standby while its interlock is closed, cutting jobs of 5-20 min
+    with pauses of 2-10 min; compressor: motor runs 60-120 s, rests
+    120-400 s, whenever enabled. Loads are piecewise constant; `advance`
+    integrates them exactly up to a time, and must be called before the
+    interlock changes (VirtualOutput does so)."""
+
+    def __init__(self, profile: str, seed: int, enabled: Callable[[], bool]) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+        self.profile = profile
+        self.rng = random.Random(seed)
+        self.enabled = enabled
+        self.t = 0.0
+        self.energy_wh = 0.0
+        self._busy = True
+        self._next_change = 0.0
+        self._next_phase(0.0)  # starts idle
+
+    def _phase_power(self) -> float:
+        if self.profile == "laser":
+            return 1650.0 if self._busy else 150.0
+        return 2200.0 if self._busy else 0.0
+
+    def _next_phase(self, at: float) -> None:
+        self._busy = not self._busy
+        if self.profile == "laser":
+            span = self.rng.uniform(300, 1200) if self._busy else self.rng.uniform(120, 600)
+        else:
+            span = self.rng.uniform(60, 120) if self._busy else self.rng.uniform(120, 400)
+        self._next_change = at + span
+
+    def power_at_current(self) -> float:
+        return self._phase_power() if self.enabled() else 0.0
+
+    def advance(self, t: float) -> None:
+        while self.t < t:
+            step_end = min(t, self._next_change) if self._next_change > self.t else t
+            self.energy_wh += self.power_at_current() * (step_end - self.t) / 3600.0
+            self.t = step_end
+            if self.t >= self._next_change:
+                self._next_phase(self.t)
+
+    def watts(self, t: float) -> float:
+        self.advance(t)
+        return self.power_at_current()
+
+    def amps(self, t: float, volts: float) -> float:
+        return self.watts(t) / volts
+
+
+class Building:
+    """Zones heated by one boiler through radiators; a thermostat in zone 1
+    calls for heat. A first-order model per zone, enough to show the
+    temperatures follow the boiler, and fall when it fails."""
+
+    def __init__(self, zones: int, outside_c: float = 4.0, setpoint_c: float = 20.0,
+                 fail_at_s: float | None = None) -> None:
+        self.zones = [17.0 + 0.5 * k for k in range(zones)]
+        self.flow = 30.0
+        self.outside = outside_c
+        self.setpoint = setpoint_c
+        self.fail_at = fail_at_s
+        self.call = False
+        self.t = 0.0
+        self.burn_s = 0.0
+
+    def boiler_working(self, t: float) -> bool:
+        return self.fail_at is None or t < self.fail_at
+
+    def advance(self, t: float) -> None:
+        step = 10.0
+        while self.t + 1e-9 < t:
+            dt = min(step, t - self.t)
+            if self.zones[0] < self.setpoint - 0.5:
+                self.call = True
+            elif self.zones[0] > self.setpoint + 0.5:
+                self.call = False
+            heating = self.call and self.boiler_working(self.t)
+            target = 72.0 if heating else self.zones[0]
+            self.flow += (target - self.flow) * min(1.0, dt / (400.0 if heating else 1800.0))
+            for k, temp in enumerate(self.zones):
+                gain = (self.flow - temp) / 9000.0 if self.call else 0.0
+                loss = (temp - self.outside) / (30000.0 + 4000.0 * k)
+                self.zones[k] = temp + (gain - loss) * dt
+            if self.call:
+                self.burn_s += dt
+            self.t += dt
+
+    def return_temp(self) -> float:
+        return self.zones[0] + (self.flow - self.zones[0]) * 0.6
+
+
+class UtilityMeter:
+    """The building's electricity meter: every machine plus a base load
+    (lights, sockets, the server)."""
+
+    def __init__(self, base_w: float, loads: list[MachineLoad]) -> None:
+        self.base_w = base_w
+        self.loads = loads
+
+    def energy_wh(self, t: float) -> float:
+        for load in self.loads:
+            load.advance(t)
+        return self.base_w * t / 3600.0 + sum(load.energy_wh for load in self.loads)
+
+    def watts(self, t: float) -> float:
+        return self.base_w + sum(load.watts(t) for load in self.loads)
+
+
+def sine_table(samples_per_cycle: int) -> list[float]:
+    return [math.sin(2 * math.pi * k / samples_per_cycle) for k in range(samples_per_cycle)]

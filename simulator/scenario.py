@@ -1,0 +1,160 @@
+"""Scenario files: which nodes, which people, what happens when.
+
+    {
+      "site": "demo", "start": "2026-01-12T06:00:00Z", "duration_s": 86400,
+      "base_load_w": 400, "badge_key": "<32+ hex digits>",
+      "mqtt": {"host": "127.0.0.1", "port": 1883, "password": "device-secret"},
+      "members": {"alice": "04:a1:b2:c3", ...},
+      "building": {"zones": 2, "boiler_fail_at_s": 50000},
+      "nodes": [
+        {"device": "node1", "role": "machine", "profile": "laser",
+         "sessions_per_day": 4, "users": ["alice"], "config": {...}},
+        {"device": "node3", "role": "heating"},
+        {"device": "node4", "role": "meter"}
+      ],
+      "events": [
+        {"at_s": 600, "tap": "alice", "device": "node1", "hold_s": 1},
+        {"at_s": 7200, "outage": "node1", "for_s": 3600},
+        {"at_s": 9000, "reboot": "node2"},
+        {"at_s": 9500, "unplug": "node3", "for_s": 600}
+      ]
+    }
+
+`config` holds firmware config overrides per node (see firmware/config.py);
+the device name is the MQTT user name, `mqtt.password` (or a node's own
+`password`) its password.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from protocol import wire
+
+EVENT_KINDS = ("tap", "outage", "reboot", "unplug")
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def _rom(device: str, name: str) -> str:
+    """A stable, made-up 1-Wire ROM id per sensor (family 0x28 = DS18B20)."""
+    return "28" + hashlib.sha256(f"{device}/{name}".encode()).hexdigest()[:14]
+
+
+class Scenario:
+    def __init__(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise ScenarioError("a scenario is a JSON object")
+        self.data = data
+        self.site = str(data.get("site", "demo"))
+        wire.check_name("site", self.site)
+        self.duration_s = float(data.get("duration_s", 86400))
+        self.start_unix_ms = _parse_start(data.get("start"))
+        self.base_load_w = float(data.get("base_load_w", 400))
+        key = str(data.get("badge_key", "00112233445566778899aabbccddeeff"))
+        try:
+            self.badge_key = bytes.fromhex(key)
+        except ValueError as exc:
+            raise ScenarioError("badge_key must be hex digits") from exc
+        self.badge_key_hex = key
+        self.mqtt: dict[str, Any] = dict(data.get("mqtt") or {})
+        self.members: dict[str, str] = dict(data.get("members") or {})
+        building = data.get("building") or {}
+        self.zones = int(building.get("zones", 2))
+        fail = building.get("boiler_fail_at_s")
+        self.boiler_fail_at_s = float(fail) if fail is not None else None
+        self.nodes: list[dict[str, Any]] = list(data.get("nodes") or [])
+        self.events: list[dict[str, Any]] = list(data.get("events") or [])
+        self._check()
+
+    @classmethod
+    def load(cls, path: Path | str) -> Scenario:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
+        return cls(data)
+
+    def _check(self) -> None:
+        if not self.nodes:
+            raise ScenarioError("a scenario needs at least one node")
+        names = set()
+        for spec in self.nodes:
+            device = spec.get("device")
+            try:
+                wire.check_name("device", str(device) if isinstance(device, str) else "")
+            except wire.ProtocolError as exc:
+                raise ScenarioError(f"node {device!r}: {exc.detail}") from exc
+            if device in names:
+                raise ScenarioError(f"node {device!r} appears twice")
+            names.add(device)
+            if spec.get("role") not in wire.ROLES:
+                roles = ", ".join(wire.ROLES)
+                raise ScenarioError(f"node {device}: role must be one of {roles}")
+        for event in self.events:
+            kinds = [k for k in EVENT_KINDS if k in event]
+            if len(kinds) != 1 or not isinstance(event.get("at_s"), (int, float)):
+                known = ", ".join(EVENT_KINDS)
+                raise ScenarioError(f"event {event}: needs at_s and one of {known}")
+            target = event.get("device") if kinds[0] == "tap" else event[kinds[0]]
+            if target not in names:
+                raise ScenarioError(f"event {event}: no node {target!r}")
+            if kinds[0] == "tap" and event["tap"] not in self.members:
+                raise ScenarioError(f"event {event}: no member {event['tap']!r}")
+            timed = kinds[0] in ("outage", "unplug")
+            if timed and not isinstance(event.get("for_s"), (int, float)):
+                raise ScenarioError(f"event {event}: needs for_s")
+
+    def node_config(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The firmware config a node's flash starts with."""
+        role = spec["role"]
+        device = spec["device"]
+        cfg: dict[str, Any] = {
+            "site": self.site,
+            "device": device,
+            "role": role,
+            "mqtt": {
+                "host": self.mqtt.get("host", "127.0.0.1"),
+                "port": int(self.mqtt.get("port", 1883)),
+                "user": device,
+                "password": spec.get("password", self.mqtt.get("password", "")),
+            },
+            "wifi": {"ssid": "workshop", "password": "simulated"},
+        }
+        if role == "machine":
+            cfg["badge_key"] = self.badge_key_hex
+        if role == "heating":
+            names = ["t_flow", "t_return"] + [f"t_zone{k + 1}" for k in range(self.zones)]
+            cfg["sensors"] = {name: _rom(device, name) for name in names}
+        overrides = copy.deepcopy(spec.get("config") or {})
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+                cfg[key].update(value)
+            else:
+                cfg[key] = value
+        return cfg
+
+    def acl_for(self, spec: dict[str, Any]) -> list[str]:
+        """Badge hashes of the members allowed on a machine node."""
+        from protocol.badge import badge_hash, uid_from_hex
+
+        users = spec.get("users") or list(self.members)
+        return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
+
+
+def _parse_start(text: Any) -> int:
+    if text is None:
+        return int(time.time() * 1000)
+    try:
+        parsed = time.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError as exc:
+        raise ScenarioError("start must look like 2026-01-12T06:00:00Z") from exc
+    return calendar.timegm(parsed) * 1000

@@ -1,0 +1,106 @@
+"""An asyncio event loop whose clock is virtual.
+
+`loop.time()` is virtual seconds, so every `asyncio.sleep`, `wait_for` and
+timer of the firmware's tasks runs on virtual time without the firmware
+knowing. Time advances only where the loop would block (in `select`):
+
+- while a real socket is open (a node talks to the broker), the wait is
+  really slept, divided by `speed`: a broker round trip of 1 ms costs
+  `speed` ms of virtual time, which the MQTT timeouts (seconds) absorb;
+- while no socket is open (every node is in an outage, in backoff, or
+  offline), nothing real can happen, so the clock jumps straight to the next
+  timer: a 25-hour outage takes as long as the CPU needs for its tasks.
+
+Because the clock only moves when every task is idle, runs are repeatable
+when no socket is involved, and a task never sees time jump while it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from typing import Any
+
+
+class _VirtualSelector(selectors.BaseSelector):
+    def __init__(self, loop_clock: list[float], speed: float, fast_forward: bool) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._now = loop_clock
+        self.speed = speed
+        self.fast_forward = fast_forward
+        self.baseline = 0  # descriptors the loop itself holds (its self-pipe)
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def get_map(self) -> Any:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0:
+            return self._inner.select(0)
+        sockets_open = len(self._inner.get_map()) > self.baseline
+        if self.fast_forward and not sockets_open:
+            ready = self._inner.select(0)
+            if ready:
+                return ready
+            if timeout is None:
+                # Nothing scheduled and nothing to wait for: idle for real.
+                return self._inner.select(0.05)
+            self._now[0] += timeout
+            return []
+        real_timeout = None if timeout is None else timeout / self.speed
+        if real_timeout is not None:
+            # Wake up regularly so that a change of speed or a socket closing
+            # is noticed; virtual time still advances exactly to the deadline.
+            real_timeout = min(real_timeout, 0.25)
+        started = time.perf_counter()
+        ready = self._inner.select(real_timeout)
+        elapsed = (time.perf_counter() - started) * self.speed
+        if timeout is not None and not ready and real_timeout == timeout / self.speed:
+            elapsed = timeout
+        if timeout is not None:
+            elapsed = min(elapsed, timeout)
+        self._now[0] += elapsed
+        return ready
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    def __init__(self, speed: float = 1.0, fast_forward: bool = True, start: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._virtual_now = [float(start)]
+        self._vselector = _VirtualSelector(self._virtual_now, speed, fast_forward)
+        super().__init__(self._vselector)
+        self._vselector.baseline = len(self._vselector.get_map())
+
+    def time(self) -> float:
+        return self._virtual_now[0]
+
+    @property
+    def speed(self) -> float:
+        return self._vselector.speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("speed must be positive")
+        self._vselector.speed = value
+
+    @property
+    def fast_forward(self) -> bool:
+        return self._vselector.fast_forward
+
+    @fast_forward.setter
+    def fast_forward(self, value: bool) -> None:
+        self._vselector.fast_forward = value
