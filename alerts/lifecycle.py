@@ -85,7 +85,10 @@ def apply(
     return Outcome([d.id for d in deliveries], changed)
 
 
-def acknowledge(session: Session, alert_id: int, who: str, now: datetime) -> Alert:
+def acknowledge(
+    session: Session, alert_id: int, who: str, now: datetime, commit: bool = True
+) -> Alert:
+    """`commit=False` leaves the transaction to the caller (the api adds its audit row)."""
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise LookupError(f"no alert with id {alert_id}")
@@ -100,7 +103,8 @@ def acknowledge(session: Session, alert_id: int, who: str, now: datetime) -> Ale
     alert.state = "acknowledged"
     alert.acknowledged_by = who
     alert.acknowledged_at = now
-    session.commit()
+    if commit:
+        session.commit()
     return alert
 
 
