@@ -14,7 +14,7 @@ counters are cumulative, so this loses resolution, not energy)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -152,10 +152,24 @@ def read_counters(
     return out
 
 
-def _increasing(points: Iterable[tuple[int, int]], zone: ZoneInfo) -> list[list[str]]:
+def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop readings inside a run of equal values, keeping the run's ends.
+
+    The engine spreads each delta evenly between consecutive readings, so a
+    flat run contributes zero whether its inner readings are there or not: the
+    split is the same, and an idle machine's month shrinks to a few readings."""
+    kept: list[tuple[int, int]] = []
+    last = len(points) - 1
+    for i, (ms, wh) in enumerate(points):
+        if i in (0, last) or wh != points[i - 1][1] or wh != points[i + 1][1]:
+            kept.append((ms, wh))
+    return kept
+
+
+def _increasing(points: Sequence[tuple[int, int]], zone: ZoneInfo) -> list[list[str]]:
     rows: list[list[str]] = []
     previous = ""
-    for ms, wh in points:
+    for ms, wh in compact(points):
         stamp = _local(ms, zone)
         if stamp > previous:
             rows.append([stamp, str(wh)])
