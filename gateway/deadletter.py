@@ -61,17 +61,20 @@ class DeadLetters:
     ) -> None:
         """`keep_bytes` None keeps the whole payload (a batch InfluxDB refused)."""
         self._count(reason)
+        now_ms = int(time.time() * 1000)
+        text = json.dumps(record(topic, payload, reason, detail, now_ms, keep_bytes))
+        # File and topic fail independently (a full disk must not stop the topic).
         try:
-            now_ms = int(time.time() * 1000)
-            entry = record(topic, payload, reason, detail, now_ms, keep_bytes)
-            text = json.dumps(entry)
             with self._lock:
                 self._file.write(text + "\n")
                 self._file.flush()
+        except Exception:
+            log.exception("dead letter not written", extra={"reason": reason, "topic": topic})
+        try:
             # A topic that is not valid UTF-8 cannot be republished under its name.
             self._publish(wire.deadletter_topic(topic or "invalid"), text.encode())
         except Exception:
-            log.exception("dead letter not recorded", extra={"reason": reason, "topic": topic})
+            log.exception("dead letter not published", extra={"reason": reason, "topic": topic})
 
     def close(self) -> None:
         with self._lock:

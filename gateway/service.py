@@ -10,6 +10,7 @@ import time
 from gateway.batcher import Batcher
 from gateway.deadletter import DeadLetters
 from gateway.delivery import Delivery
+from gateway.discovery import Discovery
 from gateway.influx_writer import InfluxWriter
 from gateway.ingest import Ingested, ingest, liveness_line
 from gateway.liveness import Change, Liveness
@@ -43,6 +44,9 @@ class Gateway:
             reject=self.deadletters.reject,
             retry_s=settings.spool_retry_s,
         )
+        self.discovery = (
+            Discovery(settings.ha_prefix, self.session.publish) if settings.ha_discovery else None
+        )
 
     def _count_rejected(self, reason: str) -> None:
         self.metrics.rejected.labels(reason).inc()
@@ -62,6 +66,8 @@ class Gateway:
             lines = result.lines
             if result.message is not None:
                 lines = lines + self._liveness_lines(result, now)
+                if self.discovery is not None and result.channel == "telemetry":
+                    self.discovery.telemetry(result.site, result.device, result.message)
         except ProtocolError as exc:
             self.deadletters.reject(topic or "", payload, exc.code, exc.detail)
             lines = []
