@@ -25,6 +25,7 @@ from typing import Literal
 EXACT_BUDGET = 1 << 22
 EXACT_MAX_PLAYERS = 20
 _ORDER: Literal["little", "big"] = "little" if sys.byteorder == "little" else "big"
+MAX_SCALE = 10**6  # kW to milliwatts
 # Dominance pruning compares each interval with this many of the highest ones.
 PRUNE_AGAINST = 64
 
@@ -39,7 +40,16 @@ class Shares:
 
 
 def scale_to_int(loads: Sequence[Sequence[Fraction]]) -> tuple[list[list[int]], int]:
+    """Loads as integers over one common denominator.
+
+    Loads derived from counters carry denominators such as 1/7 of a session
+    split; past a milliwatt the game gains nothing but huge integers, so such
+    loads are rounded to the milliwatt (the money stays exact: shares are
+    priced at K_D over the peak of the loads the game saw).
+    """
     scale = lcm(1, *{x.denominator for row in loads for x in row})
+    if scale > MAX_SCALE:
+        return [[round(x * MAX_SCALE) for x in row] for row in loads], MAX_SCALE
     return [[x.numerator * (scale // x.denominator) for x in row] for row in loads], scale
 
 
