@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from protocol import wire
+from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER
 from tests.gateway.conftest import publish_all, wait_until
+from tests.gateway.streams import telemetry_stream
 
 T0 = 1764000000000
 
@@ -48,3 +52,20 @@ def test_telemetry_events_and_status_land_with_their_tags_fields_and_times(
     ]
     assert gateway.metric("gateway_received_total") == 17
     assert gateway.metric("gateway_written_points_total") == 17
+
+
+def test_mqtt_3_1_1_session_also_keeps_what_arrives_while_the_gateway_is_away(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> None:
+    gw = GatewayProcess(tmp_path / "gw311", mosquitto, influxdb, mqtt_username=GATEWAY_USER,
+                        mqtt_password=GATEWAY_PASSWORD, mqtt_protocol=4, batch_interval_s=0.05)
+    gw.start()
+    try:
+        publish_all(mosquitto, telemetry_stream(300))
+        gw.kill()
+        publish_all(mosquitto, telemetry_stream(300, first=300))
+        gw.start()
+        wait_until(lambda: influxdb.count("telemetry", "seq") >= 600, 30, "600 points")
+        assert influxdb.count("telemetry", "seq") == 600
+    finally:
+        gw.close()
