@@ -34,14 +34,19 @@ def test_cpython_decodes_every_vector_as_written() -> None:
     assert counts == {"topics": TOPICS, "payloads": len(VECTORS["payloads"]), "skipped": 0}
 
 
-def test_micropython_decodes_every_vector_as_written() -> None:
-    run = subprocess.run(
+def run_micropython(vectors_dir: Path) -> subprocess.CompletedProcess[str]:
+    """check_vectors.py under MicroPython, on vectors_dir/vectors.json."""
+    return subprocess.run(
         ["node", str(REPO / "tools/mpy/run.mjs"),
          "--mount", f"{REPO / 'protocol'}:/repo/protocol",
-         "--mount", f"{HERE}:/vectors",
+         "--mount", f"{vectors_dir}:/vectors",
          str(HERE / "check_vectors.py")],
         capture_output=True, text=True, timeout=120,
     )
+
+
+def test_micropython_decodes_every_vector_as_written() -> None:
+    run = run_micropython(HERE)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary == {
@@ -57,12 +62,6 @@ def test_micropython_decodes_every_vector_as_written() -> None:
 def test_micropython_run_fails_on_a_wrong_vector(tmp_path: Path) -> None:
     broken = dict(VECTORS, payloads=[dict(VECTORS["payloads"][0], code="not_json")])
     (tmp_path / "vectors.json").write_text(json.dumps(broken))
-    run = subprocess.run(
-        ["node", str(REPO / "tools/mpy/run.mjs"),
-         "--mount", f"{REPO / 'protocol'}:/repo/protocol",
-         "--mount", f"{tmp_path}:/vectors",
-         str(HERE / "check_vectors.py")],
-        capture_output=True, text=True, timeout=120,
-    )
+    run = run_micropython(tmp_path)
     assert run.returncode == 1
     assert "FAIL telemetry, machine node: want not_json, got ok" in run.stdout
