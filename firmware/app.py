@@ -63,6 +63,7 @@ class Node:
         self.mqtt.on_connect = self.publish_status
         self.started_ms = self.clock.now_ms()
         self.downlink_errors = 0
+        self.queued = {"telemetry": 0, "event": 0}
         self.save(self.started_ms)  # the boot count and the seq jump are on flash now
 
     # -- outgoing -----------------------------------------------------------
@@ -77,6 +78,7 @@ class Node:
         self._queue("telemetry", msg)
 
     def _queue(self, channel: str, msg: dict) -> None:
+        self.queued[channel] += 1
         self.outbox.append(channel, wire.encode(channel, msg))
         self.mqtt.notify()
 

@@ -1,0 +1,103 @@
+"""Shared pieces of the simulator tests: a scenario for nodes node1..node8
+(the test broker's device logins), an MQTT observer, and a runner for
+coroutines on the virtual-time loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+
+from devservers import Mosquitto
+from protocol import wire
+from simulator.fleet import Fleet
+from simulator.scenario import Scenario
+from simulator.vloop import VirtualTimeLoop
+from tests.conftest import DEVICE_PASSWORD, TEST_PASSWORD, TEST_USER
+
+T = TypeVar("T")
+MEMBERS = {"alice": "04:a1:b2:c3", "bob": "04:d4:e5:f6", "carla": "04:11:22:33"}
+
+
+def scenario(broker: Mosquitto, nodes: list[dict[str, Any]], **extra: Any) -> Scenario:
+    # Two days ago, so that the node's timestamps are plausible "now" for the
+    # server even after a simulated day.
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * 86400))
+    data: dict[str, Any] = {
+        "site": "test",
+        "start": start,
+        "base_load_w": 300,
+        "badge_key": "00112233445566778899aabbccddeeff",
+        "mqtt": {"host": broker.host, "port": broker.port, "password": DEVICE_PASSWORD},
+        "members": MEMBERS,
+        "nodes": nodes,
+    }
+    data.update(extra)
+    return Scenario(data)
+
+
+def run(loop: VirtualTimeLoop, coro: Awaitable[T]) -> T:
+    return loop.run_until_complete(coro)
+
+
+async def until(cond: Callable[[], bool], virtual_s: float, what: str,
+                real_s: float = 120.0) -> float:
+    """Wait (virtual time) for a condition; -> virtual seconds it took."""
+    loop = asyncio.get_running_loop()
+    start, real_start = loop.time(), time.monotonic()
+    while not cond():
+        if loop.time() - start > virtual_s or time.monotonic() - real_start > real_s:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return loop.time() - start
+
+
+class Observer:
+    """A superuser subscribed to mf/#, counting what arrives per topic."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.messages: list[tuple[str, bytes, float]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="observer")
+        self.client.username_pw_set(TEST_USER, TEST_PASSWORD)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("mf/#", 1)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, bytes(msg.payload), time.monotonic()))
+
+    def decoded(self, device: str, channel: str) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = list(self.messages)
+        out = []
+        for topic, payload, _ in rows:
+            if wire.parse_topic(topic)[1:] == (device, channel):
+                out.append(wire.decode(channel, payload))
+        return out
+
+    def publish_acl(self, site: str, device: str, ver: int, hashes: list[str]) -> None:
+        payload = wire.encode("acl", wire.acl(ver, hashes))
+        info = self.client.publish(wire.topic(site, device, "acl"), payload, qos=1, retain=True)
+        info.wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def make_fleet(sc: Scenario, workdir: Path) -> Fleet:
+    return Fleet(sc, workdir)
+
+
+def machine(device: str, **config: Any) -> dict[str, Any]:
+    base = {"telemetry_s": 60, "idle_s": 0, "timeout_s": 200000, "runon_s": 0}
+    base.update(config)
+    return {"device": device, "role": "machine", "profile": "laser", "config": base}

@@ -1,0 +1,88 @@
+"""A simulated node loses its network for 25 hours, then comes back: every
+telemetry message it made reaches InfluxDB through the real gateway, and the
+energy there matches the simulated machine's energy within 0.5 %."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from devservers import InfluxDB, Mosquitto
+from devservers.gateway import GatewayProcess
+from simulator.fleet import Fleet
+from simulator.vloop import VirtualTimeLoop
+from tests.simulator.harness import Observer, machine, run, scenario, until
+
+HOURS = 25
+
+
+def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
+                                      influxdb: InfluxDB) -> None:
+    gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
+    gateway.start()
+    observer = Observer(mosquitto)
+    sc = scenario(mosquitto, [machine("node1", sample_ms=2000)])
+    fleet = Fleet(sc, tmp_path / "flash")
+    observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
+    loop = VirtualTimeLoop(speed=50)
+
+    async def play() -> dict[str, float]:
+        fleet.start()
+        sim = fleet.node("node1")
+        await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 1, 120,
+                    "the ACL")
+        fleet.tap("node1", "alice")
+        await asyncio.sleep(300)
+        assert sim.board is not None and sim.board.interlock is not None
+        assert sim.board.interlock.on, "alice's session did not start"
+        sim.set_network(False)
+        await asyncio.sleep(HOURS * 3600)
+        node = sim.node
+        assert node is not None
+        queued_offline = node.outbox.pending()
+        sim.set_network(True)
+        await until(lambda: node.mqtt.connected and node.outbox.pending() == 0, 7200, "the replay")
+        fleet.tap("node1", "alice")  # badge-out: the laser stops drawing power
+        await asyncio.sleep(200)  # three more telemetry messages with the final counter
+        await until(lambda: node.outbox.pending() == 0, 600, "the last messages")
+        result = {
+            "queued_offline": queued_offline,
+            "telemetry": node.queued["telemetry"],
+            "dropped": node.outbox.dropped,
+            "wh": node.role.energy.wh,
+            "truth_wh": sim.true_energy_wh(),
+        }
+        await fleet.shutdown()
+        return result
+
+    started = time.monotonic()
+    result = run(loop, play())
+    loop.close()
+    observer.close()
+    assert result["queued_offline"] >= HOURS * 60 - 5  # one telemetry per minute, kept
+    assert result["dropped"] == 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if influxdb.count("telemetry", "wh", "device = 'node1'") >= result["telemetry"]:
+            break
+        time.sleep(0.5)
+    arrived = influxdb.count("telemetry", "wh", "device = 'node1'")
+    assert arrived == result["telemetry"], (arrived, result)
+    rows = influxdb.query("SELECT last(wh) FROM telemetry WHERE device = 'node1'")
+    stored_wh = _first_value(rows)
+    assert stored_wh == result["wh"]
+    truth = result["truth_wh"]
+    assert truth > 20000  # 25 h of a laser cutter: the comparison means something
+    assert abs(stored_wh - truth) <= 0.005 * truth, (stored_wh, truth)
+    gateway.close()
+    print(f"\n25 h outage: {result['telemetry']} telemetry messages, {arrived} in InfluxDB, "
+          f"energy {stored_wh} Wh vs simulated {truth:.1f} Wh "
+          f"({(stored_wh - truth) / truth:+.3%}), real time {time.monotonic() - started:.1f} s")
+
+
+def _first_value(series: list[dict[str, object]]) -> int:
+    """The one value of a single-row InfluxQL answer."""
+    values = series[0]["values"]
+    assert isinstance(values, list)
+    return int(values[0][1])
