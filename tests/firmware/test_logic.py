@@ -26,7 +26,8 @@ def golden() -> dict[str, str]:
 
 def run_micropython(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     launcher = tmp_path / "launch.py"
-    launcher.write_text("import sys\nsys.path.insert(0, '/app')\nsys.path.insert(0, '/fakes')\n" + script)
+    prelude = "import sys\nsys.path.insert(0, '/app')\nsys.path.insert(0, '/fakes')\n"
+    launcher.write_text(prelude + script)
     return subprocess.run(
         ["node", str(RUNNER),
          "--mount", f"{REPO / 'firmware'}:/app/firmware",
@@ -54,8 +55,9 @@ def test_logic_under_micropython(tmp_path: Path) -> None:
     names = json.loads(line.split(" ", 1)[1])
     # Same checks as CPython plus the driver checks against the fake machine module.
     assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 2, names
+    probe = _write(tmp_path / "impl.py", "import sys\nprint(sys.implementation.name)\n")
     assert "micropython" in subprocess.run(
-        ["node", str(RUNNER), str(_write(tmp_path / "impl.py", "import sys\nprint(sys.implementation.name)\n"))],
+        ["node", str(RUNNER), str(probe)],
         capture_output=True, text=True, timeout=60,
     ).stdout
 
