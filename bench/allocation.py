@@ -1,0 +1,349 @@
+"""`python -m bench.allocation`: a monthly and a yearly bill split through the
+api (HTTP), on a year of 1-minute machine counters in a real InfluxDB.
+
+Loads 40 machines x 525,600 one-minute `telemetry` points (the data
+contract's `wh` counter), 20,000 badge sessions as `event` points, and 60
+members with badges and leases entered through the api; then times
+`POST /bills/{id}/splits` for one month and for the whole year. Reference,
+measured in the same run: the raw InfluxQL queries that the split itself
+issues (counters and sessions), i.e. the floor set by InfluxDB. The split's
+phases (InfluxDB + SQL -> scenario; the engine) are timed in-process too.
+
+Prints one JSON object as its last line; writes bench/results/allocation.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from api.allocation import allocate, parse_scenario
+from api.main import create_app
+from api.models import ElectricityBill, Site
+from api.services.influx import InfluxReader
+from api.services.sessions import read_sessions
+from api.services.split_input import build_split_input, period_bounds, read_counters
+from api.settings import Settings
+from devservers import InfluxDB
+from devservers.process import free_port
+
+RESULTS = Path(__file__).resolve().parent / "results" / "allocation.json"
+SITE = "bench"
+BADGE_KEY = "bench-badge-key"
+YEAR = 2025
+BATCH_LINES = 100_000
+
+
+def plan_sessions(
+    rng: random.Random, machines: int, members: int, sessions: int, days: int
+) -> list[tuple[int, int, int, int]]:
+    """(machine, member, start minute, end minute), never overlapping on one machine."""
+    trained = [rng.sample(range(machines), min(8, machines)) for _ in range(members)]
+    busy: list[list[tuple[int, int]]] = [[] for _ in range(machines)]
+    out: list[tuple[int, int, int, int]] = []
+    while len(out) < sessions:
+        member = rng.randrange(members)
+        machine = rng.choice(trained[member])
+        start = rng.randrange(days) * 1440 + rng.randrange(7 * 60, 21 * 60)
+        end = start + rng.randrange(10, 180)
+        if any(a < end + 15 and start < b + 15 for a, b in busy[machine]):
+            continue
+        busy[machine].append((start, end))
+        out.append((machine, member, start, end))
+    return out
+
+
+def counter_lines(
+    device: str, rated_w: int, runs: list[tuple[int, int, int]], minutes: int, t0_ms: int
+) -> list[str]:
+    """One `wh` point per minute; the machine draws only while used (plus run-on)."""
+    increments = [0] * minutes
+    for start, end, watts in runs:
+        for m in range(start, min(end, minutes)):
+            increments[m] = watts // 60
+        for m in range(end, min(end + 5, minutes)):  # exhaust run-on after the session
+            increments[m] = rated_w // 5 // 60
+    prefix = f"telemetry,device={device},site={SITE} wh="
+    return [
+        f"{prefix}{wh}i {t0_ms + 60_000 * (m + 1)}" for m, wh in enumerate(accumulate(increments))
+    ]
+
+
+def write(client: httpx.Client, lines: list[str]) -> None:
+    body = "\n".join(lines).encode()
+    for attempt in range(20):
+        response = client.post("/write", params={"precision": "ms"}, content=body)
+        if response.status_code == 204:
+            return
+        time.sleep(0.5 * (attempt + 1))  # cache full while compacting: back off
+    raise RuntimeError(f"InfluxDB refused a batch: {response.status_code} {response.text[:200]}")
+
+
+def load_influx(
+    server: InfluxDB,
+    plan: list[tuple[int, int, int, int]],
+    rated: list[int],
+    badges: list[str],
+    days: int,
+) -> int:
+    t0_ms = int(datetime(YEAR, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    client = httpx.Client(
+        base_url=server.url,
+        params={"db": server.database},
+        auth=(server.user, server.password),
+        timeout=600,
+    )
+    written = 0
+    runs: list[list[tuple[int, int, int]]] = [[] for _ in rated]
+    rng = random.Random(7)
+    events: list[str] = []
+    for sid, (machine, member, start, end) in enumerate(plan, 1):
+        runs[machine].append((start, end, int(rated[machine] * rng.uniform(0.3, 0.9))))
+        tags = f"device=node{machine:02d},site={SITE}"
+        badge = badges[member]
+        fields = f'sid={sid}i,badge="{badge}"'
+        events.append(
+            f"event,{tags},kind=session_start seq={2 * sid}i,{fields} {t0_ms + start * 60_000}"
+        )
+        events.append(
+            f'event,{tags},kind=session_end seq={2 * sid + 1}i,{fields},reason="badge_out" '
+            f"{t0_ms + end * 60_000}"
+        )
+    for k in range(0, len(events), BATCH_LINES):
+        write(client, events[k : k + BATCH_LINES])
+    written += len(events)
+    for machine, watts in enumerate(rated):
+        lines = counter_lines(f"node{machine:02d}", watts, runs[machine], days * 1440, t0_ms)
+        for k in range(0, len(lines), BATCH_LINES):
+            write(client, lines[k : k + BATCH_LINES])
+        written += len(lines)
+    client.close()
+    return written
+
+
+class Served:
+    def __init__(self, settings: Settings, reader: InfluxReader) -> None:
+        self.app = create_app(settings, influx=reader)
+        self.port = settings.port
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
+        )
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the api did not start")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def seed_api(
+    client: httpx.Client, machines: int, members: int, rated: list[int], rng: random.Random
+) -> list[str]:
+    def post(path: str, body: dict[str, Any]) -> Any:
+        response = client.post(path, json=body)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+        return response.json()
+
+    badges = []
+    for i in range(members):
+        member = post("/members", {"code": f"M{i:02d}", "name": f"Member {i}"})
+        uid = f"04:{i:02x}:{rng.randrange(256):02x}:{rng.randrange(256):02x}"
+        badges.append(post("/badges", {"member_id": member["id"], "uid": uid})["hash"])
+        unit = post("/units", {"code": f"U{i:02d}", "area_m2": str(rng.randrange(20, 200))})
+        post(
+            "/leases", {"unit_id": unit["id"], "member_id": member["id"], "start": f"{YEAR}-01-01"}
+        )
+    for i in range(10):  # vacant units
+        post("/units", {"code": f"V{i}", "area_m2": "60"})
+    for k in range(machines):
+        device = post("/devices", {"name": f"node{k:02d}", "role": "machine"})
+        post(
+            "/machines",
+            {
+                "code": f"mc{k:02d}",
+                "rated_power_w": rated[k],
+                "grace_minutes": rng.choice([0, 10, 15]),
+                "device_id": device["id"],
+            },
+        )
+    return badges
+
+
+def make_bill(client: httpx.Client, tariff: int, start: date, end: date, kwh: int) -> int:
+    body = {
+        "tariff_id": tariff,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "bands": [
+            {"name": "peak", "kwh": str(kwh * 6 // 10), "cost": f"{kwh * 6 // 10 * 0.30:.2f}"},
+            {"name": "offpeak", "kwh": str(kwh * 4 // 10), "cost": f"{kwh * 4 // 10 * 0.20:.2f}"},
+        ],
+        "fixed_cost": "123.45",
+    }
+    response = client.post("/bills", json=body)
+    response.raise_for_status()
+    bill_id: int = response.json()["id"]
+    return bill_id
+
+
+def timed_split(client: httpx.Client, bill: int) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = client.post(f"/bills/{bill}/splits", timeout=3600)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"split of bill {bill}: {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
+    return elapsed, body
+
+
+def phases(served: Served, reader: InfluxReader, bill_id: int) -> dict[str, float]:
+    """Where a split's time goes: scenario building (InfluxDB + SQL) vs the engine."""
+    factory = served.app.state.sessionmaker
+    with factory() as session:
+        site = session.query(Site).filter_by(name=SITE).one()
+        bill = session.get(ElectricityBill, bill_id)
+        assert bill is not None
+        t0 = time.perf_counter()
+        built = build_split_input(session, reader, site, bill)
+        t1 = time.perf_counter()
+        split = allocate(parse_scenario(built.scenario))
+        t2 = time.perf_counter()
+    assert split.total_cents > 0
+    return {
+        "input_s": round(t1 - t0, 3),
+        "engine_s": round(t2 - t1, 3),
+        "readings": built.series_points,
+    }
+
+
+def reference(
+    reader: InfluxReader, devices: list[str], start: datetime, end: datetime
+) -> dict[str, float]:
+    t0 = time.perf_counter()
+    counters = read_counters(
+        reader, SITE, devices, start - timedelta(hours=1), end + timedelta(minutes=15)
+    )
+    t1 = time.perf_counter()
+    sessions = read_sessions(reader, SITE, start, end)
+    t2 = time.perf_counter()
+    assert counters and sessions
+    return {
+        "counters_query_s": round(t1 - t0, 3),
+        "sessions_query_s": round(t2 - t1, 3),
+        "query_s": round(t2 - t0, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--machines", type=int, default=40)
+    parser.add_argument("--members", type=int, default=60)
+    parser.add_argument("--sessions", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rng = random.Random(2025)
+    rated = [rng.choice([800, 1500, 3000, 5000, 7500, 11000]) for _ in range(args.machines)]
+    figures: dict[str, Any] = {
+        "machines": args.machines,
+        "members": args.members,
+        "sessions": args.sessions,
+        "days": args.days,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-allocation-") as tmp:
+        influx = InfluxDB(Path(tmp) / "influxdb")
+        influx.start()
+        reader = InfluxReader(
+            influx.url, influx.database, influx.user, influx.password, timeout_s=3600
+        )
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/api.db", site=SITE, badge_hash_key=BADGE_KEY,
+            port=free_port(), mqtt_port=free_port(), mqtt_timeout_s=0.5, acl_sweep_s=3600,
+        )  # fmt: skip
+        served = Served(settings, reader)
+        try:
+            client = httpx.Client(base_url=served.url, timeout=3600)
+            admin = "bench-admin"
+            from api.db import session_scope
+            from api.models import User
+            from api.security import hash_password
+
+            with session_scope(served.app.state.sessionmaker) as session:
+                session.add(
+                    User(
+                        username=admin, password_hash=hash_password("bench-password"), role="admin"
+                    )
+                )
+            token = client.post(
+                "/auth/token", json={"username": admin, "password": "bench-password"}
+            ).json()
+            client.headers["Authorization"] = f"Bearer {token['access_token']}"
+            t = time.perf_counter()
+            badges = seed_api(client, args.machines, args.members, rated, rng)
+            figures["seed_api_s"] = round(time.perf_counter() - t, 2)
+            plan = plan_sessions(rng, args.machines, args.members, args.sessions, args.days)
+            t = time.perf_counter()
+            figures["points_written"] = load_influx(influx, plan, rated, badges, args.days)
+            figures["load_influx_s"] = round(time.perf_counter() - t, 1)
+            peak = {"from": "08:00", "to": "20:00", "weekdays": [1, 2, 3, 4, 5]}
+            bands = [{"name": "peak", "hours": peak}, {"name": "offpeak"}]
+            tariff = client.post("/tariffs", json={"name": "two-band", "bands": bands}).json()["id"]
+            first = date(YEAR, 1, 1)
+            month_end = (
+                date(YEAR, 1, 31) if args.days >= 31 else first + timedelta(days=args.days - 1)
+            )
+            year_end = first + timedelta(days=args.days - 1)
+            month_bill = make_bill(client, tariff, first, month_end, 400_000)
+            year_bill = make_bill(client, tariff, first, year_end, 5_000_000)
+            devices = [f"node{k:02d}" for k in range(args.machines)]
+            with served.app.state.sessionmaker() as session:
+                site = session.query(Site).filter_by(name=SITE).one()
+                month_bounds = period_bounds(site, first, month_end)
+                year_bounds = period_bounds(site, first, year_end)
+            months = [timed_split(client, month_bill) for _ in range(args.repeat)]
+            figures["monthly_split_s"] = round(statistics.median(s for s, _ in months), 3)
+            figures["monthly_split_runs_s"] = [round(s, 3) for s, _ in months]
+            figures["month_reference"] = reference(reader, devices, *month_bounds)
+            figures["month_phases"] = phases(served, reader, month_bill)
+            year_s, year = timed_split(client, year_bill)
+            figures["yearly_split_s"] = round(year_s, 3)
+            figures["year_reference"] = reference(reader, devices, *year_bounds)
+            figures["year_phases"] = phases(served, reader, year_bill)
+            figures["yearly_total"] = year["result"]["total"]
+            figures["monthly_total"] = months[0][1]["result"]["total"]
+            figures["targets"] = {"monthly_split_s": 1.0, "yearly_split_s": 10.0}
+            client.close()
+        finally:
+            served.close()
+            reader.close()
+            influx.close()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
