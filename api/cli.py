@@ -316,6 +316,11 @@ def cmd_export_split(ctx: Context, args: argparse.Namespace) -> None:
     print(args.out)
 
 
+def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
+    Path(args.out).write_text(devices.mosquitto_passwd(ctx.actor, ctx.session, ctx.site))
+    print(args.out)
+
+
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
     ids = list(ctx.session.scalars(select(Machine.id).where(Machine.site_id == ctx.site.id)))
     failed = acl.publish_many(ctx.factory, ctx.publisher, ids, site_today(ctx.site))
@@ -394,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--pdf", metavar="MEMBER", help="member code: write their PDF statement")
     add("publish-acls", cmd_publish_acls, "republish every machine's ACL")
+    p = add("export-passwd", cmd_export_passwd, "write the devices' Mosquitto password-file lines")
+    p.add_argument("out")
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from api.deps import Admin, AuditorDep, SessionDep, SiteDep, Staff
@@ -58,3 +59,10 @@ def reset_password(
     audit.record("reset_password", "device", device.id)
     session.commit()
     return _credentials(device, password)
+
+
+@router.get("/passwd", response_class=PlainTextResponse)
+def mosquitto_passwd(_: Admin, session: SessionDep, site: SiteDep) -> str:
+    """The devices' lines for Mosquitto's password file (hashes only)."""
+    devices = session.scalars(select(Device).where(Device.site_id == site.id).order_by(Device.name))
+    return "".join(f"{d.name}:{d.mqtt_password_hash}\n" for d in devices)
