@@ -25,14 +25,22 @@ class Attributed:
     sources: dict[str, dict[str, Fraction]] = field(default_factory=dict)  # member -> what -> Wh
     unattributed: dict[str, Fraction] = field(default_factory=dict)  # why -> Wh
 
+    # Per machine: (each member's share of its overhead, overhead Wh per slot).
+    overhead: list[tuple[dict[str, Fraction], dict[int, Fraction]]] = field(default_factory=list)
+
     def add(
         self, member: str, slot: int, band: int, wh: Fraction, what: str, *, estimated: bool = False
+    ) -> None:
+        self.add_band(member, band, wh, what, estimated=estimated)
+        slots = self.load.setdefault(member, {})
+        slots[slot] = slots.get(slot, ZERO) + wh
+
+    def add_band(
+        self, member: str, band: int, wh: Fraction, what: str, *, estimated: bool = False
     ) -> None:
         table = self.estimated if estimated else self.measured
         bands = table.setdefault(member, {})
         bands[band] = bands.get(band, ZERO) + wh
-        slots = self.load.setdefault(member, {})
-        slots[slot] = slots.get(slot, ZERO) + wh
         sources = self.sources.setdefault(member, {})
         sources[what] = sources.get(what, ZERO) + wh
 
@@ -100,10 +108,16 @@ def attribute_machine(
     if not total:
         out.lose(f"{machine.id}: no sessions", sum(overhead.values(), ZERO))
         return
-    for member, seconds in minutes.items():
-        share = Fraction(seconds, total)
-        for slot, wh in overhead.items():
-            out.add(member, slot, band_of_slot[slot], wh * share, f"{machine.id} overhead")
+    # Overhead is summed per band for the energy pool; its slot profile is kept
+    # once per machine, not once per user, for the demand loads.
+    per_band: dict[int, Fraction] = {}
+    for slot, wh in overhead.items():
+        per_band[band_of_slot[slot]] = per_band.get(band_of_slot[slot], ZERO) + wh
+    shares = {member: Fraction(seconds, total) for member, seconds in minutes.items()}
+    for member, share in shares.items():
+        for band, wh in per_band.items():
+            out.add_band(member, band, wh * share, f"{machine.id} overhead")
+    out.overhead.append((shares, overhead))
 
 
 def attribute(

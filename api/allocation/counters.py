@@ -71,7 +71,8 @@ def clean_counter(readings: Sequence[Reading], rated_kw: Fraction, horizon: int)
         if delta:
             _spread(slots, delta, a, b, lo, hi)
     return Cleaned(
-        {slot: Fraction(wh) / scale for slot, wh in slots.items()},
+        # Whole Wh stay ints (the usual case); Fraction arithmetic accepts them.
+        slots if scale == 1 else {slot: Fraction(wh) / scale for slot, wh in slots.items()},  # type: ignore[arg-type]
         tuple(covered),
         tuple(rejected),
         resets,

@@ -155,6 +155,11 @@ def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
 def shapley(loads: Sequence[Sequence[Fraction]], samples: int, seed: int) -> Shares:
     """Shapley value of the peak game; loads[player][interval] in kW, non-negative."""
     ints, scale = scale_to_int(loads)
+    return shapley_scaled(ints, scale, samples, seed)
+
+
+def shapley_scaled(ints: Sequence[Sequence[int]], scale: int, samples: int, seed: int) -> Shares:
+    """The same on integer loads in units of 1/scale kW."""
     n = len(ints)
     columns = _prune(list(zip(*ints, strict=True)))
     building = max((sum(col) for col in columns), default=0)
@@ -162,7 +167,7 @@ def shapley(loads: Sequence[Sequence[Fraction]], samples: int, seed: int) -> Sha
         return Shares(tuple(Fraction(0) for _ in range(n)), Fraction(0), "shapley")
     # Sampled orderings must not depend on names: order players by their loads,
     # then give identical players the mean of their estimates.
-    order = sorted(range(n), key=lambda i: ints[i])
+    order = sorted(range(n), key=lambda i: tuple(ints[i]))
     peaks = _Peaks([tuple(col[i] for i in order) for col in columns], n)
     if n <= EXACT_MAX_PLAYERS and (1 << n) * (len(columns) + 16) <= EXACT_BUDGET:
         values, method = _exact(peaks, n), "shapley (exact)"
@@ -171,7 +176,7 @@ def shapley(loads: Sequence[Sequence[Fraction]], samples: int, seed: int) -> Sha
         method = f"shapley (mean of {samples} orderings, seed {seed})"
         groups: dict[tuple[int, ...], list[int]] = {}
         for pos, i in enumerate(order):
-            groups.setdefault(tuple(ints[i]), []).append(pos)
+            groups.setdefault(tuple(ints[i]), []).append(pos)  # identical players
         for members in groups.values():
             mean = sum((values[p] for p in members), Fraction(0)) / len(members)
             for p in members:

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 from . import heating
 from .alerts import Alert
-from .attribution import attribute
+from .attribution import Attributed, attribute
 from .counters import clean_counter
-from .demand import Shares, coincident_peak, shapley
+from .demand import MAX_SCALE, Shares, coincident_peak, scale_to_int, shapley_scaled
 from .energy import COMMON, ESTIMATE_LIMIT, add_keyed, energy_pool, estimate_share, keyed_pool
 from .gaps import GapFill, fill_gaps
 from .keys import VACANCY, area_key
@@ -20,6 +20,7 @@ from .scenario import Scenario, ScenarioError, Session, band_of_slots
 from .statement import RoundedPool, Statement, round_pool, statements
 
 BASE = "base"
+MW_PER_KWH = 4 * 10**6  # a 15-minute slot's kWh x 4 is its mean kW; in milliwatts
 Table = dict[str, dict[str, Fraction]]
 
 
@@ -43,7 +44,8 @@ class Split:
 class _Usage:
     measured: Table
     estimated: Table
-    loads: dict[str, list[Fraction]]  # player -> kW per demand interval
+    loads: dict[str, list[int]]  # player -> load per demand interval, in 1/load_scale kW
+    load_scale: int
     main_by_band: dict[str, Fraction] | None
     alerts: list[Alert]
     fills: list[GapFill]
@@ -62,7 +64,7 @@ def _usage(s: Scenario) -> _Usage:
     estimated: Table = {}
     alerts: list[Alert] = []
     fills: list[GapFill] = []
-    loads: dict[str, list[Fraction]] = {}
+    loads: dict[str, list[int]] = {}
     main_by_band = None
     names = [b.name for b in s.bill.bands]
     slot_band = band_of_slots(s) if s.has_series or s.main_meter_kwh else []
@@ -93,44 +95,62 @@ def _usage(s: Scenario) -> _Usage:
                 {m: {names[b]: wh / 1000 for b, wh in row.items()} for m, row in source.items()},
             )
         if s.main_meter_kwh is not None and s.demand_intervals_kw is None:
-            # kWh per 15 minutes x 4 = mean kW; base is what no member accounts for.
-            for member, slots in found.load.items():
-                row = [Fraction(0)] * s.period.slots
-                for slot, wh in slots.items():
-                    row[slot] = wh * 4 / 1000
-                loads[member] = row
-            attributed = [
-                sum((loads[m][t] for m in loads), Fraction(0)) for t in range(s.period.slots)
-            ]
-            loads[BASE] = [
-                max(kwh * 4 - a, Fraction(0))
-                for kwh, a in zip(s.main_meter_kwh, attributed, strict=True)
-            ]
+            loads = _derived_loads(s, found)
     elif s.main_meter_kwh is not None and s.demand_intervals_kw is None:
-        loads[BASE] = [kwh * 4 for kwh in s.main_meter_kwh]
+        loads = {BASE: [round(kwh * MW_PER_KWH) for kwh in s.main_meter_kwh]}
     if s.main_meter_kwh is not None:
         main_by_band = {n: Fraction(0) for n in names}
         for slot, kwh in enumerate(s.main_meter_kwh):
             main_by_band[names[slot_band[slot]]] += kwh
     _add(measured, s.metered_kwh)
     _add(estimated, s.estimated_kwh)
+    scale = MAX_SCALE
     if s.demand_intervals_kw is not None:
         players = sorted({p for row in s.demand_intervals_kw for p in row})
-        loads = {p: [row.get(p, Fraction(0)) for row in s.demand_intervals_kw] for p in players}
-    return _Usage(measured, estimated, loads, main_by_band, alerts, fills)
+        rows, scale = scale_to_int(
+            [[row.get(p, Fraction(0)) for row in s.demand_intervals_kw] for p in players]
+        )
+        loads = dict(zip(players, rows, strict=True))
+    return _Usage(measured, estimated, loads, scale, main_by_band, alerts, fills)
 
 
-def _demand_pool(s: Scenario, loads: dict[str, list[Fraction]]) -> tuple[ExactPool, Shares | None]:
+def _derived_loads(s: Scenario, found: Attributed) -> dict[str, list[int]]:
+    """Demand loads in milliwatts per slot from the attributed energy; base is
+    what the main meter saw beyond the members, never below zero."""
+    assert s.main_meter_kwh is not None
+    slots = s.period.slots
+    loads: dict[str, list[int]] = {}
+    for member, per_slot in found.load.items():
+        row = loads.setdefault(member, [0] * slots)
+        for slot, wh in per_slot.items():
+            row[slot] += round(wh * MW_PER_KWH / 1000)
+    for shares, overhead in found.overhead:
+        profile = [(slot, round(wh * MW_PER_KWH / 1000)) for slot, wh in overhead.items()]
+        for member, share in shares.items():
+            row = loads.setdefault(member, [0] * slots)
+            num, den = share.numerator, share.denominator
+            for slot, mw in profile:
+                row[slot] += mw * num // den
+    attributed = [sum(col) for col in zip(*loads.values(), strict=True)] or [0] * slots
+    loads[BASE] = [
+        max(round(kwh * MW_PER_KWH) - a, 0)
+        for kwh, a in zip(s.main_meter_kwh, attributed, strict=True)
+    ]
+    return loads
+
+
+def _demand_pool(s: Scenario, usage: _Usage) -> tuple[ExactPool, Shares | None]:
     demand = s.bill.demand
     pool = ExactPool("demand", demand.cost if demand else Fraction(0))
     if demand is None or not demand.cost:
         return pool, None
-    players = sorted(p for p, row in loads.items() if any(row))
-    rows = [loads[p] for p in players]
+    players = sorted(p for p, row in usage.loads.items() if any(row))
+    rows = [usage.loads[p] for p in players]
+    scale = usage.load_scale
     if demand.method == "coincident_peak":
-        shares = coincident_peak(rows)
+        shares = coincident_peak([[Fraction(x, scale) for x in row] for row in rows])
     else:
-        shares = shapley(rows, demand.samples, demand.seed)
+        shares = shapley_scaled(rows, scale, demand.samples, demand.seed)
     if not shares.peak:
         raise ScenarioError(
             f"bill.demand: a demand charge of {money(demand.cost)} but no load in any interval"
@@ -140,7 +160,7 @@ def _demand_pool(s: Scenario, loads: dict[str, list[Fraction]]) -> tuple[ExactPo
         basis = "coincident peak" if demand.method == "coincident_peak" else "shapley"
         note = (
             f"demand charge: {qty(kw)} kW of the building peak {qty(shares.peak)} kW by "
-            f"{shares.method} (own peak {qty(max(row))} kW) at {money(price)}/kW"
+            f"{shares.method} (own peak {qty(Fraction(max(row), scale))} kW) at {money(price)}/kW"
         )
         pool.add(
             player, Line("demand", "demand charge", basis, kw, "kW", price, None, price * kw, note)
@@ -177,7 +197,7 @@ def allocate(scenario: Scenario) -> Split:
         )
     else:
         energy = energy_pool(s.bill.bands, rec)
-    demand, shares = _demand_pool(s, usage.loads)
+    demand, shares = _demand_pool(s, usage)
     rounded = [round_pool(energy), round_pool(demand)]
     common = ExactPool("common", Fraction(0))
     for amount, item in (

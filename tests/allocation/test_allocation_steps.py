@@ -275,3 +275,18 @@ def test_heating_alpha_outside_the_legal_range_is_refused() -> None:
     data["heating"] = {"cost": "9.00", "alpha": "0.8", "heat_meters_kwh": {"U1": "1"}}
     with pytest.raises(ValueError, match=r"heating.alpha: 0.8 outside 0.5..0.7"):
         parse_scenario(data)
+
+
+def test_demand_derived_from_main_meter_and_attributed_slots() -> None:
+    main = ["0.5"] * 96
+    main[32:36] = ["1.5"] * 4  # 08:00-09:00: the laser's 1 kWh per slot on top
+    data = series_scenario(main_meter_kwh=main)
+    data["bill"]["demand"] = {"cost": "60.00"}
+    out = split_to_dict(allocate(parse_scenario(data)))
+    # Base is 2 kW all day, the laser adds 4 kW for an hour: the peak is 6 kW, and
+    # base's marginal contribution is 2 kW in every ordering.
+    demand = out["pools"]["demand"]["entries"]
+    assert out["demand"]["building_peak_kw"] == "6"
+    assert demand["base"] == "20.00"
+    assert sum(F(v) for v in demand.values()) == 60
+    assert F(demand["A"]) > 0 and F(demand["B"]) > 0
