@@ -67,7 +67,14 @@ class Delivery:
             batch = self.batcher.ready.get()
             if batch is None:
                 return
-            self._deliver(batch)
+            while True:
+                try:
+                    self._deliver(batch)
+                    break
+                except Exception:
+                    # A bug must not end the thread: nothing would be acked again.
+                    log.exception("delivery failed; retrying the batch")
+                    time.sleep(self.retry_s)
 
     def _deliver(self, batch: Batch) -> None:
         if batch.lines:
@@ -116,24 +123,32 @@ class Delivery:
 
     def _drain_loop(self) -> None:
         while not self._stopping.is_set():
-            self._spooled.wait()
-            oldest = self.spool.oldest()
-            if oldest is None:
-                self._spooled.clear()
-                # put() may have landed between oldest() and clear().
-                if len(self.spool):
-                    self._spooled.set()
-                continue
-            path, body = oldest
-            lines = body.count(b"\n") + 1
             try:
-                self.writer.write(body)
-                self.metrics.written.inc(lines)
-            except InfluxRejected as exc:
-                self._rejected_by_influx(body, str(exc))
-            except InfluxUnavailable:
+                self._drain_once()
+            except Exception:
+                log.exception("spool drain failed; retrying")
                 self._stopping.wait(self.retry_s)
-                continue
-            self.spool.remove(path)
-            self.metrics.spool_batches.set(len(self.spool))
-            log.info("spool batch drained", extra={"points": lines, "left": len(self.spool)})
+
+    def _drain_once(self) -> None:
+        """Write the oldest spooled batch, or wait for one."""
+        self._spooled.wait()
+        oldest = self.spool.oldest()
+        if oldest is None:
+            self._spooled.clear()
+            # put() may have landed between oldest() and clear().
+            if len(self.spool):
+                self._spooled.set()
+            return
+        path, body = oldest
+        lines = body.count(b"\n") + 1
+        try:
+            self.writer.write(body)
+            self.metrics.written.inc(lines)
+        except InfluxRejected as exc:
+            self._rejected_by_influx(body, str(exc))
+        except InfluxUnavailable:
+            self._stopping.wait(self.retry_s)
+            return
+        self.spool.remove(path)
+        self.metrics.spool_batches.set(len(self.spool))
+        log.info("spool batch drained", extra={"points": lines, "left": len(self.spool)})
