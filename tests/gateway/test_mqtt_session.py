@@ -1,0 +1,76 @@
+"""The gateway's MQTT session on a real broker: TCP_NODELAY, and a message
+that was not acknowledged comes back after a reconnect, one that was does not."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from devservers import Mosquitto
+from gateway.mqtt_session import MqttSession
+from gateway.settings import Settings
+from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER
+from tests.gateway.conftest import publish_all, wait_until
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str | None, bytes, int, int]] = []
+        self.subscribed = threading.Event()
+
+    def on_message(self, topic: str | None, payload: bytes, mid: int, qos: int) -> None:
+        self.messages.append((topic, payload, mid, qos))
+
+    def on_subscribed(self, ok: bool) -> None:
+        if ok:
+            self.subscribed.set()
+
+
+def open_session(mosquitto: Mosquitto) -> tuple[MqttSession, Inbox]:
+    settings = Settings(
+        mqtt_host=mosquitto.host, mqtt_port=mosquitto.port, mqtt_username=GATEWAY_USER,
+        mqtt_password=GATEWAY_PASSWORD,  # type: ignore[arg-type]
+        mqtt_client_id="session-under-test",
+    )
+    inbox = Inbox()
+    session = MqttSession(settings, inbox.on_message, inbox.on_subscribed)
+    session.start()
+    assert inbox.subscribed.wait(10)
+    return session, inbox
+
+
+def test_socket_has_tcp_nodelay(mosquitto: Mosquitto) -> None:
+    session, _ = open_session(mosquitto)
+    try:
+        sock = session.client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        session.stop()
+
+
+def test_only_acknowledged_messages_leave_the_broker(mosquitto: Mosquitto) -> None:
+    session, inbox = open_session(mosquitto)
+    publish_all(mosquitto, [("mf/lab/node1/telemetry", b"first"),
+                            ("mf/lab/node1/telemetry", b"second")])
+    wait_until(lambda: len(inbox.messages) == 2, 10, "two messages")
+    first = inbox.messages[0]
+    session.ack(first[2], first[3])  # "second" stays unacknowledged
+    time.sleep(0.3)
+    session.stop()
+
+    session, inbox = open_session(mosquitto)
+    try:
+        wait_until(lambda: len(inbox.messages) >= 1, 10, "the redelivery")
+        time.sleep(0.5)
+        assert [m[1] for m in inbox.messages] == [b"second"]
+        session.ack(inbox.messages[0][2], 1)
+        time.sleep(0.3)
+    finally:
+        session.stop()
+
+    session, inbox = open_session(mosquitto)
+    time.sleep(1)
+    session.stop()
+    assert inbox.messages == []
