@@ -63,7 +63,11 @@ class Observer:
     def __init__(self, broker: Mosquitto) -> None:
         self.messages: list[tuple[str, bytes, float]] = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="observer")
+        # A persistent session: the broker keeps what arrives while this
+        # client is reconnecting after a broker restart.
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="observer",
+                                  clean_session=False)
+        self.client.reconnect_delay_set(0.1, 0.5)
         self.client.username_pw_set(TEST_USER, TEST_PASSWORD)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("mf/#", 1)
@@ -82,6 +86,14 @@ class Observer:
             if wire.parse_topic(topic)[1:] == (device, channel):
                 out.append(wire.decode(channel, payload))
         return out
+
+    def wait_for(self, cond: Callable[[], bool], real_s: float = 20.0) -> bool:
+        deadline = time.monotonic() + real_s
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def publish_acl(self, site: str, device: str, ver: int, hashes: list[str]) -> None:
         payload = wire.encode("acl", wire.acl(ver, hashes))

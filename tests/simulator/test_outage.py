@@ -25,7 +25,7 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
     sc = scenario(mosquitto, [machine("node1", sample_ms=2000)])
     fleet = Fleet(sc, tmp_path / "flash")
     observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
-    loop = VirtualTimeLoop(speed=50)
+    loop = VirtualTimeLoop(speed=400)
 
     async def play() -> dict[str, float]:
         fleet.start()
