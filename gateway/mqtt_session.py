@@ -60,6 +60,7 @@ class MqttSession:
         self.client.on_socket_open = set_nodelay
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
+        self.client.on_connect_fail = self._unreachable
         self.client.on_subscribe = self._subscribed
         self.client.on_message = self._message
         self.connected = False
@@ -112,6 +113,11 @@ class MqttSession:
             client.subscribe(self.settings.subscription, options=options)
         else:
             client.subscribe(self.settings.subscription, qos=1)
+
+    def _unreachable(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho retries on its own, with backoff; say so once per attempt.
+        log.warning("broker unreachable", extra={"broker": self.settings.mqtt_host,
+                                                 "port": self.settings.mqtt_port})
 
     def _subscribed(
         self,
