@@ -36,13 +36,26 @@ from api.models import (
 )
 from api.routes import badges, bills, devices, machines, members, spaces, users
 from api.routes.common import site_today
-from api.schemas.bills import BillCreate, SplitRequest, TariffCreate
-from api.schemas.machines import DeviceCreate, MachineCreate, TrainingCreate
-from api.schemas.people import BadgeCreate, MemberCreate, UserCreate
-from api.schemas.spaces import LeaseCreate, UnitCreate
-from api.services import acl
+from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
+from api.schemas.machines import (
+    DeviceCreate,
+    MachineCreate,
+    MachinePublic,
+    TrainingCreate,
+    TrainingPublic,
+)
+from api.schemas.people import (
+    BadgeCreate,
+    BadgePublic,
+    MemberCreate,
+    MemberPublic,
+    UserCreate,
+    UserPublic,
+)
+from api.schemas.spaces import LeaseCreate, LeasePublic, UnitCreate, UnitPublic
+from api.services import acl, counter_cache
 from api.services.audit import Auditor
-from api.services.influx import InfluxReader
+from api.services.influx import InfluxError, InfluxReader
 from api.services.mqtt import MqttPublisher
 from api.services.split_input import ManualInputs
 from api.services.splits import SplitError, run_split
@@ -139,14 +152,10 @@ def cmd_create_user(ctx: Context, args: argparse.Namespace) -> None:
             "member_id": member_id,
         },
     )
-    from api.schemas.people import UserPublic
-
     _show(users.create_user(body, ctx.actor, ctx.session, ctx.audit), UserPublic)
 
 
 def cmd_add_member(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.people import MemberPublic
-
     data = {
         "code": args.code,
         "name": args.name,
@@ -159,8 +168,6 @@ def cmd_add_member(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_add_unit(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.spaces import UnitPublic
-
     body = parse(
         UnitCreate,
         {
@@ -174,8 +181,6 @@ def cmd_add_unit(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_add_lease(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.spaces import LeasePublic
-
     unit = ctx.by_code(Unit, args.unit, "unit")
     member = ctx.by_code(Member, args.member, "member")
     body = parse(
@@ -193,8 +198,6 @@ def cmd_add_device(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.machines import MachinePublic
-
     device_id = ctx.by_code(Device, args.device, "device").id if args.device else None
     body = parse(
         MachineCreate,
@@ -214,8 +217,6 @@ def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.people import BadgePublic
-
     member = ctx.by_code(Member, args.member, "member")
     body = parse(
         BadgeCreate,
@@ -228,8 +229,6 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
-    from api.schemas.machines import TrainingPublic
-
     member = ctx.by_code(Member, args.member, "member")
     machine = ctx.by_code(Machine, args.machine, "machine")
     body = parse(
@@ -255,8 +254,6 @@ def cmd_import_bill(ctx: Context, args: argparse.Namespace) -> None:
     """File: {"tariff": {name, bands, demand_method}, "period_start", "period_end",
     "bands": [{name, kwh, cost}], "demand_cost", "fixed_cost", ...}; the tariff is
     created when no tariff of that name exists."""
-    from api.schemas.bills import BillPublic
-
     data = _load_json(args.file)
     if not isinstance(data, dict) or not isinstance(data.get("tariff"), dict):
         fail(f"{args.file}: expected an object with a 'tariff' object")
@@ -319,6 +316,21 @@ def cmd_export_split(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
     Path(args.out).write_text(devices.mosquitto_passwd(ctx.actor, ctx.session, ctx.site))
     print(args.out)
+
+
+def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
+    devices = counter_cache.counted_devices(ctx.session, ctx.site.id)
+    if args.rebuild:
+        counter_cache.rebuild(ctx.session, [d.id for d in devices])
+    reader = ctx.reader()
+    try:
+        added = counter_cache.refresh(ctx.session, reader, ctx.site.name, devices)
+    except InfluxError as exc:
+        fail(str(exc))
+    finally:
+        reader.close()
+    ctx.session.commit()
+    print(json.dumps({"devices": len(devices), "rows_added": added}))
 
 
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
@@ -399,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--pdf", metavar="MEMBER", help="member code: write their PDF statement")
     add("publish-acls", cmd_publish_acls, "republish every machine's ACL")
+    p = add("refresh-counters", cmd_refresh_counters, "copy settled counter slots from InfluxDB")
+    p.add_argument(
+        "--rebuild", action="store_true", help="forget the copy first (after old replays)"
+    )
     p = add("export-passwd", cmd_export_passwd, "write the devices' Mosquitto password-file lines")
     p.add_argument("out")
     return parser

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
@@ -23,7 +24,7 @@ from api.deps import get_site_row
 from api.migrate import migrate, seed
 from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
 from api.routes.common import site_today
-from api.services import acl
+from api.services import acl, counter_cache
 from api.services.influx import InfluxReader
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
@@ -57,7 +58,7 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"conflicts with stored data: {first}"}, status_code=409)
 
 
-def start_up(settings: Settings) -> Any:
+def start_up(settings: Settings) -> Engine:
     """Start-up steps: wait for the database, migrate, seed. Returns the engine."""
     engine = make_engine(settings.database_url)
     wait_for_database(engine)
@@ -81,6 +82,24 @@ async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
                 await asyncio.to_thread(acl.sweep, factory, publisher, site_today(site))
         except Exception:  # a sweep must never stop the loop
             log.exception("ACL sweep failed")
+
+
+def _refresh_counters(app: FastAPI) -> None:
+    with session_scope(app.state.sessionmaker) as session:
+        site = get_site_row(session, app.state.settings.site)
+        if site is not None and app.state.influx is not None:
+            devices = counter_cache.counted_devices(session, site.id)
+            counter_cache.refresh(session, app.state.influx, site.name, devices)
+
+
+async def _counter_refresh(app: FastAPI, interval_s: float) -> None:
+    """Keeps the counter cache warm, so that month-end splits read SQL, not a year of points."""
+    while True:
+        try:
+            await asyncio.to_thread(_refresh_counters, app)
+        except Exception:  # InfluxDB down: try again next time
+            log.warning("counter cache refresh failed", exc_info=True)
+        await asyncio.sleep(interval_s)
 
 
 def create_app(
@@ -109,13 +128,17 @@ def create_app(
             settings.influx_password,
             settings.influx_timeout_s,
         )
-        sweep = asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")
+        tasks = [asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")]
+        if settings.counter_refresh_s > 0:
+            refresh = _counter_refresh(app, settings.counter_refresh_s)
+            tasks.append(asyncio.create_task(refresh, name="counter-refresh"))
         try:
             yield
         finally:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if publisher is None:
                 app.state.publisher.close()
             if influx is None:

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     # How often expired trainings and failed publishes are caught up.
     acl_sweep_s: float = 60.0
+    # How often settled counter slots are copied from InfluxDB (0: only when splitting).
+    counter_refresh_s: float = 3600.0
 
     influx_url: str = "http://127.0.0.1:8086"
     influx_database: str = "workshop"

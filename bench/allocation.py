@@ -31,9 +31,10 @@ import uvicorn
 from api.allocation import allocate, parse_scenario
 from api.main import create_app
 from api.models import ElectricityBill, Site
+from api.services.counter_cache import query_counters
 from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
-from api.services.split_input import build_split_input, period_bounds, read_counters
+from api.services.split_input import build_split_input, period_bounds
 from api.settings import Settings
 from devservers import InfluxDB
 from devservers.process import free_port
@@ -243,7 +244,7 @@ def reference(
     reader: InfluxReader, devices: list[str], start: datetime, end: datetime
 ) -> dict[str, float]:
     t0 = time.perf_counter()
-    counters = read_counters(
+    counters = query_counters(
         reader, SITE, devices, start - timedelta(hours=1), end + timedelta(minutes=15)
     )
     t1 = time.perf_counter()

@@ -14,7 +14,7 @@ counters are cumulative, so this loses resolution, not energy)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -39,7 +39,9 @@ from api.models import (
     Tariff,
     Unit,
 )
-from api.services.influx import InfluxReader, quote_string, rfc3339
+from api.services import counter_cache
+from api.services.counter_cache import compact
+from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
 
 SLOT_MINUTES = 15
@@ -131,41 +133,6 @@ def _spaces(session: Session, site: Site, start: date, end: date) -> tuple[list[
     return unit_list, leases
 
 
-def read_counters(
-    reader: InfluxReader, site: str, devices: Iterable[str], start: datetime, end: datetime
-) -> dict[str, list[tuple[int, int]]]:
-    """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
-    names = sorted(set(devices))
-    if not names:
-        return {}
-    query = (
-        f'SELECT last("wh") FROM "telemetry" WHERE "site" = {quote_string(site)} AND ('
-        + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
-        + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
-        + f' GROUP BY time({SLOT_MINUTES}m), "device" fill(none)'
-    )
-    slot_ms = SLOT_MINUTES * 60_000
-    out: dict[str, list[tuple[int, int]]] = {}
-    for series in reader.query(query):
-        # InfluxDB labels a bucket with its start; its last reading lies before the end.
-        out[series.tags["device"]] = [(int(t) + slot_ms, int(v)) for t, v in series.values]
-    return out
-
-
-def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop readings inside a run of equal values, keeping the run's ends.
-
-    The engine spreads each delta evenly between consecutive readings, so a
-    flat run contributes zero whether its inner readings are there or not: the
-    split is the same, and an idle machine's month shrinks to a few readings."""
-    kept: list[tuple[int, int]] = []
-    last = len(points) - 1
-    for i, (ms, wh) in enumerate(points):
-        if i in (0, last) or wh != points[i - 1][1] or wh != points[i + 1][1]:
-            kept.append((ms, wh))
-    return kept
-
-
 def _increasing(points: Sequence[tuple[int, int]], zone: ZoneInfo) -> list[list[str]]:
     rows: list[list[str]] = []
     previous = ""
@@ -252,12 +219,19 @@ def _add_series(
     ).all()
     # One reading before the period gives the first slot its delta.
     lookback = timedelta(hours=1)
-    counters = read_counters(
+    devices = session.scalars(
+        select(Device).where(
+            Device.site_id == site.id,
+            Device.name.in_([name for _, name in machines] + list(meters)),
+        )
+    ).all()
+    counters = counter_cache.read(
+        session,
         reader,
         site.name,
-        [name for _, name in machines] + list(meters),
-        start - lookback,
-        end + timedelta(minutes=SLOT_MINUTES),
+        devices,
+        int((start - lookback).timestamp() * 1000),
+        int((end + timedelta(minutes=SLOT_MINUTES)).timestamp() * 1000),
     )
     machine_of_device = {name: m.code for m, name in machines}
     scenario["machines"] = []

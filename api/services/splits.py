@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.allocation import ScenarioError, allocate, parse_scenario, split_to_csv, split_to_dict
 from api.models import AllocationRun, ElectricityBill, Site
+from api.services import counter_cache
 from api.services.audit import Auditor
 from api.services.influx import InfluxError, InfluxReader
 from api.services.split_input import ManualInputs, build_split_input
@@ -61,6 +62,12 @@ def run_split(
     if bill.closed_at is not None:
         raise SplitError(f"bill {bill.id} is closed; its splits no longer change", status=409)
     try:
+        if reader is not None and (manual is None or manual.metered_kwh is None):
+            # Its own transaction: a refused split must not throw the cached copy away.
+            counter_cache.refresh(
+                session, reader, site.name, counter_cache.counted_devices(session, site.id)
+            )
+            session.commit()
         built = build_split_input(session, reader, site, bill, manual)
     except InfluxError as exc:
         raise SplitError(f"cannot read sessions and counters: {exc}", status=503) from exc

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.allocation import allocate, parse_scenario, split_to_dict
-from api.services.split_input import compact
+from api.services.counter_cache import compact
 
 START = datetime(2026, 1, 1)
 STEP_MS = 15 * 60_000

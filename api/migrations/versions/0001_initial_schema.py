@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:52:11.546920
+Create Date: 2026-11-25 09:19:01.330679
 """
 
 from __future__ import annotations
@@ -168,6 +168,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_badge")),
         sa.UniqueConstraint("hash", name=op.f("uq_badge_hash")),
+    )
+    op.create_table(
+        "counter_slot",
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("slot_end_ms", sa.BigInteger(), nullable=False),
+        sa.Column("wh", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["device.id"],
+            name=op.f("fk_counter_slot_device_id_device"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("device_id", "slot_end_ms", name=op.f("pk_counter_slot")),
+    )
+    op.create_table(
+        "counter_watermark",
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("until_ms", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["device.id"],
+            name=op.f("fk_counter_watermark_device_id_device"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("device_id", name=op.f("pk_counter_watermark")),
     )
     op.create_table(
         "electricity_bill",
@@ -342,6 +367,8 @@ def downgrade() -> None:
     op.drop_table("machine")
     op.drop_table("lease")
     op.drop_table("electricity_bill")
+    op.drop_table("counter_watermark")
+    op.drop_table("counter_slot")
     op.drop_table("badge")
     op.drop_table("unit")
     op.drop_table("tariff")
