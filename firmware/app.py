@@ -5,7 +5,6 @@
 import asyncio
 import json
 
-from firmware import config
 from firmware.logic.acl import Acl
 from firmware.logic.stamp import SEQ_REBOOT_GAP, SEQ_SAVE_EVERY, Stamper
 from firmware.net.mqtt_client import MqttClient
@@ -13,6 +12,7 @@ from firmware.store import fsutil
 from firmware.store.aclcache import AclCache
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import Outbox
+from firmware.version import FW_VERSION
 from protocol import wire
 
 COMMON_SLOTS = ("seq", "last_ts", "dropped", "boots")
@@ -85,7 +85,7 @@ class Node:
     def status(self) -> dict:
         now = self.clock.now_ms()
         msg = wire.status_online(
-            self.clock.unix_ms(), self.role.name, config.FW_VERSION,
+            self.clock.unix_ms(), self.role.name, FW_VERSION,
             (now - self.started_ms) // 1000, self.hw.heap(), 1 if self.clock.trusted else 0,
         )
         msg["outbox"] = self.outbox.pending()
@@ -145,6 +145,8 @@ class Node:
             self.save(self.clock.now_ms())
             self.hw.reset()
         elif op == "config":
+            from firmware import config  # loaded only when needed: it is 7 KB of RAM
+
             text = json.dumps(args.get("config"))
             errors = config.parse(text)[1]
             if errors:
@@ -197,7 +199,7 @@ class Node:
         return tasks
 
     async def run(self) -> None:
-        self.emit("boot", {"reason": self.hw.reset_cause(), "detail": "fw " + config.FW_VERSION})
+        self.emit("boot", {"reason": self.hw.reset_cause(), "detail": "fw " + FW_VERSION})
         await asyncio.gather(*self.tasks())
 
 
@@ -206,77 +208,3 @@ def _signature(values: dict) -> int:
     for key in values:
         total += values[key]
     return total
-
-
-class SafeMode:
-    """A config that cannot run: outputs stay off, the errors go out as a
-    fault event whenever the network settings allow, and a `config` command
-    (validated first) can repair the node remotely. No exception escapes, so
-    there is no boot loop."""
-
-    def __init__(self, cfg: dict, errors: list, hw):
-        self.cfg = cfg
-        self.errors = errors
-        self.hw = hw
-        self.clock = hw.clock
-        self.detail = ("config: " + "; ".join(errors))[:DETAIL_MAX]
-        hw.outputs_off()
-        self.mqtt = None
-        mqtt = cfg.get("mqtt")
-        site = cfg.get("site")
-        device = cfg.get("device")
-        if isinstance(mqtt, dict) and mqtt.get("host"):
-            try:
-                wire.check_name("site", site)
-                wire.check_name("device", device)
-            except wire.ProtocolError:
-                return
-            fsutil.makedirs(hw.storage_root)
-            self.outbox = Outbox(hw.storage_root, 64)
-            self.stamper = Stamper(self.clock, 0)
-            self.mqtt = MqttClient(hw.link, self.clock, mqtt, self.outbox, site, device, hw.rand)
-            self.mqtt.on_message = self.on_message
-
-    def report(self) -> None:
-        if self.mqtt is None:
-            return
-        seq, ts, tq = self.stamper.next("event")
-        msg = wire.event(seq, ts, "fault", {"reason": "config", "detail": self.detail}, tq)
-        self.outbox.append("event", wire.encode("event", msg))
-        self.mqtt.notify()
-
-    def on_message(self, topic: str, payload) -> None:
-        try:
-            if wire.parse_topic(topic)[2] != "cmd":
-                return
-            msg = wire.decode("cmd", payload)
-            if msg["op"] == "config":
-                text = json.dumps(msg.get("args", {}).get("config"))
-                _, errors = config.parse(text)
-                if not errors:
-                    fsutil.write_atomic(self.hw.config_path, text.encode())
-                    self.hw.reset()
-                    return
-                self.detail = ("config rejected: " + "; ".join(errors))[:DETAIL_MAX]
-                self.report()
-            elif msg["op"] == "reboot":
-                self.hw.reset()
-        except (wire.ProtocolError, ValueError, KeyError, TypeError):
-            pass
-
-    async def report_loop(self) -> None:
-        while True:
-            self.report()
-            await self.clock.sleep_ms(300000)
-
-    async def watchdog_loop(self) -> None:
-        while True:
-            self.hw.watchdog.feed()
-            await self.clock.sleep_ms(5000)
-
-    async def run(self) -> None:
-        print("SAFE MODE:", self.detail)
-        tasks = [self.watchdog_loop()]
-        if self.mqtt is not None:
-            tasks += [self.mqtt.run(), self.hw.link.keep_up(), self.report_loop()]
-        await asyncio.gather(*tasks)

@@ -7,7 +7,13 @@ import json
 
 from protocol import wire
 
-FW_VERSION = "0.3.0"
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
+from firmware.version import FW_VERSION  # noqa: F401 - re-exported
+
 CONFIG_PATH = "/config.json"
 
 COMMON = {
@@ -76,7 +82,8 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def merged(raw: dict) -> dict:
-    cfg = _merge(COMMON, ROLE_DEFAULTS.get(raw.get("role"), {}))
+    role: Any = raw.get("role")
+    cfg = _merge(COMMON, ROLE_DEFAULTS.get(role, {}))
     return _merge(cfg, raw)
 
 
@@ -92,9 +99,10 @@ def validate(cfg: dict) -> list:
     role = cfg.get("role")
     if role not in wire.ROLES:
         errors.append("role must be one of %s" % ", ".join(wire.ROLES))
-    for key in ("site", "device"):
+    for field in ("site", "device"):
         try:
-            wire.check_name(key, cfg.get(key))
+            name: Any = cfg.get(field)
+            wire.check_name(field, name)
         except wire.ProtocolError as exc:
             errors.append(exc.detail)
     mqtt = cfg.get("mqtt")
@@ -113,12 +121,12 @@ def validate(cfg: dict) -> list:
             wire._hexes([h], "master")
         except wire.ProtocolError as exc:
             errors.append(exc.detail)
-    key = cfg.get("badge_key")
+    badge_key: Any = cfg.get("badge_key")
     if role == "machine":
-        if not isinstance(key, str) or len(key) < 32 or len(key) % 2:
+        if not isinstance(badge_key, str) or len(badge_key) < 32 or len(badge_key) % 2:
             errors.append("badge_key must be at least 32 hex digits (16 bytes)")
         else:
-            for ch in key:
+            for ch in badge_key:
                 if ch not in "0123456789abcdef":
                     errors.append("badge_key must be lower-case hex")
                     break
@@ -147,7 +155,7 @@ def validate(cfg: dict) -> list:
 
 def check_pins(pins: dict) -> list:
     errors = []
-    used = {}
+    used: dict = {}
     for name in pins:
         pin = pins[name]
         if pin == -1:

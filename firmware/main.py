@@ -25,15 +25,26 @@ def _crash_delay_s() -> int:
         return 5
 
 
+def _forget(name: str) -> None:
+    sys.modules.pop(name, None)
+    package, _, attr = name.rpartition(".")
+    parent = sys.modules.get(package)
+    if parent is not None and hasattr(parent, attr):
+        delattr(parent, attr)
+    gc.collect()
+
+
 def run() -> None:
     from firmware.drivers.board import Board
 
     cfg, errors = config.load()
+    if not errors:
+        _forget("firmware.config")  # the validator is not needed again: 7 KB back
     board = Board(cfg)
     board.start_outputs()
     try:
         if errors:
-            from firmware.app import SafeMode
+            from firmware.safemode import SafeMode
 
             board.start_safe()
             asyncio.run(SafeMode(cfg, errors, board).run())

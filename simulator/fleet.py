@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from firmware import config as fw_config
-from firmware.app import Node, SafeMode
+from firmware.app import Node
+from firmware.safemode import SafeMode
 from protocol.badge import badge_hash, uid_from_hex
 from simulator.plant import Building, MachineLoad, UtilityMeter
 from simulator.scenario import Scenario

@@ -11,6 +11,11 @@ import random
 from firmware.clock import Clock
 from firmware.drivers import board_time
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
 STORAGE = "/data"
 CONFIG = "/config.json"
 
@@ -21,18 +26,18 @@ class Board:
         self.clock = Clock(board_time.ticks_ms, board_time.ticks_diff, board_time.sleep_ms)
         self.storage_root = STORAGE
         self.config_path = CONFIG
-        self.interlock = None
-        self.extraction = None
-        self.reader = None
-        self.running = None
-        self.adc = None
-        self.uart = None
-        self.thermometers = None
-        self.call = None
-        self.s0 = None
-        self.watchdog = None
-        self.link = None
-        self.ntp = None
+        self.interlock: Any = None
+        self.extraction: Any = None
+        self.reader: Any = None
+        self.running: Any = None
+        self.adc: Any = None
+        self.uart: Any = None
+        self.thermometers: Any = None
+        self.call: Any = None
+        self.s0: Any = None
+        self.watchdog: Any = None
+        self.link: Any = None
+        self.ntp: Any = None
 
     def start_outputs(self) -> None:
         """Outputs first and off, before anything that can fail."""
@@ -95,7 +100,7 @@ class Board:
         if cfg["reader"] == "pn532":
             from firmware.drivers.pn532 import Pn532
 
-            chip = Pn532(pins["i2c_sda"], pins["i2c_scl"])
+            chip: Any = Pn532(pins["i2c_sda"], pins["i2c_scl"])
         else:
             from firmware.drivers.mfrc522 import Mfrc522
 

@@ -12,7 +12,7 @@ class PulseFilter:
         self._last = 0
         self._seen = False
 
-    def edge(self, ticks: int) -> bool:
+    def edge(self, ticks) -> bool:
         """A rising edge at `ticks` ms: counts unless it follows the last
         accepted edge within min_gap_ms (a bounce)."""
         if self._seen and self.ticks_diff(ticks, self._last) < self.min_gap_ms:

@@ -15,6 +15,11 @@ TAP = "tap"
 PRESENT = "present"
 
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
 class Outputs:
     """What the state machine drives; drivers implement `set(on)`."""
 
@@ -41,7 +46,7 @@ class Session:
         self.started_ms = 0
         self.last_busy_ms = 0
         self.runon_until = -1
-        self.counters = None  # callable -> dict snapshot for session events
+        self.counters: Any = None  # callable -> dict snapshot for session events
 
     @property
     def active(self) -> bool:

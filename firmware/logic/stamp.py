@@ -14,7 +14,7 @@ class Stamper:
     def __init__(self, clock, seq: int = 0):
         self.clock = clock
         self.seq = seq
-        self._last = {}
+        self._last: dict = {}
 
     def next(self, channel: str) -> tuple:
         """-> (seq, ts, tq) for a new message on `channel`."""

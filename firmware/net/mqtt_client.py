@@ -19,6 +19,11 @@ from firmware.logic.backoff import Backoff
 from firmware.net import mqtt_codec as codec
 from protocol import wire
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
 _TEL = "telemetry"
 
 
@@ -51,8 +56,8 @@ class MqttClient:
             (wire.topic(site, device, "cmd"), 1),
         )
         self.will = wire.encode("status", wire.status_offline())
-        self.on_message = None  # (topic, payload) -> None
-        self.on_connect = None  # () -> None; may call publish_retained
+        self.on_message: Any = None  # (topic, payload) -> None
+        self.on_connect: Any = None  # () -> None; may call publish_retained
         self.connected = False
         self.sessions = 0
         self.reconnects = 0
@@ -60,14 +65,14 @@ class MqttClient:
         self.retransmits = 0
         self.last_error = ""
         self.wake = asyncio.Event()
-        self._retained = {}
-        self._inflight = []  # [pid, record number or -1, sent_ms, topic or None]
-        self._pubacks = []
+        self._retained: dict = {}
+        self._inflight: list = []  # [pid, record number or -1, sent_ms, topic or None]
+        self._pubacks: list = []
         self._pid = 0
         self._next = 0
         self._last_rx = 0
         self._last_tx = 0
-        self._writer = None
+        self._writer: Any = None
 
     # -- used by the application -------------------------------------------
 
@@ -128,7 +133,7 @@ class MqttClient:
             self.topics["status"], self.will,
         ))
         await writer.drain()
-        packet = await asyncio.wait_for(self._read_packet(reader, parser), self.timeout_s)
+        packet: Any = await asyncio.wait_for(self._read_packet(reader, parser), self.timeout_s)
         if packet[0] != codec.CONNACK:
             raise codec.MqttError("expected CONNACK, got type %d" % packet[0])
         rc = codec.parse_connack(packet[2])

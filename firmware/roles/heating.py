@@ -15,7 +15,7 @@ class HeatingRole:
         self.clock = hw.clock
         self.cfg = cfg
         self.burn = OnTimer()
-        self.temps = {}
+        self.temps: dict = {}
         self.call = False
         self.sensor_faults = 0
 

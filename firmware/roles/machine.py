@@ -6,6 +6,10 @@ from firmware.logic.session import Outputs, Session
 from firmware.roles.power import ClampPower, PzemPower
 from protocol.badge import badge_hash
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
 
 class MachineRole:
     name = "machine"
@@ -19,6 +23,7 @@ class MachineRole:
         self.key = bytes.fromhex(cfg["badge_key"])
         self.energy = EnergyCounter()
         self.on = OnTimer()
+        self.power: Any = None
         if cfg["power"] == "pzem":
             self.power = PzemPower(hw.uart, int(cfg["pzem_address"]))
         else:

@@ -5,6 +5,10 @@ from firmware.logic.energy import RegisterDelta
 from firmware.logic.pulses import watts_from_pulses, wh_from_pulses
 from firmware.roles.power import PzemPower
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
 
 class MeterRole:
     name = "meter"
@@ -17,7 +21,7 @@ class MeterRole:
         self.cfg = cfg
         self.ppk = int(cfg["pulses_per_kwh"])
         self.s0 = cfg["source"] == "s0"
-        self.pzem = None if self.s0 else PzemPower(hw.uart, int(cfg["pzem_address"]))
+        self.pzem: Any = None if self.s0 else PzemPower(hw.uart, int(cfg["pzem_address"]))
         self.delta = RegisterDelta(0)
         self.pulses = 0
         self.wh = 0

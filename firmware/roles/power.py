@@ -3,7 +3,6 @@
 # PZEM-004T v3 over Modbus RTU, whose own energy register is billing grade.
 import array
 
-from firmware.logic import modbus
 from firmware.logic.energy import RegisterDelta
 from firmware.logic.rms import RmsAccumulator, real_power
 
@@ -62,6 +61,9 @@ class PzemPower:
     billing_register = True
 
     def __init__(self, uart, address: int):
+        from firmware.logic import modbus  # only meter-equipped nodes load it
+
+        self.modbus = modbus
         self.uart = uart
         self.address = address
         self.request = modbus.read_request(address, 0, modbus.PZEM_REGISTERS)
@@ -73,10 +75,10 @@ class PzemPower:
     async def sample(self) -> tuple:
         try:
             reply = await self.uart.transact(self.request, self.reply_len)
-            regs = modbus.check_reply(reply, self.address, modbus.PZEM_REGISTERS)
-        except (modbus.ModbusError, OSError) as exc:
+            regs = self.modbus.check_reply(reply, self.address, self.modbus.PZEM_REGISTERS)
+        except (self.modbus.ModbusError, OSError) as exc:
             self.errors += 1
             self.last_error = str(exc)
             return -1.0, -1.0, 0
-        amps, watts, wh = modbus.pzem_decode(regs)[1:4]
+        amps, watts, wh = self.modbus.pzem_decode(regs)[1:4]
         return watts, amps, self.delta.step(wh)

@@ -3,6 +3,12 @@
 // Host folders are copied into MicroPython's in-memory file system and put on
 // sys.path, so firmware modules import exactly as on a board. The exit code is
 // 1 when the script raises, 0 otherwise.
+//
+// A line "# --- run.mjs: new call ---" splits the script into consecutive
+// calls into the same interpreter (globals carry over). The WebAssembly port
+// frees garbage only between calls (its collector sees stale references on the
+// wasm stack during a call), so memory measurements put gc.collect() and
+// gc.mem_alloc() at the start of a new call.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
 import path from "node:path";
@@ -42,7 +48,8 @@ const paths = mounts.map(([, t]) => JSON.stringify(t)).join(", ");
 const argvPy = JSON.stringify([script, ...argv]);
 try {
   mp.runPython(`import sys\nsys.path[:0] = [${paths}]\nsys.argv[:] = ${argvPy}`);
-  mp.runPython(fs.readFileSync(script, "utf8"));
+  const source = fs.readFileSync(script, "utf8");
+  for (const part of source.split(/^# --- run\.mjs: new call ---$/m)) mp.runPython(part);
 } catch (err) {
   console.error(String(err.message || err));
   process.exit(1);

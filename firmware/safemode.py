@@ -1,0 +1,92 @@
+# A config that cannot run: outputs off, the errors reported, and a remote
+# fix accepted. Kept out of app.py so that a healthy node never loads it.
+import asyncio
+import json
+
+from firmware import config
+from firmware.logic.stamp import Stamper
+from firmware.net.mqtt_client import MqttClient
+from firmware.store import fsutil
+from firmware.store.outbox import Outbox
+from protocol import wire
+
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
+DETAIL_MAX = 200
+
+
+class SafeMode:
+    """A config that cannot run: outputs stay off, the errors go out as a
+    fault event whenever the network settings allow, and a `config` command
+    (validated first) can repair the node remotely. No exception escapes, so
+    there is no boot loop."""
+
+    def __init__(self, cfg: dict, errors: list, hw):
+        self.cfg = cfg
+        self.errors = errors
+        self.hw = hw
+        self.clock = hw.clock
+        self.detail = ("config: " + "; ".join(errors))[:DETAIL_MAX]
+        hw.outputs_off()
+        self.mqtt: Any = None
+        mqtt = cfg.get("mqtt")
+        site: Any = cfg.get("site")
+        device: Any = cfg.get("device")
+        if isinstance(mqtt, dict) and mqtt.get("host"):
+            try:
+                wire.check_name("site", site)
+                wire.check_name("device", device)
+            except wire.ProtocolError:
+                return
+            fsutil.makedirs(hw.storage_root)
+            self.outbox = Outbox(hw.storage_root, 64)
+            self.stamper = Stamper(self.clock, 0)
+            self.mqtt = MqttClient(hw.link, self.clock, mqtt, self.outbox, site, device, hw.rand)
+            self.mqtt.on_message = self.on_message
+
+    def report(self) -> None:
+        if self.mqtt is None:
+            return
+        seq, ts, tq = self.stamper.next("event")
+        msg = wire.event(seq, ts, "fault", {"reason": "config", "detail": self.detail}, tq)
+        self.outbox.append("event", wire.encode("event", msg))
+        self.mqtt.notify()
+
+    def on_message(self, topic: str, payload) -> None:
+        try:
+            if wire.parse_topic(topic)[2] != "cmd":
+                return
+            msg = wire.decode("cmd", payload)
+            if msg["op"] == "config":
+                text = json.dumps(msg.get("args", {}).get("config"))
+                _, errors = config.parse(text)
+                if not errors:
+                    fsutil.write_atomic(self.hw.config_path, text.encode())
+                    self.hw.reset()
+                    return
+                self.detail = ("config rejected: " + "; ".join(errors))[:DETAIL_MAX]
+                self.report()
+            elif msg["op"] == "reboot":
+                self.hw.reset()
+        except (wire.ProtocolError, ValueError, KeyError, TypeError):
+            pass
+
+    async def report_loop(self) -> None:
+        while True:
+            self.report()
+            await self.clock.sleep_ms(300000)
+
+    async def watchdog_loop(self) -> None:
+        while True:
+            self.hw.watchdog.feed()
+            await self.clock.sleep_ms(5000)
+
+    async def run(self) -> None:
+        print("SAFE MODE:", self.detail)
+        tasks = [self.watchdog_loop()]
+        if self.mqtt is not None:
+            tasks += [self.mqtt.run(), self.hw.link.keep_up(), self.report_loop()]
+        await asyncio.gather(*tasks)
