@@ -46,7 +46,9 @@ def telemetry(count: int, first: int = 0, site: str = "bench") -> Iterator[tuple
     for n in range(first, first + count):
         seq = n // DEVICES
         msg = wire.telemetry(
-            seq, T0 + seq, {"wh": seq * 3, "on_s": seq},
+            seq,
+            T0 + seq,
+            {"wh": seq * 3, "on_s": seq},
             {"w": 812.5 + n % 13, "a": 3.6, "relay": 1, "running": 1},
         )
         yield wire.topic(site, f"node{n % DEVICES}", "telemetry"), wire.encode("telemetry", msg)
@@ -84,7 +86,7 @@ def influx_ceiling(influx: InfluxDB, points: int, batch: int = 5000) -> float:
     influx.query('CREATE DATABASE "ceiling"')
     msgs = [wire.decode("telemetry", p) for _, p in telemetry(points)]
     lines = [telemetry_lines("bench", f"node{i % DEVICES}", m, 0)[0] for i, m in enumerate(msgs)]
-    bodies = ["\n".join(lines[i:i + batch]).encode() for i in range(0, points, batch)]
+    bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, points, batch)]
     with httpx.Client(auth=(influx.user, influx.password), timeout=60) as http:
         start = time.perf_counter()
         for body in bodies:
@@ -143,8 +145,15 @@ def connected_at(gw: GatewayProcess) -> float:
 def gateway_drain(
     workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int, name: str
 ) -> float:
-    gw = GatewayProcess(workdir / name, broker, influx, USER, PASSWORD,
-                        mqtt_client_id=name, mqtt_topic=f"mf/{name}/+/+")
+    gw = GatewayProcess(
+        workdir / name,
+        broker,
+        influx,
+        USER,
+        PASSWORD,
+        mqtt_client_id=name,
+        mqtt_topic=f"mf/{name}/+/+",
+    )
     gw.start()  # creates the persistent session and its subscription
     gw.stop()
     publish(broker, list(telemetry(count, site=name)))
@@ -160,8 +169,15 @@ def gateway_drain(
 
 def gateway_live(workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int) -> float:
     """Publishing while the gateway runs: first publish to last point written."""
-    gw = GatewayProcess(workdir / "live", broker, influx, USER, PASSWORD,
-                        mqtt_client_id="live", mqtt_topic="mf/live/+/+")
+    gw = GatewayProcess(
+        workdir / "live",
+        broker,
+        influx,
+        USER,
+        PASSWORD,
+        mqtt_client_id="live",
+        mqtt_topic="mf/live/+/+",
+    )
     gw.start()
     messages = list(telemetry(count, site="live"))
     start = time.time()
@@ -189,8 +205,10 @@ def line_costs(samples: int = 20000) -> dict[str, float]:
         return str(p.to_line_protocol())
 
     costs = {}
-    for name, encode in (("point", with_point),
-                         ("lean", lambda: telemetry_lines("bench", "node1", msg, 0)[0])):
+    for name, encode in (
+        ("point", with_point),
+        ("lean", lambda: telemetry_lines("bench", "node1", msg, 0)[0]),
+    ):
         start = time.perf_counter()
         for _ in range(samples):
             encode()
@@ -202,8 +220,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--ceiling-points", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="bare and gateway drains alternate; the best of each counts")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="bare and gateway drains alternate; the best of each counts",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
