@@ -67,7 +67,7 @@ class Observer:
         # client is reconnecting after a broker restart.
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="observer",
                                   clean_session=False)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(1, 1)
         self.client.username_pw_set(TEST_USER, TEST_PASSWORD)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("mf/#", 1)

@@ -5,11 +5,15 @@ config. Virtual time; figures are printed, wall-clock bounds are generous."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from devservers import Mosquitto
+from firmware.app import Node
 from simulator.fleet import Fleet
 from simulator.vloop import VirtualTimeLoop
 from tests.simulator.harness import Observer, machine, run, scenario, until
@@ -60,13 +64,13 @@ def test_power_cut_keeps_counters_within_the_loss_bound(tmp_path: Path,
     observer.close()
     # A power cut can resend what was in flight (same seq, same content);
     # two different messages never share a seq, and seq never goes back.
-    by_seq: dict[int, dict[str, object]] = {}
+    by_seq: dict[int, dict[str, Any]] = {}
     for m in telemetry:
         assert by_seq.setdefault(m["seq"], m) == m
     unique = [by_seq[s] for s in sorted(by_seq)]
     assert [m["ts"] for m in unique] == sorted(m["ts"] for m in unique)
     whs = [m["ct"]["wh"] for m in unique]
-    drops = [a - b for a, b in zip(whs, whs[1:], strict=False) if b < a]
+    drops = [a - b for a, b in itertools.pairwise(whs) if b < a]
     assert len(drops) <= 1 and all(d <= PERSIST_WH for d in drops), drops
     assert telemetry[-1]["ct"]["wh"] == r["final"]
     boots = [m for m in observer.decoded("node1", "event") if m["kind"] == "boot"]
@@ -94,11 +98,12 @@ def test_broker_restart_nodes_publish_again_within_30_s(tmp_path: Path,
         assert not any(s.node and s.node.mqtt.connected for s in sims)
         sent = {s.name: s.node.mqtt.sent for s in sims if s.node}
         mosquitto.start()
-        took = {}
+        took: dict[str, float] = {}
         for s in sims:
             node = s.node
             assert node is not None
-            took[s.name] = await until(lambda n=node, k=s.name: n.mqtt.sent > sent[k], 60,
+            before = sent[s.name]
+            took[s.name] = await until(partial(_sent_more, node, before), 60,
                                        f"{s.name} publishing again")
         await fleet.shutdown()
         return took
@@ -111,6 +116,10 @@ def test_broker_restart_nodes_publish_again_within_30_s(tmp_path: Path,
         assert len(observer.decoded(name, "telemetry")) >= 2
     observer.close()
     print(f"\nbroker restart: virtual seconds until each node published again: {took}")
+
+
+def _sent_more(node: Node, before: int) -> bool:
+    return bool(node.mqtt.sent > before)
 
 
 def test_access_control_without_server_and_broker(tmp_path: Path, mosquitto: Mosquitto) -> None:
@@ -126,7 +135,8 @@ def test_access_control_without_server_and_broker(tmp_path: Path, mosquitto: Mos
         await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 1, 60, "v1")
         observer.publish_acl("test", "node1", 2, [alice])  # bob revoked
         await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 2, 60, "v2")
-        time.sleep(2.5)  # real seconds > the broker's 1 s autosave: the observer's session is on disk
+        # Real seconds > the broker's 1 s autosave: the observer's session is on disk.
+        time.sleep(2.5)
         mosquitto.kill()
         await until(lambda: sim.node is not None and not sim.node.mqtt.connected, 120, "offline")
         # Power cut as well: the decision must come from the ACL cached on flash.
@@ -158,13 +168,13 @@ def test_access_control_without_server_and_broker(tmp_path: Path, mosquitto: Mos
     assert r["alice"] is True and r["closed"] is True and r["bob"] is False, r
     assert isinstance(r["queued"], int) and r["queued"] >= 4
 
-    def decisions() -> list[tuple[str, bool]]:
+    def badge_decisions() -> list[tuple[str, bool]]:
         events = observer.decoded("node1", "event")
         return [(m["badge"], m["ok"]) for m in events if m["kind"] == "badge"]
 
-    observer.wait_for(lambda: len(decisions()) >= 2)
+    observer.wait_for(lambda: len(badge_decisions()) >= 2)
     observer.close()
-    decisions = decisions()
+    decisions = badge_decisions()
     assert (alice, True) in decisions and (bob, False) in decisions, decisions
     latency = r["latency"]
     assert isinstance(latency, float) and latency < 1000  # generous; the figure is reported
