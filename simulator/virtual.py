@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,7 +172,10 @@ class VirtualLink:
     async def open_connection(self, host: str, port: int) -> tuple[Any, Any]:
         if not self.sim.network_up:
             raise OSError("network unreachable (simulated outage)")
-        reader, writer = await asyncio.open_connection(host, port)
+        # Resolve here, blocking: a lookup in asyncio's thread pool holds no
+        # socket, so the virtual clock would race ahead while it runs.
+        address = str(socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+        reader, writer = await asyncio.open_connection(address, port)
         self.writers = [w for w in self.writers if not w.is_closing()]
         self.writers.append(writer)
         return reader, writer

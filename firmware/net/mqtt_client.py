@@ -227,7 +227,7 @@ class MqttClient:
                 await asyncio.wait_for(self.wake.wait(), self._wait_s(now, keep_ms))
             except asyncio.TimeoutError:
                 pass
-        rx.result()  # re-raise what ended the receiver
+        await rx  # re-raise what ended the receiver (MicroPython tasks have no result())
 
     def _has_work(self) -> bool:
         if self._pubacks:
