@@ -8,7 +8,7 @@ import threading
 import time
 
 from devservers import Mosquitto
-from gateway.mqtt_session import MqttSession
+from gateway.mqtt_session import BufferedSocket, MqttSession
 from gateway.settings import Settings
 from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER
 from tests.gateway.conftest import publish_all, wait_until
@@ -40,14 +40,29 @@ def open_session(mosquitto: Mosquitto) -> tuple[MqttSession, Inbox]:
     return session, inbox
 
 
-def test_socket_has_tcp_nodelay(mosquitto: Mosquitto) -> None:
+def test_socket_is_buffered_and_has_tcp_nodelay(mosquitto: Mosquitto) -> None:
     session, _ = open_session(mosquitto)
     try:
         sock = session.client.socket()
-        assert isinstance(sock, socket.socket)
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert isinstance(sock, BufferedSocket) and isinstance(sock.raw, socket.socket)
+        assert sock.raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         session.stop()
+
+
+def test_buffered_socket_hands_out_what_was_sent_in_any_slices() -> None:
+    left, right = socket.socketpair()
+    buffered = BufferedSocket(left)
+    right.sendall(b"\x30\x05hello\x40\x02")
+    assert buffered.recv(1) == b"\x30"
+    assert buffered.pending() == 8  # the rest came with the first syscall
+    assert buffered.recv(1) == b"\x05"
+    assert buffered.recv(5) == b"hello"
+    assert buffered.recv(100) == b"\x40\x02"
+    assert buffered.pending() == 0
+    right.close()
+    assert buffered.recv(1) == b""  # end of stream, as from a plain socket
+    buffered.close()
 
 
 def test_only_acknowledged_messages_leave_the_broker(mosquitto: Mosquitto) -> None:
