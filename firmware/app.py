@@ -17,6 +17,9 @@ from protocol import wire
 
 COMMON_SLOTS = ("seq", "last_ts", "dropped", "boots")
 DETAIL_MAX = 200
+# How long records stamped by an untrusted clock wait after a connect for
+# NTP before they go out with tq=0 (the server then uses its receive time).
+TIME_WAIT_MS = 60000
 
 
 def role_class(name: str):
@@ -48,6 +51,7 @@ class Node:
         self.store = CounterStore(root, COMMON_SLOTS + self.role.slots)
         values = self.store.load()
         self.boots = values["boots"] + 1
+        self.boot_tag = self.boots % 255 + 1  # 1..255: never 0, which means trusted
         self.role.restore(values)
         seq = values["seq"] + SEQ_REBOOT_GAP if values["seq"] or values["boots"] else 0
         self.stamper = Stamper(self.clock, seq)
@@ -61,6 +65,7 @@ class Node:
                                self.device, hw.rand)
         self.mqtt.on_message = self.on_message
         self.mqtt.on_connect = self.publish_status
+        self.mqtt.restamp = self.restamp
         self.started_ms = self.clock.now_ms()
         self.downlink_errors = 0
         self.queued = {"telemetry": 0, "event": 0}
@@ -79,8 +84,28 @@ class Node:
 
     def _queue(self, channel: str, msg: dict) -> None:
         self.queued[channel] += 1
-        self.outbox.append(channel, wire.encode(channel, msg))
+        tag = 0 if msg["tq"] else self.boot_tag
+        self.outbox.append(channel, wire.encode(channel, msg), tag)
         self.mqtt.notify()
+
+    def restamp(self, channel: str, payload, tag: int):
+        """A record stamped before the clock was trusted, sent now: if it is
+        from this boot and the clock has been set since, its true time is
+        known (the clock's shift at the first sync) and it goes out with
+        tq=1. Same answer on every resend, so replays stay idempotent.
+        Records of an earlier boot keep tq=0: their timebase is gone.
+        None means "not yet": right after a connect NTP usually answers
+        within seconds, so such records wait for it, at most TIME_WAIT_MS."""
+        if tag != self.boot_tag:
+            return payload
+        if not self.clock.trusted:
+            if self.clock.now_ms() - self.mqtt.connected_at < TIME_WAIT_MS:
+                return None
+            return payload
+        msg = json.loads(bytes(payload))
+        msg["ts"] += self.clock.first_shift_ms
+        msg["tq"] = 1
+        return wire.encode(channel, msg)
 
     def status(self) -> dict:
         now = self.clock.now_ms()
@@ -181,9 +206,11 @@ class Node:
                 unix_ms = await self.hw.ntp.unix_ms(self.cfg["ntp_host"])
             if unix_ms is not None:
                 self.clock.set_unix_ms(unix_ms)
+                self.mqtt.notify()  # records held for a trusted time can go
                 await self.clock.sleep_ms(every)
             else:
-                await self.clock.sleep_ms(30000)
+                # Soon after the network returns: queued records wait for it.
+                await self.clock.sleep_ms(5000)
 
     async def watchdog_loop(self) -> None:
         # Fed from a task of its own: if the scheduler stalls, the board resets.

@@ -16,6 +16,7 @@ class Clock:
         self._offset = 0
         self.trusted = False
         self.corrections = 0
+        self.first_shift_ms = 0
 
     def now_ms(self) -> int:
         """Milliseconds since boot. time.ticks_ms wraps after 2**30 ms (12.4
@@ -31,7 +32,11 @@ class Clock:
 
     def set_unix_ms(self, unix_ms: int) -> None:
         """A trusted time (NTP, or the server's `time` command)."""
-        self._offset = unix_ms - self.now_ms()
+        offset = unix_ms - self.now_ms()
+        if not self.trusted:
+            # How far the untrusted timestamps of this boot were off.
+            self.first_shift_ms = offset - self._offset
+        self._offset = offset
         self.trusted = True
         self.corrections += 1
 

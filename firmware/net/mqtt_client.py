@@ -58,7 +58,10 @@ class MqttClient:
         self.will = wire.encode("status", wire.status_offline())
         self.on_message: Any = None  # (topic, payload) -> None
         self.on_connect: Any = None  # () -> None; may call publish_retained
+        # (channel, payload, tag) -> payload to send, for records with a tag
+        self.restamp: Any = None
         self.connected = False
+        self.connected_at = 0
         self.sessions = 0
         self.reconnects = 0
         self.sent = 0
@@ -146,6 +149,7 @@ class MqttClient:
         if self.sessions > 1:
             self.reconnects += 1
         self.connected = True
+        self.connected_at = self.clock.now_ms()
         self._inflight = []
         self._pubacks = []
         self._next = self.outbox.tail
@@ -233,11 +237,22 @@ class MqttClient:
         if self._pubacks:
             return True
         if len(self._inflight) < self.window and self._next < self.outbox.head:
-            return True
+            return not self._held()
         return any(not self._retained_in_flight(topic) for topic in self._retained)
+
+    def _held(self) -> bool:
+        """The next record waits for a trusted clock (see app.Node.restamp)."""
+        if self.restamp is None:
+            return False
+        record = self.outbox.read(self._next)
+        if record is None or not self.outbox.last_tag:
+            return False
+        return self.restamp(record[0], record[1], self.outbox.last_tag) is None
 
     def _wait_s(self, now: int, keep_ms: int) -> float:
         until = self._last_tx + keep_ms // 2
+        if self._next < self.outbox.head:
+            until = min(until, now + 5000)  # a held record: look again soon
         for entry in self._inflight:
             if entry[2] + self.retry_ms < until:
                 until = entry[2] + self.retry_ms
@@ -270,6 +285,11 @@ class MqttClient:
             if record is None:
                 continue  # corrupt or dropped: counted by the outbox, skipped
             channel, payload = record
+            if outbox.last_tag and self.restamp is not None:
+                payload = self.restamp(channel, payload, outbox.last_tag)
+                if payload is None:
+                    self._next = r  # held until the clock is trusted
+                    break
             pid = self._new_pid()
             writer.write(codec.publish_header(self.topics[channel], len(payload), 1, False, pid))
             writer.write(bytes(payload))
@@ -291,6 +311,10 @@ class MqttClient:
                 if record is None:
                     continue
                 channel, payload = record
+                if self.outbox.last_tag and self.restamp is not None:
+                    payload = self.restamp(channel, payload, self.outbox.last_tag)
+                    if payload is None:
+                        continue
                 writer.write(codec.publish_header(
                     self.topics[channel], len(payload), 1, False, entry[0], True
                 ))

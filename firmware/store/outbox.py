@@ -17,7 +17,7 @@ import struct
 from firmware.store import fsutil
 
 RECORD = 256
-HEADER = 8  # u16 length, u8 channel, u8 reserved, u32 crc32 of the payload
+HEADER = 8  # u16 length, u8 channel, u8 tag, u32 crc32 of the payload
 MAX_PAYLOAD = RECORD - HEADER
 SEGMENT = 64
 TAIL_EVERY = 16
@@ -36,6 +36,7 @@ class Outbox:
         self._buf = bytearray(RECORD)
         self._view = memoryview(self._buf)
         self.dropped = 0
+        self.last_tag = 0  # tag of the record last read
         self.oversize = 0
         self.corrupt = 0
         self._acked_since_save = 0
@@ -94,9 +95,11 @@ class Outbox:
 
     # -- producer -----------------------------------------------------------
 
-    def append(self, channel: str, payload) -> bool:
+    def append(self, channel: str, payload, tag: int = 0) -> bool:
         """Queue one encoded message. False (and counted) when it does not fit
-        a record; the caller keeps messages short enough."""
+        a record; the caller keeps messages short enough. `tag` (0-255) is
+        kept with the record for the caller (the boot that stamped it with an
+        untrusted clock, see app.py)."""
         n = len(payload)
         if n > MAX_PAYLOAD:
             self.oversize += 1
@@ -105,7 +108,7 @@ class Outbox:
         if self.head % SEGMENT == 0:
             self._make_room(seg)
         buf = self._buf
-        struct.pack_into("<HBBI", buf, 0, n, CHANNELS.index(channel), 0, binascii.crc32(payload))
+        struct.pack_into("<HBBI", buf, 0, n, CHANNELS.index(channel), tag, binascii.crc32(payload))
         buf[HEADER : HEADER + n] = payload
         for k in range(HEADER + n, RECORD):
             buf[k] = 0
@@ -143,11 +146,12 @@ class Outbox:
         if got != RECORD:
             self.corrupt += 1
             return None
-        n, ch, _, crc = struct.unpack_from("<HBBI", self._buf, 0)
+        n, ch, tag, crc = struct.unpack_from("<HBBI", self._buf, 0)
         payload = self._view[HEADER : HEADER + n]
         if n > MAX_PAYLOAD or ch >= len(CHANNELS) or binascii.crc32(payload) != crc:
             self.corrupt += 1
             return None
+        self.last_tag = tag
         return CHANNELS[ch], payload
 
     def ack_to(self, r: int) -> None:

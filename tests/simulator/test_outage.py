@@ -1,6 +1,7 @@
-"""A simulated node loses its network for 25 hours, then comes back: every
-telemetry message it made reaches InfluxDB through the real gateway, and the
-energy there matches the simulated machine's energy within 0.5 %."""
+"""A simulated node loses its network for 25 hours, with a power cut in the
+middle of it, then comes back: every telemetry message it made reaches
+InfluxDB through the real gateway with its true time, and the energy there
+matches the simulated machine's energy within 0.5 %."""
 
 from __future__ import annotations
 
@@ -36,10 +37,23 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
         await asyncio.sleep(300)
         assert sim.board is not None and sim.board.interlock is not None
         assert sim.board.interlock.on, "alice's session did not start"
+        assert sim.node is not None
+        first = sim.node
         sim.set_network(False)
-        await asyncio.sleep(HOURS * 3600)
+        await asyncio.sleep(HOURS * 3600 / 2 + 777)
+        # Power cut, no network, so no NTP after it: the node stamps with an
+        # untrusted clock until the network is back, then corrects.
+        assert sim.node is not None
+        before_cut = sim.node.role.energy.wh
+        first_boot_telemetry = first.queued["telemetry"]
+        sim.power_cut()
+        sim.power_on()
+        assert sim.node is not None
+        lost_at_cut = before_cut - sim.node.role.energy.wh
+        fleet.tap("node1", "alice")  # the interlock opened with the power
+        await asyncio.sleep(HOURS * 3600 / 2 - 777)
         node = sim.node
-        assert node is not None
+        assert node is not None and not node.clock.trusted
         queued_offline = node.outbox.pending()
         sim.set_network(True)
         await until(lambda: node.mqtt.connected and node.outbox.pending() == 0, 7200, "the replay")
@@ -48,7 +62,8 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
         await until(lambda: node.outbox.pending() == 0, 600, "the last messages")
         result = {
             "queued_offline": queued_offline,
-            "telemetry": node.queued["telemetry"],
+            "lost_at_cut": lost_at_cut,
+            "telemetry": first_boot_telemetry + node.queued["telemetry"],
             "dropped": node.outbox.dropped,
             "wh": node.role.energy.wh,
             "truth_wh": sim.true_energy_wh(),
@@ -69,6 +84,9 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
         time.sleep(0.5)
     arrived = influxdb.count("telemetry", "wh", "device = 'node1'")
     assert arrived == result["telemetry"], (arrived, result)
+    # Stamped before the clock was set again, sent with the true time.
+    assert influxdb.count("telemetry", "wh", "device = 'node1' AND tq = 0") == 0
+    assert 0 <= result["lost_at_cut"] <= 100
     rows = influxdb.query("SELECT last(wh) FROM telemetry WHERE device = 'node1'")
     stored_wh = _first_value(rows)
     assert stored_wh == result["wh"]
