@@ -27,6 +27,7 @@ class SessionPublic(BaseModel):
     start: datetime
     end: datetime | None
     minutes: float | None
+    kwh: float | None  # from the node's counter snapshots; None when not reported
 
 
 def _ms(moment: int) -> datetime:
@@ -83,6 +84,7 @@ def _sessions(
                 start=_ms(s.start_ms),
                 end=_ms(s.end_ms) if s.end_ms is not None else None,
                 minutes=round((s.end_ms - s.start_ms) / 60000, 2) if s.end_ms is not None else None,
+                kwh=None if s.wh is None else s.wh / 1000,
             )
         )
     return out

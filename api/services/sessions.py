@@ -17,6 +17,8 @@ class MachineSession:
     start_ms: int
     end_ms: int | None  # None: still running (or its end never arrived)
     reason: str = ""
+    # Energy from the `ct_wh` counter snapshots the node puts on start and end events.
+    wh: int | None = None
 
 
 def read_sessions(
@@ -39,7 +41,7 @@ def read_sessions(
             return []
         where.append("(" + " OR ".join(f'"badge" = {quote_string(b)}' for b in wanted) + ")")
     query = (
-        'SELECT "sid", "badge", "kind", "reason" FROM "event" WHERE '
+        'SELECT "sid", "badge", "kind", "reason", "ct_wh" FROM "event" WHERE '
         + " AND ".join(where)
         + ' GROUP BY "device"'
     )
@@ -63,14 +65,14 @@ def _pair(device: str, rows: Iterable[Mapping[str, object]]) -> list[MachineSess
     for row in ordered:
         if row["kind"] == "session_start":
             if open_start is not None:
-                found.append(_session(device, open_start, _as_int(row["time"]), "superseded"))
+                found.append(_session(device, open_start, None, "superseded", row["time"]))
             open_start = dict(row)
         elif open_start is not None and row.get("sid") == open_start.get("sid"):
             reason = str(row.get("reason") or "")
-            found.append(_session(device, open_start, _as_int(row["time"]), reason))
+            found.append(_session(device, open_start, row, reason))
             open_start = None
     if open_start is not None:
-        found.append(_session(device, open_start, None, ""))
+        found.append(_session(device, open_start, None, "", None))
     return found
 
 
@@ -79,13 +81,25 @@ def _as_int(value: object) -> int:
 
 
 def _session(
-    device: str, start: Mapping[str, object], end_ms: int | None, reason: str
+    device: str,
+    start: Mapping[str, object],
+    end: Mapping[str, object] | None,
+    reason: str,
+    end_time: object = None,
 ) -> MachineSession:
+    """`end` is the matching session_end event; otherwise `end_time` (or open)."""
+    if end is not None:
+        end_time = end["time"]
+    wh = None
+    if end is not None and start.get("ct_wh") is not None and end.get("ct_wh") is not None:
+        delta = _as_int(end["ct_wh"]) - _as_int(start["ct_wh"])
+        wh = delta if delta >= 0 else None  # a reset mid-session: unknown, not negative
     return MachineSession(
         device=device,
         sid=_as_int(start.get("sid")),
         badge=str(start.get("badge") or ""),
         start_ms=_as_int(start["time"]),
-        end_ms=end_ms,
+        end_ms=None if end_time is None else _as_int(end_time),
         reason=reason,
+        wh=wh,
     )

@@ -30,6 +30,7 @@ async function showSessions() {
     cell(tr, new Date(s.start).toLocaleString());
     cell(tr, s.end ? new Date(s.end).toLocaleString() : "running");
     cell(tr, s.minutes, "amount");
+    cell(tr, s.kwh, "amount");
     body.appendChild(tr);
   }
 }

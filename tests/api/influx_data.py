@@ -48,18 +48,25 @@ def telemetry_lines(
 
 
 def session_lines(
-    site: str, device: str, sid: int, badge: str, start: str, end: str | None, seq: int
+    site: str,
+    device: str,
+    sid: int,
+    badge: str,
+    start: str,
+    end: str | None,
+    seq: int,
+    wh: tuple[int, int] = (0, 0),
 ) -> list[str]:
     tags = f"device={device},site={site}"
     lines = [
         f'event,{tags},kind=badge seq={seq}i,badge="{badge}",ok=true {ms(start) - 1}',
-        f'event,{tags},kind=session_start seq={seq + 1}i,sid={sid}i,badge="{badge}",ct_wh=0i '
+        f'event,{tags},kind=session_start seq={seq + 1}i,sid={sid}i,badge="{badge}",ct_wh={wh[0]}i '
         f"{ms(start)}",
     ]
     if end is not None:
         lines.append(
             f'event,{tags},kind=session_end seq={seq + 2}i,sid={sid}i,badge="{badge}",'
-            f'reason="badge_out" {ms(end)}'
+            f'reason="badge_out",ct_wh={wh[1]}i {ms(end)}'
         )
     return lines
 

@@ -79,7 +79,7 @@ def site_with_data(
     written = write(influxdb, [
         *telemetry_lines(SITE, "node1", start, end, LASER_RUNS),
         *telemetry_lines(SITE, "node2", start, end, CNC_RUNS),
-        *session_lines(SITE, "node1", 7, a, day1 + "10:00:00", day1 + "11:00:00", 10),
+        *session_lines(SITE, "node1", 7, a, day1 + "10:00:00", day1 + "11:00:00", 10, (0, 2000)),
         *session_lines(SITE, "node2", 3, b, day2 + "14:00:00", day2 + "14:30:00", 20),
         # A badge nobody holds: its session is machine overhead, not anyone's.
         *session_lines(SITE, "node2", 4, x, day2 + "18:00:00", day2 + "18:10:00", 30),
@@ -98,7 +98,10 @@ def test_member_sees_own_sessions_only(site_with_data: tuple[Api, dict[str, Any]
     api.add_user("bert", "member", "B")
     window = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
     alice = api.ok("alice", "GET", "/sessions", params=window)
-    assert [(s["machine"], s["minutes"]) for s in alice] == [("laser", 60.0), ("laser", None)]
+    assert [(s["machine"], s["minutes"], s["kwh"]) for s in alice] == [
+        ("laser", 60.0, 2.0),  # from the counter snapshots on the start and end events
+        ("laser", None, None),
+    ]
     assert {s["member_id"] for s in alice} == {ids["A"]}
     bert = api.ok("bert", "GET", "/sessions", params=window)
     assert [(s["machine"], s["start"]) for s in bert] == [("cnc", "2026-03-02T14:00:00Z")]
