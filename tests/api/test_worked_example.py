@@ -76,3 +76,34 @@ def test_closed_bill_keeps_its_splits(api: Api) -> None:
     )
     assert again.status_code == 409 and "closed" in again.json()["detail"]
     assert api.counts() == before
+
+
+def test_gas_bill_of_the_same_period_is_split_with_it(api: Api) -> None:
+    ids = build_worked_example(api)
+    scenario = worked_example()
+    gas = {
+        "period_start": scenario["period"]["start"],
+        "period_end": scenario["period"]["end"],
+        "cost": "300.00",
+    }
+    api.ok("treasurer", "POST", "/gas-bills", json=gas)
+    other = {**gas, "period_start": "2025-12-01", "period_end": "2025-12-31", "cost": "999.00"}
+    api.ok("treasurer", "POST", "/gas-bills", json=other)  # another period: not this split's
+    run = api.ok(
+        "treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": ids["manual"]}
+    )
+    result = run["result"]
+    assert result["total"] == "1551.11"
+    heating = {m: s["pools"].get("heating") for m, s in result["members"].items()}
+    assert all(h is not None for h in heating.values())
+    vacancy_heating = result["vacancy_statement"]["pools"].get("heating", "0.00")
+    cents = sum(round(float(h) * 100) for h in heating.values()) + round(
+        float(vacancy_heating) * 100
+    )
+    assert cents == 30000
+    # Electricity shares are unchanged by the gas bill.
+    electricity = {
+        m: round(float(s["total"]) * 100) - round(float(heating[m]) * 100)
+        for m, s in result["members"].items()
+    }
+    assert electricity == {"A": 50278, "B": 47056, "C": 13329}
