@@ -67,8 +67,23 @@ class BufferedClient(mqtt.Client):
     paho 2's internal seam for this (its websocket transport wraps the same
     way); were it renamed, the client would just read unbuffered."""
 
+    # Packets handled per loop_read() while whole ones wait in the buffer:
+    # paho runs one select() per packet otherwise (~10% of the gateway's CPU).
+    READ_BURST = 64
+
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        for _ in range(self.READ_BURST):
+            sock = self.socket()
+            if rc != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, BufferedSocket):
+                break
+            if not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
 
 
 class MqttSession:
