@@ -1,3 +1,5 @@
+import sys
+
 from alerts.runner import main
 
-main()
+sys.exit(main())

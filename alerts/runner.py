@@ -7,15 +7,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import lifecycle
-from alerts.config import RulesConfig, load_rules
+from alerts.config import ConfigError, RulesConfig, load_rules
 from alerts.delivery import Dispatcher, EmailChannel, MqttChannel, RetryPolicy, WebhookChannel
 from alerts.delivery.message import Channel
 from alerts.evaluate import findings
@@ -120,6 +122,13 @@ async def _main(settings: Settings) -> None:
     await service.run(settings.interval_s, stop)
 
 
-def main() -> None:
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main(Settings()))
+    try:
+        settings = Settings()
+        load_rules(settings.rules_file)  # refuse a bad thresholds file before anything runs
+    except (ConfigError, ValidationError) as exc:
+        print(f"alerts: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_main(settings))
+    return 0
