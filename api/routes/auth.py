@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.models import ApiToken, User
@@ -21,8 +21,11 @@ def login(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> Tok
     user = session.scalar(select(User).where(User.username == body.username))
     if user is None or not user.active or not verify_password(body.password, user.password_hash):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    now = datetime.now(UTC)
+    # Expired tokens of this user go when they log in again.
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.expires_at < now))
     token = new_token()
-    expires = datetime.now(UTC) + timedelta(minutes=settings.token_minutes)
+    expires = now + timedelta(minutes=settings.token_minutes)
     row = ApiToken(
         user_id=user.id, token_hash=token_digest(token, settings.secret_key), expires_at=expires
     )

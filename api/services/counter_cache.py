@@ -9,6 +9,7 @@ api.cli refresh-counters --rebuild`."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +64,10 @@ def _settled(now: datetime) -> int:
     return edge - edge % SLOT_MS
 
 
+# One refresh at a time in this process (background task vs a split).
+_refresh_lock = threading.Lock()
+
+
 def refresh(
     session: Session,
     reader: InfluxReader,
@@ -71,7 +76,19 @@ def refresh(
     now: datetime | None = None,
 ) -> int:
     """Copy settled slots newer than each device's watermark; returns rows added.
-    The caller commits."""
+    The caller commits; another process refreshing at the same moment makes that
+    commit fail on the primary key, which the caller may ignore."""
+    with _refresh_lock:
+        return _refresh(session, reader, site, devices, now)
+
+
+def _refresh(
+    session: Session,
+    reader: InfluxReader,
+    site: str,
+    devices: Sequence[Device],
+    now: datetime | None,
+) -> int:
     if not devices:
         return 0
     until = _settled(now or datetime.now(UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -108,3 +109,9 @@ def test_passwords_and_tokens_never_leave_the_server(api: Api) -> None:
     for text in (listing, audit):
         assert "scrypt$" not in text and "bob-secret-1" not in text
         assert api.tokens["admin"] not in text
+
+
+def test_expired_token_is_refused(make_api: Callable[..., Api]) -> None:
+    api = make_api(token_minutes=0)  # every token is born expired
+    response = api.call("admin", "GET", "/members")
+    assert response.status_code == 401 and "invalid token" in response.json()["detail"]
