@@ -77,13 +77,40 @@ def period_bounds(site: Site, start: date, end: date) -> tuple[datetime, datetim
     )
 
 
-def _local(ms: int, zone: ZoneInfo) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC)
-        .astimezone(zone)
-        .replace(tzinfo=None)
-        .isoformat(timespec="seconds")
-    )
+_EPOCH = datetime(1970, 1, 1)
+_HOUR_MS = 3_600_000
+
+
+class LocalClock:
+    """UTC milliseconds -> the site's wall-clock time as ISO text, fast: the UTC
+    offset is looked up once per hour (exactly, around a DST change)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._offsets: dict[int, int | None] = {}
+        self._days: dict[int, str] = {}
+
+    def _offset_at(self, ms: int) -> int:
+        offset = datetime.fromtimestamp(ms / 1000, UTC).astimezone(self.zone).utcoffset()
+        return int(offset.total_seconds() * 1000) if offset is not None else 0
+
+    def __call__(self, ms: int) -> str:
+        hour = ms // _HOUR_MS
+        if hour not in self._offsets:
+            first, last = (
+                self._offset_at(hour * _HOUR_MS),
+                self._offset_at((hour + 1) * _HOUR_MS - 1),
+            )
+            self._offsets[hour] = first if first == last else None
+        offset = self._offsets[hour]
+        if offset is None:  # the offset changes within this hour
+            offset = self._offset_at(ms)
+        day, in_day = divmod((ms + offset) // 1000, 86_400)
+        date_text = self._days.get(day)
+        if date_text is None:
+            date_text = self._days[day] = (_EPOCH + timedelta(days=day)).date().isoformat()
+        hours, rest = divmod(in_day, 3600)
+        return f"{date_text}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _bill_section(session: Session, bill: ElectricityBill) -> dict[str, Any]:
@@ -133,11 +160,11 @@ def _spaces(session: Session, site: Site, start: date, end: date) -> tuple[list[
     return unit_list, leases
 
 
-def _increasing(points: Sequence[tuple[int, int]], zone: ZoneInfo) -> list[list[str]]:
+def _increasing(points: Sequence[tuple[int, int]], local: LocalClock) -> list[list[str]]:
     rows: list[list[str]] = []
     previous = ""
     for ms, wh in compact(points):
-        stamp = _local(ms, zone)
+        stamp = local(ms)
         if stamp > previous:
             rows.append([stamp, str(wh)])
             previous = stamp
@@ -206,7 +233,7 @@ def _add_series(
     start: datetime,
     end: datetime,
 ) -> None:
-    zone = ZoneInfo(site.timezone)
+    local = LocalClock(ZoneInfo(site.timezone))
     scenario = result.scenario
     machines = session.execute(
         select(Machine, Device.name)
@@ -236,7 +263,7 @@ def _add_series(
     machine_of_device = {name: m.code for m, name in machines}
     scenario["machines"] = []
     for machine, device in machines:
-        rows = _increasing(counters.get(device, []), zone)
+        rows = _increasing(counters.get(device, []), local)
         result.series_points += len(rows)
         scenario["machines"].append(
             {
@@ -272,8 +299,8 @@ def _add_series(
             {
                 "member": member,
                 "machine": machine_code,
-                "start": _local(found.start_ms, zone),
-                "end": _local(stop, zone),
+                "start": local(found.start_ms),
+                "end": local(stop),
             }
         )
     scenario["sessions"] = [s for s in sessions if s["end"] > s["start"]]

@@ -3,14 +3,17 @@ leaves the split exactly as it was."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.allocation import allocate, parse_scenario, split_to_dict
 from api.services.counter_cache import compact
+from api.services.split_input import LocalClock
 
 START = datetime(2026, 1, 1)
 STEP_MS = 15 * 60_000
@@ -84,3 +87,16 @@ def test_compaction_drops_idle_readings() -> None:
     points = [(k, 5) for k in range(100)] + [(100, 7), (101, 9)] + [(k, 9) for k in range(102, 200)]
     kept = compact(points)
     assert kept == [(0, 5), (99, 5), (100, 7), (101, 9), (199, 9)]
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe"]
+)
+def test_local_clock_matches_zoneinfo_across_dst_changes(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    clock = LocalClock(tz)
+    for day in ("2026-03-08", "2026-03-29", "2026-04-05", "2026-10-04", "2026-10-25", "2026-11-01"):
+        start = int(datetime.fromisoformat(day + "T00:00:00+00:00").timestamp() * 1000) - 86_400_000
+        for ms in range(start, start + 3 * 86_400_000, 7 * 60_000 + 13_000):
+            expected = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz).replace(tzinfo=None)
+            assert clock(ms) == expected.isoformat(timespec="seconds"), (zone, ms)
