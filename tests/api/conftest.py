@@ -16,12 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db import make_engine, make_sessionmaker
 from api.main import create_app
 from api.models import Base, Member, User
 from api.security import hash_password
 from api.services.influx import InfluxReader
-from api.services.mqtt import MqttPublisher, Publisher
+from api.services.mqtt import Publisher
 from api.settings import Settings
 from devservers import PostgreSQL
 from devservers.process import free_port
@@ -156,10 +155,3 @@ def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
-
-
-def engine_for(url: str) -> Any:
-    return make_sessionmaker(make_engine(url))
-
-
-__all__ = ["Api", "MqttPublisher"]
