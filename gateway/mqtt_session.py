@@ -163,6 +163,10 @@ class MqttSession:
             "connected",
             extra={"session_present": flags.session_present, "broker": self.settings.mqtt_host},
         )
+        if flags.session_present:
+            # The broker kept our subscription: messages flow now, and its SUBACK
+            # would only come after the whole backlog queued ahead of it.
+            self._on_subscribed(True)
         # Subscribing again is harmless when the session kept the subscription;
         # retain handling 1 avoids a replay of retained status on every reconnect.
         if self.v5:
