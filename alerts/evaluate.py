@@ -30,7 +30,9 @@ def findings(snap: Snapshot, config: RulesConfig) -> list[Finding]:
     found: list[Finding] = []
     found += heating.evaluate(snap.telemetry, config.heating, config.opening_hours, snap.now_ms)
     found += offline.evaluate(snap.liveness, intervals, config.offline, snap.now_ms)
-    found += sensors.evaluate(snap.telemetry, config.sensors, snap.now_ms)
+    found += sensors.evaluate(snap.temperatures, config.sensors, snap.now_ms, sensors.temperature)
+    found += sensors.evaluate(snap.telemetry, config.sensors, snap.now_ms,
+                              lambda name: not sensors.temperature(name))
     found += machines.evaluate(_machine_nodes(snap), snap.sessions, config.machines, snap.now_ms)
     found += baseload.evaluate(
         snap.hourly_power, config.base_load, config.opening_hours.timezone, snap.now_ms

@@ -23,6 +23,8 @@ class Snapshot:
     roles: dict[DeviceKey, str] = field(default_factory=dict)
     liveness: dict[DeviceKey, Liveness] = field(default_factory=dict)
     telemetry: dict[DeviceKey, list[Row]] = field(default_factory=dict)
+    # Temperatures only, over the longer stuck-sensor window.
+    temperatures: dict[DeviceKey, list[Row]] = field(default_factory=dict)
     sessions: dict[DeviceKey, Sessions] = field(default_factory=dict)
     hourly_power: dict[DeviceKey, list[Row]] = field(default_factory=dict)
 
@@ -41,12 +43,18 @@ def _last(source: InfluxSource, select: str, measurement: str, where: str) -> di
 
 
 def telemetry_window_s(config: RulesConfig) -> int:
-    """The longest look-back any telemetry rule needs, plus slack for warm-up."""
+    """The longest look-back the rules on all fields need, plus slack for warm-up."""
     h, s, m = config.heating, config.sensors, config.machines
     return max(
         h.rise_window_s * 2, h.delta_window_s + h.rise_window_s, h.zone_cold_for_s + 600,
-        s.stuck_for_s + 600, s.jump_window_s, m.left_on_for_s + 600, m.interlock_for_s + 600,
+        s.jump_window_s, m.left_on_for_s + 600, m.interlock_for_s + 600,
     )
+
+
+def temperature_window_s(config: RulesConfig) -> int:
+    """Stuck sensors need hours: fetched for the t_* fields alone, so machine
+    and meter rows do not ride along for three hours every evaluation."""
+    return max(config.sensors.stuck_for_s + 600, telemetry_window_s(config))
 
 
 def fetch(source: InfluxSource, config: RulesConfig, now_ms: int) -> Snapshot:
@@ -71,6 +79,11 @@ def fetch(source: InfluxSource, config: RulesConfig, now_ms: int) -> Snapshot:
         f"SELECT * FROM telemetry WHERE {time_range(since, now_ms)} GROUP BY site, device"
     ):
         snap.telemetry[_key(series)] = series.rows
+    long_since = now_ms - temperature_window_s(config) * 1000
+    for series in source.query(
+        f"SELECT /^t_/ FROM telemetry WHERE {time_range(long_since, now_ms)} GROUP BY site, device"
+    ):
+        snap.temperatures[_key(series)] = series.rows
     _fetch_sessions(source, snap, since)
     _fetch_hourly_power(source, snap, config)
     return snap

@@ -6,7 +6,7 @@ sit still."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from alerts.config import SensorConfig
 from alerts.findings import Finding, Row
@@ -23,12 +23,22 @@ def _range(field: str, config: SensorConfig) -> tuple[float, float] | None:
     return None
 
 
+def temperature(field: str) -> bool:
+    return field.startswith("t_")
+
+
 def evaluate(
-    telemetry: Mapping[DeviceKey, Sequence[Row]], config: SensorConfig, now_ms: int
+    telemetry: Mapping[DeviceKey, Sequence[Row]],
+    config: SensorConfig,
+    now_ms: int,
+    judged: Callable[[str], bool] = lambda field: True,
 ) -> list[Finding]:
+    """`judged` narrows which fields to look at (the temperatures come from a
+    longer window than the rest)."""
     findings = []
     for (site, device), rows in sorted(telemetry.items()):
-        names = sorted({k for r in rows for k in r if _range(k, config) is not None})
+        names = sorted({k for r in rows for k in r
+                        if judged(k) and _range(k, config) is not None})
         for name in names:
             samples = with_fields(rows, name)
             if not samples:
@@ -54,7 +64,7 @@ def _judge(
     value = float(last[name])
     if not low <= value <= high:
         return "out_of_range", f"{value:g} outside [{low:g}, {high:g}]", int(last["time"])
-    if not name.startswith("t_"):
+    if not temperature(name):
         return None
     since = held_since(rows, lambda r: float(r[name]) == value)
     run = [r for r in rows if since is not None and int(r["time"]) >= since]

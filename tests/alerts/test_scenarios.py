@@ -14,7 +14,17 @@ from alerts.config import RulesConfig
 from alerts.models import Alert
 from alerts.runner import AlertService
 from devservers import InfluxDB
-from tests.alerts.scenarios import DAY_MS, HOUR_MS, Heating, Machine, Meter, ms, status, write
+from tests.alerts.scenarios import (
+    DAY_MS,
+    HOUR_MS,
+    Heating,
+    Machine,
+    Meter,
+    ms,
+    status,
+    telemetry,
+    write,
+)
 from tests.alerts.stepping import MINUTE, first, moments, step_through
 
 
@@ -130,3 +140,31 @@ async def test_healthy_week_raises_no_alert(
     assert noisy == [], noisy[:5]
     assert _alerts(sessions) == []
     print(f"healthy week: {len(seen)} evaluations in {elapsed:.1f} s")
+
+
+async def test_stuck_and_spiking_sensors_through_the_queries(
+    influxdb: InfluxDB, sessions: sessionmaker[Session],
+    make_service: Callable[..., AlertService],
+) -> None:
+    """A zone sensor frozen at one value for four hours and a return sensor
+    that spikes to 85 °C (a DS18B20 reset) now and then; flow stays sane."""
+    start, end = ms("2026-11-07T00:00"), ms("2026-11-07T04:30")  # a Saturday: no heating
+    lines = [status("boiler2", start - 1000, "heating")]
+    for n, ts in enumerate(range(start, end, 30_000)):
+        spike = n % 40 == 20 and ts > end - 3_600_000
+        lines.append(telemetry("boiler2", ts, n, {"burn_s": 0}, {
+            "t_flow": 30.0 + (n % 7) * 0.06, "t_return": 85.0 if spike else 28.0 + (n % 5) * 0.06,
+            "t_zone1": 21.0, "call": 0.0}))
+    write(influxdb, lines)
+    service = make_service()
+    seen = await step_through(service, moments(start + 2 * HOUR_MS, end, coarse_ms=10 * MINUTE))
+    config = RulesConfig()
+    stuck_at = next(now for now, found in seen
+                    if any(f.details.get("reason") == "stuck" for f in found))
+    assert start + config.sensors.stuck_for_s * 1000 <= stuck_at
+    assert stuck_at <= start + config.sensors.stuck_for_s * 1000 + 10 * MINUTE
+    found = {(f.subject, f.details["reason"]) for f in seen[-1][1]}
+    assert found == {("t_zone1", "stuck"), ("t_return", "jumping")}
+    assert sorted(a.dedupe_key for a in _alerts(sessions)) == [
+        "sensor_implausible:mf1:boiler2:t_return", "sensor_implausible:mf1:boiler2:t_zone1",
+    ]
