@@ -26,16 +26,23 @@ class Run:
 
 
 def telemetry_lines(
-    site: str, device: str, start: str, end: str, runs: Sequence[Run], step_s: int = 60
+    site: str,
+    device: str,
+    start: str,
+    end: str,
+    runs: Sequence[Run],
+    step_s: int = 60,
+    base_w: int = 0,
 ) -> list[str]:
-    """One telemetry point per `step_s`: cumulative `wh`, `on_s`, power reading, seq, tq."""
+    """One telemetry point per `step_s`: cumulative `wh`, `on_s`, power reading, seq, tq.
+    Power is `base_w` plus every run covering the moment."""
     lines = []
     wh = Fraction(0)
     on_s = 0
     t, stop = ms(start), ms(end)
     seq = 0
     while t <= stop:
-        watts = next((r.watts for r in runs if ms(r.start) < t <= ms(r.end)), 0)
+        watts = base_w + sum(r.watts for r in runs if ms(r.start) < t <= ms(r.end))
         wh += Fraction(watts * step_s, 3600)
         on_s += step_s if watts else 0
         seq += 1

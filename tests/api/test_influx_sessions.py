@@ -216,3 +216,37 @@ def test_counter_cache_gives_the_same_split_as_influxdb(
     reader.close()
     assert live["members"] == cached_run["members"] == partly["members"]
     assert live["total"] == cached_run["total"] == partly["total"] == "110.00"
+
+
+def test_demand_charge_from_the_main_meter(
+    influxdb: InfluxDB, site_with_data: tuple[Api, dict[str, Any], int]
+) -> None:
+    """A meter node's counter (base load 5 kW + the machines) drives the demand
+    charge: players A (laser, 2 kW), B (cnc, 3 kW, on top of base at the peak), base."""
+    api, _, _ = site_with_data
+    meter = api.ok("admin", "POST", "/devices", json={"name": "node3", "role": "meter"})
+    assert meter["role"] == "meter"
+    lines = telemetry_lines(
+        SITE,
+        "node3",
+        "2026-02-28T23:00:00",
+        "2026-03-03T00:30:00",
+        LASER_RUNS + CNC_RUNS,
+        base_w=5000,
+    )
+    write(influxdb, lines)
+    tariff = api.ok(
+        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
+    )["id"]
+    building_kwh = 48 * 5 + _energy_kwh(LASER_RUNS) + _energy_kwh(CNC_RUNS)
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "all", "kwh": str(float(building_kwh)), "cost": "73.08"}],
+        "demand_cost": "100.00", "fixed_cost": "0",
+    })["id"]  # fmt: skip
+    result = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
+    # Shapley by hand, kW of the coalitions' peaks: v(A)=2, v(B)=3, v(base)=5, v(AB)=3,
+    # v(A,base)=7, v(B,base)=8, v(all)=8 -> A 1 kW, B 2 kW, base 5 kW of 8 kW x 100.00.
+    assert result["pools"]["demand"]["entries"] == {"A": "12.50", "B": "25.00", "base": "62.50"}
+    assert result["total"] == "173.08"
+    assert not result["held"], result["alerts"]
