@@ -121,7 +121,8 @@ def me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/me/statements")
 def my_statements(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    """The newest split of each bill, with this member's statement."""
+    """The newest split of each bill, with this member's statement; held splits are
+    not shown until the treasurer runs a split that is not held."""
     if user.member_id is None:
         return []
     member = get_or_404(session, Member, user.member_id, "member")
@@ -135,8 +136,10 @@ def my_statements(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]
             .order_by(AllocationRun.id.desc())
             .limit(1)
         )
-        statement = member_statement(run.result, member.code) if run else None
-        if run is None or statement is None:
+        if run is None or run.result.get("held"):
+            continue  # a held split waits for the treasurer (ALLOCATION.md step 4)
+        statement = member_statement(run.result, member.code)
+        if statement is None:
             continue
         out.append(
             {

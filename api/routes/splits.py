@@ -96,6 +96,9 @@ def _own_statement(
     if user.role not in ("treasurer", "admin") and user.member_id != member_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "members see only their own statement")
     run = get_or_404(session, AllocationRun, run_id, "split")
+    if run.result.get("held") and user.role not in ("treasurer", "admin"):
+        # ALLOCATION.md step 4: beyond the tolerance the statements wait for the treasurer.
+        raise HTTPException(status.HTTP_409_CONFLICT, f"split {run_id} is held for review")
     member = get_or_404(session, Member, member_id, "member")
     statement = member_statement(run.result, member.code)
     if statement is None:

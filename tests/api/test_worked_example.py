@@ -107,3 +107,23 @@ def test_gas_bill_of_the_same_period_is_split_with_it(api: Api) -> None:
         for m, s in result["members"].items()
     }
     assert electricity == {"A": 50278, "B": 47056, "C": 13329}
+
+
+def test_held_split_is_not_shown_to_members(api: Api) -> None:
+    ids = build_worked_example(api)
+    api.add_user("alice", "member", "A")
+    over = {
+        **ids["manual"],
+        "metered_kwh": {**ids["manual"]["metered_kwh"], "A": {"peak": "1500", "offpeak": "100"}},
+    }
+    held = api.ok("treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": over})
+    assert held["result"]["held"] is True  # 2,200 peak kWh attributed, 2,000 billed: beyond 2%
+    a = ids["members"]["A"]
+    response = api.call("alice", "GET", f"/splits/{held['id']}/statements/{a}")
+    assert response.status_code == 409 and "held" in response.json()["detail"]
+    assert api.ok("alice", "GET", "/me/statements") == []
+    assert api.ok("treasurer", "GET", f"/splits/{held['id']}/statements/{a}")["held"] is True
+    fine = api.ok(
+        "treasurer", "POST", f"/bills/{ids['bill']}/splits", json={"manual": ids["manual"]}
+    )
+    assert [s["split_id"] for s in api.ok("alice", "GET", "/me/statements")] == [fine["id"]]
