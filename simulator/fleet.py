@@ -182,12 +182,14 @@ class Fleet:
     async def shutdown(self) -> None:
         """Power every node off and let the cancelled tasks finish."""
         self.summary_lines = self.summary()
+        # Only the nodes' top tasks are cancelled; they cancel their own
+        # children. Cancelling an inner task of asyncio.wait_for as well can
+        # make Python 3.11's wait_for swallow the outer cancellation.
+        tasks = [n.task for n in self.nodes.values() if n.task is not None]
         self.stop()
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _ in range(3):  # let the receivers cancelled on the way finish too
+            await asyncio.sleep(0)
 
     def summary(self) -> list[str]:
         lines = [f"virtual time {self.now_s():.0f} s"]

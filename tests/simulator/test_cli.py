@@ -1,0 +1,51 @@
+"""`python -m simulator` with the default scenario (the stack's) against a
+real broker, and a bad scenario refused with a message naming the fault."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from devservers import Mosquitto
+from tests.conftest import DEVICE_PASSWORD, TEST_PASSWORD, TEST_USER
+from tests.simulator.harness import Observer
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT = REPO / "simulator" / "scenarios" / "default.json"
+
+
+def test_default_scenario_runs_against_the_broker(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    observer = Observer(mosquitto)
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator", "--scenario", str(DEFAULT), "--speed", "100",
+         "--duration", "300", "--mqtt-host", mosquitto.host, "--mqtt-port", str(mosquitto.port),
+         "--device-password", DEVICE_PASSWORD, "--workdir", str(tmp_path / "flash"),
+         "--acl-user", TEST_USER, "--acl-password", TEST_PASSWORD],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    devices = [n["device"] for n in json.loads(DEFAULT.read_text())["nodes"]]
+    observer.wait_for(lambda: all(len(observer.decoded(d, "telemetry")) >= 20 for d in devices))
+    for device in devices:
+        # 300 virtual s at 10 s telemetry: about 30 each, all valid protocol.
+        assert len(observer.decoded(device, "telemetry")) >= 20, device
+        assert observer.decoded(device, "status")[0]["state"] == "online"
+    acls = observer.decoded("node1", "acl")
+    observer.close()
+    assert acls and len(acls[0]["allow"]) == 3  # alice, bob, carla may use the laser
+    assert "virtual time 300 s" in result.stdout
+    # The flash folders stay for the next run.
+    assert (tmp_path / "flash" / "node1" / "outbox").is_dir()
+
+
+def test_bad_scenario_is_refused_with_the_reason(tmp_path: Path) -> None:
+    bad = json.loads(DEFAULT.read_text())
+    bad["events"].append({"at_s": 10, "outage": "node9", "for_s": 5})
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = subprocess.run([sys.executable, "-m", "simulator", "--scenario", str(path)],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 2
+    assert "no node 'node9'" in result.stderr
