@@ -72,6 +72,8 @@ class AlertService:
                     self.dispatcher.submit(ids)
                 except SourceError as exc:
                     log.warning("evaluation skipped: %s", exc)
+                except Exception:  # e.g. the database away: try again next round
+                    log.exception("evaluation failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=interval_s)
         finally:

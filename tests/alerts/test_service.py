@@ -85,3 +85,30 @@ def test_bad_thresholds_file_is_refused_with_the_reason(tmp_path: Path,
                           env=_env(tmp_path, influxdb, ALERTS_RULES_FILE=str(rules)))
     assert done.returncode == 2
     assert "unknown key(s) in [heating]: rise_cc" in done.stderr
+
+
+def test_service_rides_out_influxdb_down_at_start(tmp_path: Path, influxdb: InfluxDB) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'workshop.db'}")
+    Base.metadata.create_all(engine)
+    influxdb.kill()
+    with WebhookReceiver() as hook:
+        env = _env(tmp_path, influxdb, ALERTS_WEBHOOKS=json.dumps([{"url": hook.url}]))
+        proc = subprocess.Popen([sys.executable, "-m", "alerts"], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(4)  # several evaluations against a dead InfluxDB
+            assert proc.poll() is None, "the service died while InfluxDB was down"
+            influxdb.start()
+            now = int(time.time() * 1000)
+            write(influxdb, Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
+                now - 3 * 3_600_000, now))
+            deadline = time.monotonic() + 30
+            while not hook.received:
+                assert time.monotonic() < deadline, "no notice after InfluxDB came back"
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "InfluxDB unreachable" in output
+    assert [b["alert"]["kind"] for _, _, b in hook.received] == ["heating"]
