@@ -65,3 +65,18 @@ def test_logic_under_micropython(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_heating_meter_and_restamp_under_micropython() -> None:
+    result = subprocess.run(
+        ["node", str(RUNNER),
+         "--mount", f"{REPO / 'firmware'}:/app/firmware",
+         "--mount", f"{REPO / 'protocol'}:/app/protocol",
+         str(MP_DIR / "roles_cycle.py")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = [row for row in result.stdout.splitlines() if row.startswith("ROLES-OK ")][-1]
+    out = json.loads(line.split(" ", 1)[1])
+    assert out["meter"] == {"wh": 2000, "pulses": 1600}
+    assert out["heating"]["t_flow"] == 61.5
