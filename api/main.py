@@ -64,7 +64,7 @@ def start_up(settings: Settings) -> Engine:
     wait_for_database(engine)
     migrate(engine)
     with session_scope(make_sessionmaker(engine)) as session:
-        seed(session, settings.site)
+        seed(session, settings.site, settings.site_timezone)
     return engine
 
 

@@ -43,11 +43,12 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "heads")
 
 
-def seed(session: Session, site_name: str) -> Site:
-    """The site this api serves exists (idempotent)."""
+def seed(session: Session, site_name: str, timezone: str = "UTC") -> Site:
+    """The site this api serves exists, in the configured time zone (idempotent)."""
     site = session.scalar(select(Site).where(Site.name == site_name))
     if site is None:
-        site = Site(name=site_name, title=site_name)
+        site = Site(name=site_name, title=site_name, timezone=timezone)
         session.add(site)
-        session.flush()
+    site.timezone = timezone
+    session.flush()
     return site

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "changethis"
@@ -22,7 +23,9 @@ class Settings(BaseSettings):
     # HMAC key of badge hashes: the same key is set on every node's config.
     badge_hash_key: str = PLACEHOLDER
     token_minutes: int = 12 * 60
-    site: str = "main"
+    site: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,32}$")
+    # Tariff band hours and lease days are read in this zone (IANA name).
+    site_timezone: str = "UTC"
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -43,6 +46,15 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:

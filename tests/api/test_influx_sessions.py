@@ -39,8 +39,14 @@ def _energy_kwh(runs: list[Run]) -> Fraction:
 def site_with_data(
     influxdb: InfluxDB, make_api: Callable[..., Api]
 ) -> tuple[Api, dict[str, Any], int]:
+    return populate(influxdb, make_api)
+
+
+def populate(
+    influxdb: InfluxDB, make_api: Callable[..., Api], **settings: Any
+) -> tuple[Api, dict[str, Any], int]:
     reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
-    api = make_api(influx=reader)
+    api = make_api(influx=reader, **settings)
     ids: dict[str, Any] = {}
     for code in ("A", "B"):
         ids[code] = api.ok(
@@ -250,3 +256,22 @@ def test_demand_charge_from_the_main_meter(
     assert result["pools"]["demand"]["entries"] == {"A": "12.50", "B": "25.00", "base": "62.50"}
     assert result["total"] == "173.08"
     assert not result["held"], result["alerts"]
+
+
+@pytest.mark.parametrize(("zone", "band"), [("UTC", "offpeak"), ("Europe/Berlin", "peak")])
+def test_band_hours_are_the_sites_local_time(
+    influxdb: InfluxDB, make_api: Callable[..., Api], zone: str, band: str
+) -> None:
+    """B's cnc session runs 14:00-14:30 UTC, i.e. 15:00-15:30 in Berlin (CET)."""
+    api, _, _ = populate(influxdb, make_api, site_timezone=zone)
+    peak = {"from": "15:00", "to": "20:00"}
+    bands = [{"name": "peak", "hours": peak}, {"name": "offpeak"}]
+    tariff = api.ok("treasurer", "POST", "/tariffs", json={"name": "tou", "bands": bands})["id"]
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "peak", "kwh": "300", "cost": "90.00"},
+                  {"name": "offpeak", "kwh": "200", "cost": "40.00"}],
+    })["id"]  # fmt: skip
+    result = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
+    lines = result["members"]["B"]["lines"]
+    assert {x["item"]: x["quantity"] for x in lines if x["pool"] == "energy"} == {band: "1.5"}
