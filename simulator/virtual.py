@@ -11,6 +11,7 @@ import asyncio
 import random
 import socket
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,7 +223,8 @@ class VirtualBoard:
         self.link = VirtualLink(sim)
         self.ntp = VirtualNtp(fleet, self.link)
         self.watchdog = VirtualWatchdog()
-        self.rng = random.Random(hash(sim.name) ^ int(loop.time()))
+        # Repeatable per node and boot (str hashes are randomised per process).
+        self.rng = random.Random(zlib.crc32(sim.name.encode()) ^ int(loop.time()))
         self.interlock: VirtualOutput | None = None
         self.extraction: VirtualOutput | None = None
         self.reader: VirtualReader | None = None
