@@ -81,3 +81,10 @@ class BadgePublic(Public):
     holder: str
     enrolled_at: datetime
     revoked_at: datetime | None
+
+
+class UserUpdate(Strict):
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    role: Role | None = None
+    member_id: int | None = None
+    active: bool | None = None

@@ -141,6 +141,9 @@ def test_every_change_is_audited(api: Api) -> None:
         "create",
         {"username": "bob", "password": "bob-password", "role": "treasurer"},
     )
+    bob = api.ok("admin", "GET", "/users")
+    bob_id = next(u["id"] for u in bob if u["username"] == "bob")
+    change("admin", "PATCH", f"/users/{bob_id}", "user_account", "update", {"role": "coordinator"})
     change("admin", "POST", "/auth/logout", "api_token", "logout")
 
     # Every changing route the API publishes was exercised above.

@@ -115,3 +115,15 @@ def test_expired_token_is_refused(make_api: Callable[..., Api]) -> None:
     api = make_api(token_minutes=0)  # every token is born expired
     response = api.call("admin", "GET", "/members")
     assert response.status_code == 401 and "invalid token" in response.json()["detail"]
+
+
+def test_deactivated_login_loses_its_token(api: Api) -> None:
+    api.add_user("carol", "coordinator")
+    assert api.call("carol", "GET", "/members").status_code == 200
+    carol = next(u for u in api.ok("admin", "GET", "/users") if u["username"] == "carol")
+    api.ok("admin", "PATCH", f"/users/{carol['id']}", json={"active": False})
+    assert api.call("carol", "GET", "/members").status_code == 401
+    login = api.client.post("/auth/token", json={"username": "carol", "password": "carol-password"})
+    assert login.status_code == 401
+    refused = api.call("admin", "PATCH", f"/users/{carol['id']}", json={"role": "member"})
+    assert refused.status_code == 409 and "member_id" in refused.json()["detail"]
