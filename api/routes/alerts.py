@@ -22,8 +22,10 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 def list_alerts(
     _: Staff,
     session: SessionDep,
-    state: Annotated[str | None, Query(description="firing, notified, acknowledged, resolved, "
-                                                   "or open (any but resolved)")] = None,
+    state: Annotated[
+        str | None,
+        Query(description="firing, notified, acknowledged, resolved, or open (any but resolved)"),
+    ] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     device: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[datetime | None, Query(description="fired at or after (ISO 8601)")] = None,
@@ -44,8 +46,9 @@ def list_alerts(
         if since.tzinfo is None:
             raise unprocessable("since needs a time zone (e.g. 2026-11-02T07:00:00Z)")
         query = query.where(Alert.fired_at >= since.astimezone(UTC))
-    return list(session.scalars(query.order_by(Alert.fired_at.desc(), Alert.id.desc())
-                                .limit(limit)))
+    return list(
+        session.scalars(query.order_by(Alert.fired_at.desc(), Alert.id.desc()).limit(limit))
+    )
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
@@ -63,7 +66,12 @@ def acknowledge(alert_id: int, user: Manager, session: SessionDep, audit: Audito
         raise conflict(str(exc)) from exc
     except LookupError as exc:  # pragma: no cover - checked just above
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    audit.record("acknowledge", "alerts", alert.id, {"state": before},
-                 {"state": alert.state, "acknowledged_by": user.username})
+    audit.record(
+        "acknowledge",
+        "alerts",
+        alert.id,
+        {"state": before},
+        {"state": alert.state, "acknowledged_by": user.username},
+    )
     session.commit()
     return alert
