@@ -18,6 +18,7 @@ class HeatingRole:
         self.temps: dict = {}
         self.call = False
         self.sensor_faults = 0
+        self.missing: list = []
 
     def restore(self, values: dict) -> None:
         self.burn = OnTimer(values["burn_ms"])
@@ -72,6 +73,13 @@ class HeatingRole:
                     # rather than send a stale or invented value.
                     self.sensor_faults += 1
                     self.temps.pop(name, None)
+                    if name not in self.missing:
+                        # Reported once when it goes, not on every read.
+                        self.missing.append(name)
+                        self.node.emit("fault", {"reason": "sensor",
+                                                 "detail": name + " " + sensors[name]})
                 else:
                     self.temps[name] = round(value, 2)
+                    if name in self.missing:
+                        self.missing.remove(name)
             await self.clock.sleep_ms(period - CONVERT_MS)

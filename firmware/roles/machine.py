@@ -95,7 +95,10 @@ class MachineRole:
                 # Meter did not answer: no energy is invented; the register
                 # delta catches up when it answers again.
                 self.meter_faults += 1
+                if self.meter_faults == 1:
+                    self.node.emit("fault", {"reason": "meter", "detail": self.power.last_error})
                 continue
+            self.meter_faults = 0
             self.watts = watts
             self.amps = amps
             if self.power.billing_register:

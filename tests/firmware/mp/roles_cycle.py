@@ -101,6 +101,7 @@ step(calls, 1 + 90)  # 90 s of call for heat at 1 s
 readings = heat.role.readings()
 assert readings["t_flow"] == 61.5 and readings["t_return"] == 44.25, readings
 assert "t_zone1" not in readings and heat.role.sensor_faults == 1  # missing sensor left out
+assert heat.queued["event"] == 1  # one fault event for it
 assert heat.role.counters()["burn_s"] in (89, 90), heat.role.counters()
 out["heating"] = readings
 
