@@ -333,6 +333,10 @@ def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
     print(json.dumps({"devices": len(devices), "rows_added": added}))
 
 
+def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
+    _show(bills.close_bill(args.bill, ctx.actor, ctx.session, ctx.audit), BillPublic)
+
+
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
     ids = list(ctx.session.scalars(select(Machine.id).where(Machine.site_id == ctx.site.id)))
     failed = acl.publish_many(ctx.factory, ctx.publisher, ids, site_today(ctx.site))
@@ -406,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run-split", cmd_run_split, "split a bill (sessions and counters from InfluxDB)")
     p.add_argument("bill", type=int)
     p.add_argument("--manual", help="JSON file with metered_kwh / demand_intervals_kw typed in")
+    p = add("close-bill", cmd_close_bill, "close a bill: its splits never change again")
+    p.add_argument("bill", type=int)
     p = add("export-split", cmd_export_split, "write a split as CSV, or one member's PDF statement")
     p.add_argument("split", type=int)
     p.add_argument("out")

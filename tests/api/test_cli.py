@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,46 @@ def test_as_a_program(cli_env: dict[str, str], tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert bad.returncode == 2 and "member code P is taken" in bad.stderr
+
+
+def test_acls_close_and_passwd(
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    mosquitto: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from protocol import wire
+    from tests.conftest import API_PASSWORD, API_USER, DEVICE_PASSWORD
+
+    monkeypatch.setenv("API_MQTT_PORT", str(mosquitto.port))
+    monkeypatch.setenv("API_MQTT_USERNAME", API_USER)
+    monkeypatch.setenv("API_MQTT_PASSWORD", API_PASSWORD)
+    ok(capsys, "add-member", "A", "Alpha")
+    ok(capsys, "add-device", "node1", "--role", "machine")
+    ok(capsys, "add-machine", "laser", "--rated-power-w", "3000", "--device", "node1")
+    badge = ok(capsys, "enrol-badge", "A", "04:A2:1B:C3")
+    ok(capsys, "grant-training", "A", "laser")
+    assert ok(capsys, "publish-acls") == {"published": 1}
+    received: list[dict[str, Any]] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="cli-acl-check")
+    client.username_pw_set("node1", DEVICE_PASSWORD)
+    client.on_message = lambda _c, _u, m: received.append(wire.decode("acl", m.payload))
+    client.connect(mosquitto.host, mosquitto.port)
+    client.subscribe(wire.topic(SITE, "node1", "acl"), qos=1)
+    client.loop_start()
+    deadline = time.monotonic() + 5
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.loop_stop()
+    client.disconnect()
+    assert received and received[-1]["allow"] == [badge["hash"]]
+    bill = ok(capsys, "import-bill", _bill_file(tmp_path))
+    assert ok(capsys, "close-bill", str(bill["id"]))["closed_at"] is not None
+    code, _, err = run(capsys, "close-bill", str(bill["id"]))
+    assert code == 2 and "was closed" in err
+    passwd = tmp_path / "passwd"
+    ok(capsys, "export-passwd", str(passwd))
+    assert passwd.read_text().startswith("node1:$7$")
