@@ -19,7 +19,7 @@ FAIL_AT = 30 * 3600
 
 def test_heating_follows_boiler_and_meter_adds_up(tmp_path: Path, mosquitto: Mosquitto) -> None:
     nodes = [
-        dict(machine("node1", sample_ms=20000), profile="compressor"),
+        dict(machine("node1", sample_ms=20000, power="pzem"), profile="compressor"),
         {"device": "node2", "role": "heating", "config": {"sample_ms": 10000, "temp_every_s": 60}},
         {"device": "node3", "role": "meter", "config": {"sample_ms": 10000}},
     ]
@@ -48,6 +48,9 @@ def test_heating_follows_boiler_and_meter_adds_up(tmp_path: Path, mosquitto: Mos
             samples["heating"].append(dict(heating.node.role.readings(), t=loop.time()))
             samples["meter"].append({"wh": meter.node.role.wh,
                                      "truth": fleet.meter.energy_wh(loop.time())})
+        assert compressor.node is not None
+        samples["compressor"] = [{"wh": compressor.node.role.energy.wh,
+                                  "truth": compressor.true_energy_wh()}]
         await fleet.shutdown()
         return samples
 
@@ -68,5 +71,9 @@ def test_heating_follows_boiler_and_meter_adds_up(tmp_path: Path, mosquitto: Mos
     lag_wh = (2200 + 300) * 10 / 3600 + 1
     for s in samples["meter"]:
         assert s["truth"] - lag_wh <= s["wh"] <= s["truth"] + 1, s
+    # The compressor's PZEM (Modbus RTU, CRC-checked frames): its energy
+    # register, read every 20 s, is what the node counts.
+    c = samples["compressor"][0]
+    assert c["truth"] > 20000 and c["truth"] - 2200 * 20 / 3600 - 1 <= c["wh"] <= c["truth"], c
     # More than the 300 W base load alone: the compressor ran through it.
     assert samples["meter"][-1]["wh"] > 300 * 48 + 10000, samples["meter"][-1]
