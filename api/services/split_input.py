@@ -89,6 +89,7 @@ class LocalClock:
         self.zone = zone
         self._offsets: dict[int, int | None] = {}
         self._days: dict[int, str] = {}
+        self._times: dict[int, str] = {}
 
     def _offset_at(self, ms: int) -> int:
         offset = datetime.fromtimestamp(ms / 1000, UTC).astimezone(self.zone).utcoffset()
@@ -109,8 +110,11 @@ class LocalClock:
         date_text = self._days.get(day)
         if date_text is None:
             date_text = self._days[day] = (_EPOCH + timedelta(days=day)).date().isoformat()
-        hours, rest = divmod(in_day, 3600)
-        return f"{date_text}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        clock = self._times.get(in_day)
+        if clock is None:  # readings sit on slot boundaries: few distinct times of day
+            hours, rest = divmod(in_day, 3600)
+            clock = self._times[in_day] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return date_text + clock
 
 
 def _bill_section(session: Session, bill: ElectricityBill) -> dict[str, Any]:
