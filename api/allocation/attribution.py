@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
+from math import lcm
 
 from .counters import Cleaned
 from .gaps import Estimate
 from .scenario import SLOT_SECONDS, SLOTS_PER_DAY, Machine, Scenario, Session
 
 ZERO = Fraction(0)
+MW_PER_WH = 4000  # a 15-minute slot's Wh x 4 is its mean W; in milliwatts
 
 
 @dataclass
@@ -21,37 +23,56 @@ class Attributed:
 
     measured: dict[str, dict[int, Fraction]] = field(default_factory=dict)  # member -> band -> Wh
     estimated: dict[str, dict[int, Fraction]] = field(default_factory=dict)
-    load: dict[str, dict[int, Fraction]] = field(default_factory=dict)  # member -> slot -> Wh
-    sources: dict[str, dict[str, Fraction]] = field(default_factory=dict)  # member -> what -> Wh
+    # member -> slot -> Wh as (numerator, denominator), not reduced; only filled when
+    # demand loads are derived from the slots.
+    load: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     unattributed: dict[str, Fraction] = field(default_factory=dict)  # why -> Wh
-
-    # Per machine: (each member's share of its overhead, overhead Wh per slot).
-    overhead: list[tuple[dict[str, Fraction], dict[int, Fraction]]] = field(default_factory=list)
+    # Per machine: (each member's share of its overhead, overhead per slot in mW), the
+    # profile only when demand loads are derived.
+    overhead: list[tuple[dict[str, Fraction], list[tuple[int, int]]]] = field(default_factory=list)
+    with_load: bool = False
 
     def add(
-        self, member: str, slot: int, band: int, wh: Fraction, what: str, *, estimated: bool = False
+        self, member: str, slot: int, band: int, wh: Fraction, *, estimated: bool = False
     ) -> None:
-        self.add_band(member, band, wh, what, estimated=estimated)
-        slots = self.load.setdefault(member, {})
-        slots[slot] = slots.get(slot, ZERO) + wh
+        self.add_band(member, band, wh, estimated=estimated)
+        if self.with_load:
+            self.add_load(member, slot, wh.numerator, wh.denominator)
 
-    def add_band(
-        self, member: str, band: int, wh: Fraction, what: str, *, estimated: bool = False
-    ) -> None:
+    def add_load(self, member: str, slot: int, num: int, den: int) -> None:
+        slots = self.load.setdefault(member, {})
+        had = slots.get(slot)
+        if had is None:
+            slots[slot] = (num, den)
+        elif had[1] == den:
+            slots[slot] = (had[0] + num, den)
+        else:
+            common = lcm(had[1], den)
+            slots[slot] = (had[0] * (common // had[1]) + num * (common // den), common)
+
+    def add_band(self, member: str, band: int, wh: Fraction, *, estimated: bool = False) -> None:
         table = self.estimated if estimated else self.measured
         bands = table.setdefault(member, {})
         bands[band] = bands.get(band, ZERO) + wh
-        sources = self.sources.setdefault(member, {})
-        sources[what] = sources.get(what, ZERO) + wh
 
     def lose(self, why: str, wh: Fraction) -> None:
         self.unattributed[why] = self.unattributed.get(why, ZERO) + wh
 
 
-def _split_slot(
+def mw_of(num: int, den: int) -> int:
+    """Mean milliwatts over a slot of num/den Wh, rounded half to even like round()."""
+    q, r = divmod(num * MW_PER_WH, den)
+    twice = 2 * r
+    return q + 1 if twice > den or (twice == den and q % 2) else q
+
+
+def split_slot(
     slot: int, sessions: Sequence[Session], grace: int
 ) -> tuple[dict[str, Fraction], Fraction]:
-    """Fractions of a slot's energy per member (in session or grace), and overhead."""
+    """Fractions of a slot's energy per member (in session or grace), and overhead.
+
+    The rule of step 3 written out directly for one slot; `occupancy` computes the
+    same for all slots of a machine in one sweep."""
     lo, hi = slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS
     cuts = {lo, hi}
     for s in sessions:
@@ -74,6 +95,82 @@ def _split_slot(
     return shares, overhead
 
 
+Occupancy = dict[int, list[tuple[tuple[str, ...], int]]]  # slot -> (members, seconds)
+
+
+def occupancy(sessions: Sequence[Session], grace: int) -> Occupancy:
+    """Per slot: who holds which seconds of it, by the rule of `split_slot`.
+
+    One sweep over the machine's session starts, ends and grace-window ends: the
+    holders are constant between two of them. A member in two concurrent
+    sessions appears twice, as in `split_slot`."""
+    opening: dict[int, list[Session]] = defaultdict(list)
+    closing: dict[int, list[Session]] = defaultdict(list)
+    grace_over: dict[int, list[Session]] = defaultdict(list)
+    for s in sessions:
+        opening[s.start].append(s)
+        closing[s.end].append(s)
+        if grace:
+            grace_over[s.end + grace].append(s)
+    points = sorted({*opening, *closing, *grace_over})
+    active: list[Session] = []
+    ending: list[Session] = []  # sessions in their grace window
+    out: Occupancy = defaultdict(list)
+    for p, q in pairwise(points):
+        for s in closing.get(p, ()):
+            active.remove(s)
+            if grace:
+                ending.append(s)
+        for s in grace_over.get(p, ()):
+            ending.remove(s)
+        active.extend(opening.get(p, ()))
+        if len(active) == 1:
+            holders: tuple[str, ...] = (active[0].member,)
+        elif active:
+            holders = tuple(sorted(s.member for s in active))
+        elif ending:
+            last = max(s.end for s in ending)
+            holders = tuple(sorted(s.member for s in ending if s.end == last))
+        else:
+            continue
+        first, last = p // SLOT_SECONDS, (q - 1) // SLOT_SECONDS
+        if first == last:
+            out[first].append((holders, q - p))
+            continue
+        out[first].append((holders, (first + 1) * SLOT_SECONDS - p))
+        for slot in range(first + 1, last):
+            out[slot].append((holders, SLOT_SECONDS))
+        out[last].append((holders, q - last * SLOT_SECONDS))
+    return out
+
+
+def _overhead_shares(sessions: Sequence[Session]) -> dict[str, Fraction]:
+    seconds: dict[str, int] = defaultdict(int)
+    for s in sessions:
+        seconds[s.member] += s.end - s.start
+    total = sum(seconds.values())
+    return {member: Fraction(t, total) for member, t in seconds.items()} if total else {}
+
+
+def _add_overhead(
+    out: Attributed,
+    machine: Machine,
+    sessions: Sequence[Session],
+    per_band: dict[int, Fraction],
+    profile: list[tuple[int, int]],
+) -> None:
+    """Overhead is summed per band for the energy pool; its slot profile is kept
+    once per machine, not once per user, for the demand loads."""
+    shares = _overhead_shares(sessions)
+    if not shares:
+        out.lose(f"{machine.id}: no sessions", sum(per_band.values(), ZERO))
+        return
+    for member, share in shares.items():
+        for band, wh in per_band.items():
+            out.add_band(member, band, wh * share)
+    out.overhead.append((shares, profile))
+
+
 def attribute_machine(
     out: Attributed,
     machine: Machine,
@@ -81,6 +178,51 @@ def attribute_machine(
     sessions: Sequence[Session],
     band_of_slot: Sequence[int],
 ) -> None:
+    """Step 3 for one machine on integers: every Wh share is numerator / denominator
+    with the denominator 900 x holders x the slot energy's own denominator, so the
+    exact sums are kept as integer numerators per denominator (few distinct ones)
+    and become Fractions once per member and band."""
+    held = occupancy(sessions, machine.grace_s)
+    used: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)  # (member, band) -> sum
+    idle: dict[int, dict[int, int]] = defaultdict(dict)  # band -> den -> num
+    profile: list[tuple[int, int]] = []
+    with_load = out.with_load
+    for slot, wh in cleaned.slot_wh.items():
+        if not wh:
+            continue
+        num, den = wh.numerator, wh.denominator
+        band = band_of_slot[slot]
+        free = SLOT_SECONDS
+        for holders, seconds in held.get(slot, ()):
+            free -= seconds
+            part_den = den * SLOT_SECONDS * len(holders)
+            part = num * seconds
+            for member in holders:
+                acc = used[member, band]
+                acc[part_den] = acc.get(part_den, 0) + part
+                if with_load:
+                    out.add_load(member, slot, part, part_den)
+        if free:
+            acc = idle[band]
+            acc[den * SLOT_SECONDS] = acc.get(den * SLOT_SECONDS, 0) + num * free
+            if with_load:
+                profile.append((slot, mw_of(num * free, den * SLOT_SECONDS)))
+    for (member, band), acc in sorted(used.items()):
+        out.add_band(member, band, _total(acc))
+    if idle:
+        per_band = {band: _total(acc) for band, acc in sorted(idle.items())}
+        _add_overhead(out, machine, sessions, per_band, profile)
+
+
+def attribute_machine_reference(
+    out: Attributed,
+    machine: Machine,
+    cleaned: Cleaned,
+    sessions: Sequence[Session],
+    band_of_slot: Sequence[int],
+) -> None:
+    """Step 3 for one machine, slot by slot in Fractions: the definition that
+    `attribute_machine` is tested against."""
     grace = machine.grace_s
     touching: dict[int, list[Session]] = defaultdict(list)
     for s in sessions:
@@ -92,32 +234,24 @@ def attribute_machine(
             continue
         near = touching.get(slot)
         if near is None:
-            overhead[slot] = wh
+            overhead[slot] = Fraction(wh)
             continue
-        shares, idle = _split_slot(slot, near, grace)
+        shares, free = split_slot(slot, near, grace)
         for member, share in shares.items():
-            out.add(member, slot, band_of_slot[slot], wh * share, f"{machine.id} in use")
-        if idle:
-            overhead[slot] = wh * idle
+            out.add(member, slot, band_of_slot[slot], wh * share)
+        if free:
+            overhead[slot] = wh * free
     if not overhead:
         return
-    minutes: dict[str, int] = defaultdict(int)
-    for s in sessions:
-        minutes[s.member] += s.end - s.start
-    total = sum(minutes.values())
-    if not total:
-        out.lose(f"{machine.id}: no sessions", sum(overhead.values(), ZERO))
-        return
-    # Overhead is summed per band for the energy pool; its slot profile is kept
-    # once per machine, not once per user, for the demand loads.
     per_band: dict[int, Fraction] = {}
     for slot, wh in overhead.items():
         per_band[band_of_slot[slot]] = per_band.get(band_of_slot[slot], ZERO) + wh
-    shares = {member: Fraction(seconds, total) for member, seconds in minutes.items()}
-    for member, share in shares.items():
-        for band, wh in per_band.items():
-            out.add_band(member, band, wh * share, f"{machine.id} overhead")
-    out.overhead.append((shares, overhead))
+    profile = [(slot, round(wh * MW_PER_WH)) for slot, wh in overhead.items()]
+    _add_overhead(out, machine, sessions, per_band, profile if out.with_load else [])
+
+
+def _total(acc: dict[int, int]) -> Fraction:
+    return sum((Fraction(num, den) for den, num in acc.items()), ZERO)
 
 
 def attribute(
@@ -126,13 +260,19 @@ def attribute(
     submeters: Sequence[Cleaned],
     estimates: Sequence[Estimate],
     band_of_slot: Sequence[int],
+    *,
+    with_load: bool = False,
+    reference: bool = False,
 ) -> Attributed:
-    out = Attributed()
+    """Steps 3 for all machines, sub-meters and estimates. with_load keeps each
+    member's energy per slot (for demand loads derived from the slots)."""
+    out = Attributed(with_load=with_load)
     by_machine: dict[str, list[Session]] = defaultdict(list)
     for s in scenario.sessions:
         by_machine[s.machine].append(s)
+    step = attribute_machine_reference if reference else attribute_machine
     for machine in scenario.machines:
-        attribute_machine(out, machine, machines[machine.id], by_machine[machine.id], band_of_slot)
+        step(out, machine, machines[machine.id], by_machine[machine.id], band_of_slot)
     for meter, cleaned in zip(scenario.submeters, submeters, strict=True):
         tenant_of_day = {
             (lease.start - scenario.period.start).days + d: lease.member
@@ -143,11 +283,9 @@ def attribute(
         for slot, wh in cleaned.slot_wh.items():
             tenant = tenant_of_day.get(slot // SLOTS_PER_DAY)
             if tenant is None:
-                out.lose(f"sub-meter {meter.unit} while vacant", wh)
+                out.lose(f"sub-meter {meter.unit} while vacant", Fraction(wh))
             else:
-                out.add(tenant, slot, band_of_slot[slot], wh, f"sub-meter {meter.unit}")
+                out.add(tenant, slot, band_of_slot[slot], Fraction(wh))
     for e in estimates:
-        out.add(
-            e.member, e.slot, band_of_slot[e.slot], e.wh, f"{e.machine} estimated", estimated=True
-        )
+        out.add(e.member, e.slot, band_of_slot[e.slot], e.wh, estimated=True)
     return out

@@ -12,13 +12,15 @@ from __future__ import annotations
 import random
 import sys
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import accumulate
 from math import factorial, lcm
 from operator import add
 from typing import Literal
+
+import numpy as np
 
 # Exact enumeration of 2^n coalitions while 2^n x (intervals + 16) stays under
 # this budget (a few tenths of a second); above it, seeded sampling.
@@ -57,6 +59,23 @@ def _prune(columns: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     """Drop intervals that cannot be any coalition's peak: duplicates and intervals
     dominated (every player's load lower or equal) by one of the highest ones."""
     unique = sorted(set(columns), key=sum, reverse=True)
+    if not unique or max(max(col) for col in unique) >= 1 << 62:
+        return _prune_packed(unique)
+    loads = np.array(unique, dtype=np.int64)
+    top = loads[:PRUNE_AGAINST]
+    keep = np.ones(len(unique), dtype=bool)
+    # Distinct columns: one dominates another iff >= everywhere and not equal.
+    step = max(1, (1 << 22) // (len(top) * loads.shape[1]))
+    for lo in range(0, len(unique), step):
+        chunk = loads[lo : lo + step, None, :]
+        above = (top[None, :, :] >= chunk).all(axis=2)
+        same = (top[None, :, :] == chunk).all(axis=2)
+        keep[lo : lo + step] = ~(above & ~same).any(axis=1)
+    return [col for col, kept in zip(unique, keep.tolist(), strict=True) if kept]
+
+
+def _prune_packed(unique: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """The same on packed big integers, for loads too large for int64."""
     width = max((x for col in unique for x in col), default=0).bit_length() + 1
     guard = sum(1 << (width * i + width - 1) for i in range(len(unique[0]) if unique else 0))
 
@@ -137,13 +156,21 @@ def _exact(peaks: _Peaks, n: int) -> list[Fraction]:
     return [Fraction(with_bit[i] - total_b, factorial(n)) for i in range(n)]
 
 
-def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
+def _orderings(n: int, samples: int, seed: int) -> Iterator[list[int]]:
+    """The seeded random orderings, the same for both samplers."""
     rng = random.Random(seed)
     order = list(range(n))
-    totals = [0] * n
-    peak, vectors = peaks.peak, peaks.vectors
     for _ in range(samples):
         rng.shuffle(order)
+        yield order
+
+
+def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
+    """Mean marginal contribution over seeded orderings, on packed big integers
+    (the reference for `_sampled_np`)."""
+    totals = [0] * n
+    peak, vectors = peaks.peak, peaks.vectors
+    for order in _orderings(n, samples, seed):
         previous = 0
         for i, running in zip(order, accumulate(vectors[i] for i in order), strict=True):
             current = peak(running, previous)
@@ -152,38 +179,70 @@ def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
     return [Fraction(t, samples) for t in totals]
 
 
-def shapley(loads: Sequence[Sequence[Fraction]], samples: int, seed: int) -> Shares:
+def _sampled_np(columns: list[tuple[int, ...]], n: int, samples: int, seed: int) -> list[Fraction]:
+    """The same orderings in int64 arrays, a batch of orderings at a time: the
+    running coalition loads are cumulative sums over the ordered players, each
+    prefix's peak is their max over the intervals, and a player's marginal is
+    the increase of that peak. All integers, so the totals equal `_sampled`'s."""
+    loads = np.array(columns, dtype=np.int64).T.copy()  # player x interval
+    intervals = loads.shape[1]
+    batch = max(1, (1 << 22) // (n * intervals))
+    totals = np.zeros(n, dtype=np.int64)
+    orders = np.array([list(order) for order in _orderings(n, samples, seed)], dtype=np.intp)
+    for lo in range(0, samples, batch):
+        ordered = orders[lo : lo + batch]
+        running = np.cumsum(loads[ordered], axis=1)  # batch x player x interval
+        peaks = running.max(axis=2)
+        marginal = np.diff(peaks, axis=1, prepend=0)
+        np.add.at(totals, ordered.ravel(), marginal.ravel())
+    return [Fraction(int(t), samples) for t in totals]
+
+
+def shapley(
+    loads: Sequence[Sequence[Fraction]], samples: int, seed: int, *, reference: bool = False
+) -> Shares:
     """Shapley value of the peak game; loads[player][interval] in kW, non-negative."""
     ints, scale = scale_to_int(loads)
-    return shapley_scaled(ints, scale, samples, seed)
+    return shapley_scaled(ints, scale, samples, seed, reference=reference)
 
 
-def shapley_scaled(ints: Sequence[Sequence[int]], scale: int, samples: int, seed: int) -> Shares:
-    """The same on integer loads in units of 1/scale kW."""
+def shapley_scaled(
+    ints: Sequence[Sequence[int]], scale: int, samples: int, seed: int, *, reference: bool = False
+) -> Shares:
+    """The same on integer loads in units of 1/scale kW. reference=True samples on
+    packed big integers instead of numpy (the tests compare the two)."""
     n = len(ints)
-    columns = _prune(list(zip(*ints, strict=True)))
+    # A player without load adds nothing to any coalition: its value is 0 and
+    # leaving it out changes no one else's, but can make the game small enough
+    # to be exact.
+    active = [i for i in range(n) if any(ints[i])]
+    columns = _prune(list(zip(*(ints[i] for i in active), strict=True)))
     building = max((sum(col) for col in columns), default=0)
-    if n == 0 or building == 0:
-        return Shares(tuple(Fraction(0) for _ in range(n)), Fraction(0), "shapley")
+    result = [Fraction(0)] * n
+    if not active or building == 0:
+        return Shares(tuple(result), Fraction(0), "shapley")
+    m = len(active)
     # Sampled orderings must not depend on names: order players by their loads,
     # then give identical players the mean of their estimates.
-    order = sorted(range(n), key=lambda i: tuple(ints[i]))
-    peaks = _Peaks([tuple(col[i] for i in order) for col in columns], n)
-    if n <= EXACT_MAX_PLAYERS and (1 << n) * (len(columns) + 16) <= EXACT_BUDGET:
-        values, method = _exact(peaks, n), "shapley (exact)"
+    order = sorted(range(m), key=lambda k: tuple(ints[active[k]]))
+    ordered = [tuple(col[k] for k in order) for col in columns]
+    if m <= EXACT_MAX_PLAYERS and (1 << m) * (len(columns) + 16) <= EXACT_BUDGET:
+        values, method = _exact(_Peaks(ordered, m), m), "shapley (exact)"
     else:
-        values = _sampled(peaks, n, samples, seed)
+        if reference or building * samples >= 1 << 62:
+            values = _sampled(_Peaks(ordered, m), m, samples, seed)
+        else:
+            values = _sampled_np(ordered, m, samples, seed)
         method = f"shapley (mean of {samples} orderings, seed {seed})"
         groups: dict[tuple[int, ...], list[int]] = {}
-        for pos, i in enumerate(order):
-            groups.setdefault(tuple(ints[i]), []).append(pos)  # identical players
+        for pos, k in enumerate(order):
+            groups.setdefault(tuple(ints[active[k]]), []).append(pos)  # identical players
         for members in groups.values():
             mean = sum((values[p] for p in members), Fraction(0)) / len(members)
             for p in members:
                 values[p] = mean
-    result = [Fraction(0)] * n
-    for pos, i in enumerate(order):
-        result[i] = values[pos] / scale
+    for pos, k in enumerate(order):
+        result[active[k]] = values[pos] / scale
     return Shares(tuple(result), Fraction(building, scale), method)
 
 

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import numpy as np
+
 from . import heating
 from .alerts import Alert
-from .attribution import Attributed, attribute
+from .attribution import Attributed, attribute, mw_of
 from .counters import clean_counter
 from .demand import MAX_SCALE, Shares, coincident_peak, scale_to_int, shapley_scaled
 from .energy import COMMON, ESTIMATE_LIMIT, add_keyed, energy_pool, estimate_share, keyed_pool
@@ -58,7 +60,7 @@ def _add(table: Table, source: Mapping[str, Mapping[str, Fraction]]) -> None:
             target[band] = target.get(band, Fraction(0)) + kwh
 
 
-def _usage(s: Scenario) -> _Usage:
+def _usage(s: Scenario, reference: bool) -> _Usage:
     """Steps 1-3 (when the scenario has counter series) plus the given kWh."""
     measured: Table = {}
     estimated: Table = {}
@@ -68,6 +70,7 @@ def _usage(s: Scenario) -> _Usage:
     main_by_band = None
     names = [b.name for b in s.bill.bands]
     slot_band = band_of_slots(s) if s.has_series or s.main_meter_kwh else []
+    demand = s.bill.demand is not None and s.bill.demand.cost > 0
     if s.has_series:
         horizon = s.period.seconds
         cleaned = {m.id: clean_counter(m.counter, m.rated_kw, horizon) for m in s.machines}
@@ -88,15 +91,18 @@ def _usage(s: Scenario) -> _Usage:
         for session in s.sessions:
             by_machine.setdefault(session.machine, []).append(session)
         estimates, fills = fill_gaps(s.machines, cleaned, by_machine, horizon)
-        found = attribute(s, cleaned, metered, estimates, slot_band)
+        derive = bool(s.main_meter_kwh is not None and s.demand_intervals_kw is None and demand)
+        found = attribute(
+            s, cleaned, metered, estimates, slot_band, with_load=derive, reference=reference
+        )
         for table, source in ((measured, found.measured), (estimated, found.estimated)):
             _add(
                 table,
                 {m: {names[b]: wh / 1000 for b, wh in row.items()} for m, row in source.items()},
             )
-        if s.main_meter_kwh is not None and s.demand_intervals_kw is None:
+        if derive:
             loads = _derived_loads(s, found)
-    elif s.main_meter_kwh is not None and s.demand_intervals_kw is None:
+    elif s.main_meter_kwh is not None and s.demand_intervals_kw is None and demand:
         loads = {BASE: [round(kwh * MW_PER_KWH) for kwh in s.main_meter_kwh]}
     if s.main_meter_kwh is not None:
         main_by_band = {n: Fraction(0) for n in names}
@@ -119,19 +125,40 @@ def _derived_loads(s: Scenario, found: Attributed) -> dict[str, list[int]]:
     what the main meter saw beyond the members, never below zero."""
     assert s.main_meter_kwh is not None
     slots = s.period.slots
-    loads: dict[str, list[int]] = {}
-    for member, per_slot in found.load.items():
-        row = loads.setdefault(member, [0] * slots)
-        for slot, wh in per_slot.items():
-            row[slot] += round(wh * MW_PER_KWH / 1000)
-    for shares, overhead in found.overhead:
-        profile = [(slot, round(wh * MW_PER_KWH / 1000)) for slot, wh in overhead.items()]
+    own = {
+        member: [(slot, mw_of(num, den)) for slot, (num, den) in per_slot.items()]
+        for member, per_slot in found.load.items()
+    }
+    # int64 holds every product and sum below unless loads reach about 2^62 / (players x
+    # a share's numerator): gigawatts, or centuries of sessions. Then Python ints.
+    numerators = [share.numerator for shares, _ in found.overhead for share in shares.values()]
+    loudest = max(
+        (mw for _, profile in [*found.overhead, *((None, row) for row in own.values())]
+         for _, mw in profile),
+        default=0,
+    )  # fmt: skip
+    players = len(own) + sum(len(shares) for shares, _ in found.overhead) + 1
+    kind = object if loudest * max(numerators, default=1) * players >= 1 << 62 else np.int64
+    rows: dict[str, np.ndarray] = {}
+
+    def row_of(member: str) -> np.ndarray:
+        if member not in rows:
+            rows[member] = np.zeros(slots, dtype=kind)
+        return rows[member]
+
+    for member, mws in own.items():
+        row = row_of(member)
+        for slot, mw in mws:
+            row[slot] += mw
+    for shares, profile in found.overhead:
+        if not profile:
+            continue
+        at = np.fromiter((slot for slot, _ in profile), dtype=np.int64, count=len(profile))
+        power = np.array([m for _, m in profile], dtype=kind)
         for member, share in shares.items():
-            row = loads.setdefault(member, [0] * slots)
-            num, den = share.numerator, share.denominator
-            for slot, mw in profile:
-                row[slot] += mw * num // den
-    attributed = [sum(col) for col in zip(*loads.values(), strict=True)] or [0] * slots
+            row_of(member)[at] += power * share.numerator // share.denominator
+    attributed = [int(x) for x in sum(rows.values(), np.zeros(slots, dtype=kind))]
+    loads = {member: [int(x) for x in row] for member, row in rows.items()}
     loads[BASE] = [
         max(round(kwh * MW_PER_KWH) - a, 0)
         for kwh, a in zip(s.main_meter_kwh, attributed, strict=True)
@@ -139,7 +166,7 @@ def _derived_loads(s: Scenario, found: Attributed) -> dict[str, list[int]]:
     return loads
 
 
-def _demand_pool(s: Scenario, usage: _Usage) -> tuple[ExactPool, Shares | None]:
+def _demand_pool(s: Scenario, usage: _Usage, reference: bool) -> tuple[ExactPool, Shares | None]:
     demand = s.bill.demand
     pool = ExactPool("demand", demand.cost if demand else Fraction(0))
     if demand is None or not demand.cost:
@@ -150,7 +177,7 @@ def _demand_pool(s: Scenario, usage: _Usage) -> tuple[ExactPool, Shares | None]:
     if demand.method == "coincident_peak":
         shares = coincident_peak([[Fraction(x, scale) for x in row] for row in rows])
     else:
-        shares = shapley_scaled(rows, scale, demand.samples, demand.seed)
+        shares = shapley_scaled(rows, scale, demand.samples, demand.seed, reference=reference)
     if not shares.peak:
         raise ScenarioError(
             f"bill.demand: a demand charge of {money(demand.cost)} but no load in any interval"
@@ -168,10 +195,13 @@ def _demand_pool(s: Scenario, usage: _Usage) -> tuple[ExactPool, Shares | None]:
     return pool, shares
 
 
-def allocate(scenario: Scenario) -> Split:
-    """Split the scenario's bills among members and the vacancy account, to the cent."""
+def allocate(scenario: Scenario, *, reference: bool = False) -> Split:
+    """Split the scenario's bills among members and the vacancy account, to the cent.
+
+    reference=True takes the slow, straightforward exact paths (per-slot Fractions,
+    pure-Python sampling); the tests check that both give the same cents."""
     s = scenario
-    usage = _usage(s)
+    usage = _usage(s, reference)
     alerts = list(usage.alerts)
     rec = reconcile(s.bill.bands, usage.measured, usage.estimated, s.tolerance, usage.main_by_band)
     alerts += rec.alerts
@@ -197,8 +227,9 @@ def allocate(scenario: Scenario) -> Split:
         )
     else:
         energy = energy_pool(s.bill.bands, rec)
-    demand, shares = _demand_pool(s, usage)
-    rounded = [round_pool(energy), round_pool(demand)]
+    demand, shares = _demand_pool(s, usage, reference)
+    leftovers: dict[str, int] = {}  # step 9's third tie rule, across the pools
+    rounded = [round_pool(energy, leftovers), round_pool(demand, leftovers)]
     common = ExactPool("common", Fraction(0))
     for amount, item in (
         (Fraction(rounded[0].cents.get(COMMON, 0), 100), "unattributed energy"),
@@ -207,9 +238,9 @@ def allocate(scenario: Scenario) -> Split:
     ):
         common.total += amount
         add_keyed(common, item, amount, fixed_key, reason)
-    rounded.append(round_pool(common))
+    rounded.append(round_pool(common, leftovers))
     if s.heating is not None:
-        rounded.append(round_pool(_heating_pool(s)))
+        rounded.append(round_pool(_heating_pool(s), leftovers))
     # The remainder and base entries were carried into the common pool above.
     final = [
         RoundedPool(

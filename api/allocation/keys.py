@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
+from itertools import accumulate
 
 from .scenario import Scenario, Unit
 
@@ -29,27 +31,29 @@ class Key:
     redistributed: bool  # vacancy spread over the occupied units
 
 
+@lru_cache(maxsize=8)
+def _running_days(start: date, days: int, day_weight: DayWeight) -> tuple[Fraction, ...]:
+    """Weighted days from the period start to the start of each day (and the end)."""
+    weights = (day_weight(start + timedelta(days=d)) for d in range(days))
+    return (Fraction(0), *accumulate(weights))
+
+
 def unit_days(
     scenario: Scenario, unit: Unit, day_weight: DayWeight = _one
 ) -> tuple[dict[str, Fraction], Fraction]:
     """(weighted days per tenant, weighted vacant days) of one unit."""
-    days = [scenario.period.start + timedelta(days=d) for d in range(scenario.period.days)]
-    per_day = {day: day_weight(day) for day in days}
+    period = scenario.period
+    running = _running_days(period.start, period.days, day_weight)
     tenants: dict[str, Fraction] = {}
     leased = Fraction(0)
     for lease in scenario.leases:
         if lease.unit != unit.id:
             continue
-        span = sum(
-            (
-                per_day[lease.start + timedelta(days=d)]
-                for d in range((lease.end - lease.start).days + 1)
-            ),
-            Fraction(0),
-        )
+        first, last = (lease.start - period.start).days, (lease.end - period.start).days
+        span = running[last + 1] - running[first]
         tenants[lease.member] = tenants.get(lease.member, Fraction(0)) + span
         leased += span
-    return tenants, sum(per_day.values(), Fraction(0)) - leased
+    return tenants, running[-1] - leased
 
 
 def area_key(

@@ -7,13 +7,21 @@ from fractions import Fraction
 from math import floor
 
 
-def largest_remainder(total_cents: int, exact_cents: Mapping[str, Fraction]) -> dict[str, int]:
+def largest_remainder(
+    total_cents: int,
+    exact_cents: Mapping[str, Fraction],
+    earlier: Mapping[str, int] | None = None,
+) -> dict[str, int]:
     """Round exact shares (in cents, summing to total_cents) to whole cents.
 
     Every share is floored; the leftover cents go one each to the largest
-    remainders. Ties: larger remainder, then larger exact share, then entry id.
-    An entry with a zero remainder never gets a cent, so exact whole-cent
-    shares are kept as they are.
+    remainders. Ties: larger remainder, then larger exact share, then fewer
+    leftover cents in `earlier` (the pools of the same split rounded before this
+    one), then entry id. Without the third rule, members with identical shares
+    would see the same one win the tie in every pool (up to a cent per pool
+    apart in total); with it, the leftover cents alternate, and identical
+    members' totals differ by at most one cent. An entry with a zero remainder
+    never gets a cent, so exact whole-cent shares are kept as they are.
     """
     if sum(exact_cents.values(), Fraction(0)) != total_cents:
         raise ValueError("exact shares do not add up to the pool total")
@@ -21,7 +29,12 @@ def largest_remainder(total_cents: int, exact_cents: Mapping[str, Fraction]) -> 
     leftover = total_cents - sum(floors.values())
     ranked = sorted(
         exact_cents,
-        key=lambda key: (-(exact_cents[key] - floors[key]), -exact_cents[key], key),
+        key=lambda key: (
+            -(exact_cents[key] - floors[key]),
+            -exact_cents[key],
+            earlier.get(key, 0) if earlier else 0,
+            key,
+        ),
     )
     for key in ranked[:leftover]:
         floors[key] += 1

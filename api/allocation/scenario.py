@@ -113,7 +113,7 @@ class Lease:
 @dataclass(frozen=True)
 class Reading:
     at: int  # seconds since the period start (may be negative or past the end)
-    wh: Fraction
+    wh: int | Fraction
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,10 @@ def _timestamp(value: Any, path: str, origin: datetime) -> int:
         raise _fail(path, f"malformed timestamp {value!r}") from None
     if moment.tzinfo is not None:
         raise _fail(path, f"timestamp {value!r} has a zone; use the site's local time")
-    return int((moment - origin).total_seconds())
+    delta = moment - origin
+    seconds = delta.days * 86400 + delta.seconds
+    # Truncated toward zero like int(delta.total_seconds()), without the float.
+    return seconds + 1 if seconds < 0 and delta.microseconds else seconds
 
 
 def _int(value: Any, path: str, low: int, high: int) -> int:
@@ -418,14 +421,25 @@ def _intervals(raw: Any) -> tuple[Mapping[str, Fraction], ...]:
 
 def _counter(raw: Any, path: str, origin: datetime) -> tuple[Reading, ...]:
     readings: list[Reading] = []
+    previous = None
     for k, item in enumerate(_list(raw, path)):
-        pair = _list(item, f"{path}[{k}]")
-        if len(pair) != 2:
-            raise _fail(f"{path}[{k}]", "expected [timestamp, wh]")
-        at = _timestamp(pair[0], f"{path}[{k}][0]", origin)
-        if readings and at < readings[-1].at:
+        if type(item) is not list or len(item) != 2:
+            pair = _list(item, f"{path}[{k}]")
+            if len(pair) != 2:
+                raise _fail(f"{path}[{k}]", "expected [timestamp, wh]")
+        stamp, wh = item
+        at = _timestamp(stamp, f"{path}[{k}][0]", origin)
+        if previous is not None and at < previous:
             raise _fail(f"{path}[{k}]", "time goes backwards")
-        readings.append(Reading(at, _number(pair[1], f"{path}[{k}][1]")))
+        previous = at
+        # Whole Wh, as the api sends them, skip the Fraction (the common case).
+        if type(wh) is int and wh >= 0:
+            value: int | Fraction = wh
+        elif type(wh) is str and wh.isascii() and wh.isdigit():
+            value = int(wh)
+        else:
+            value = _number(wh, f"{path}[{k}][1]")
+        readings.append(Reading(at, value))
     return tuple(readings)
 
 

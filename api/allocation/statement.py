@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from math import floor
 
 from .pools import ExactPool, Line
 from .rounding import apportion, largest_remainder
@@ -41,13 +42,21 @@ def cents_str(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def round_pool(pool: ExactPool) -> RoundedPool:
-    """Largest remainder over the pool's entries, then over each entry's lines."""
+def round_pool(pool: ExactPool, leftovers: dict[str, int] | None = None) -> RoundedPool:
+    """Largest remainder over the pool's entries, then over each entry's lines.
+
+    leftovers (entry -> leftover cents won in the pools rounded so far) breaks
+    the ties that remain after the remainders and exact shares, and is updated."""
     total = pool.total * 100
     if total.denominator != 1:
         raise ValueError(f"pool {pool.name} total {pool.total} is not whole cents")
     exact = pool.exact()
-    cents = largest_remainder(int(total), {e: v * 100 for e, v in exact.items()})
+    exact_cents = {e: v * 100 for e, v in exact.items()}
+    cents = largest_remainder(int(total), exact_cents, leftovers)
+    if leftovers is not None:
+        for entry, value in exact_cents.items():
+            if cents[entry] > floor(value):
+                leftovers[entry] = leftovers.get(entry, 0) + 1
     lines: dict[str, tuple[tuple[Line, int], ...]] = {}
     for entry, entry_lines in pool.lines.items():
         split = apportion(cents[entry], {str(k): ln.exact for k, ln in enumerate(entry_lines)})

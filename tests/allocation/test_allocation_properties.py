@@ -96,9 +96,9 @@ def test_p3_identical_members_differ_by_at_most_a_cent(data: dict[str, Any], dra
             row[twin] = row[member]
     split = run(data)
     a, b = split.members[member], split.members[twin]
-    # Step 9 rounds each pool on its own and breaks exact ties by id, so the
-    # promise is one cent per pool (see docs/allocation.md, property 3).
-    assert abs(a.total_cents - b.total_cents) <= len(split.pools)
+    # Step 9's third tie rule hands a tied leftover cent to whoever won fewer in
+    # the earlier pools, so identical members end at most one cent apart.
+    assert abs(a.total_cents - b.total_cents) <= 1
     for pool in split.pools.values():
         assert pool.exact.get(member, 0) == pool.exact.get(twin, 0)
         assert abs(pool.cents.get(member, 0) - pool.cents.get(twin, 0)) <= 1
@@ -157,7 +157,20 @@ def test_p5_shapley_share_is_monotone_in_own_load(rows: list[list[Fraction]], dr
     t = draw.draw(st.integers(0, len(rows[0]) - 1))
     more = [list(r) for r in rows]
     more[i][t] += draw.draw(st.integers(1, 20))
-    assert shapley(more, 60, 7).kw[i] >= shapley(rows, 60, 7).kw[i]
+    before, after = shapley(rows, 60, 7), shapley(more, 60, 7)
+    # Sampling draws its orderings over the players sorted by load (so that names do
+    # not matter) and averages identical players: monotone as long as the raise
+    # keeps that layout (docs/allocation.md, property 5). Exact games always are.
+    exact = "exact" in before.method and "exact" in after.method
+    assume(exact or not any(rows[i]) or sampling_layout(rows, i) == sampling_layout(more, i))
+    assert after.kw[i] >= before.kw[i]
+
+
+def sampling_layout(rows: list[list[Fraction]], i: int) -> tuple[list[int], bool]:
+    """Players with load in the order sampling uses, and whether i has a twin."""
+    active = [k for k in range(len(rows)) if any(rows[k])]
+    twin = any(rows[k] == rows[i] for k in active if k != i)
+    return sorted(active, key=lambda k: tuple(rows[k])), twin
 
 
 def counter_example(i_second: str, method: str) -> Split:

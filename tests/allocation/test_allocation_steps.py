@@ -46,6 +46,45 @@ def test_largest_remainder_tie_rules() -> None:
     assert largest_remainder(10, {"x": F(79, 10), "y": F(21, 10)}) == {"x": 8, "y": 2}
 
 
+def test_largest_remainder_third_rule_prefers_fewer_earlier_leftover_cents() -> None:
+    tied = {"a": F(3, 2), "b": F(3, 2)}
+    assert largest_remainder(3, tied) == {"a": 2, "b": 1}
+    assert largest_remainder(3, tied, {"a": 1}) == {"a": 1, "b": 2}
+    # The earlier count only breaks ties left by the remainder and the exact share.
+    assert largest_remainder(3, {"a": F(8, 5), "b": F(7, 5)}, {"a": 5}) == {"a": 2, "b": 1}
+
+
+def test_identical_members_take_turns_with_tied_leftover_cents() -> None:
+    # A and B are identical and tie on a half cent in every pool. With the id as
+    # the only tie-breaker A would win all three cents (6 vs 3).
+    split = allocate(
+        parse_scenario(
+            {
+                "period": {"start": "2026-01-01", "end": "2026-01-31"},
+                "bill": {
+                    "bands": [{"name": "all", "kwh": "2", "cost": "0.03"}],
+                    "demand": {"cost": "0.03"},
+                    "fixed": "0.03",
+                },
+                "units": [{"id": "U1", "area_m2": "1"}, {"id": "U2", "area_m2": "1"}],
+                "leases": [
+                    {"member": "A", "unit": "U1", "from": "2026-01-01", "to": "2026-01-31"},
+                    {"member": "B", "unit": "U2", "from": "2026-01-01", "to": "2026-01-31"},
+                ],
+                "metered_kwh": {"A": {"all": "1"}, "B": {"all": "1"}},
+                "demand_intervals_kw": [{"A": "1", "B": "1"}],
+            }
+        )
+    )
+    cents = {name: split.pools[name].cents for name in ("energy", "demand", "common")}
+    assert cents == {
+        "energy": {"A": 2, "B": 1},
+        "demand": {"A": 1, "B": 2},
+        "common": {"A": 2, "B": 1},
+    }
+    assert (split.members["A"].total_cents, split.members["B"].total_cents) == (5, 4)
+
+
 def test_largest_remainder_refuses_shares_that_do_not_add_up() -> None:
     with pytest.raises(ValueError, match="do not add up"):
         largest_remainder(10, {"a": F(3), "b": F(3)})
