@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from api.allocation import allocate, parse_scenario
+from api.allocation import allocate, parse_scenario, split_to_dict
 from api.db import session_scope
 from api.main import create_app
 from api.models import ElectricityBill, Site, User
@@ -225,8 +225,12 @@ def timed_split(client: httpx.Client, bill: int) -> tuple[float, dict[str, Any]]
     return elapsed, body
 
 
-def phases(served: Served, reader: InfluxReader, bill_id: int) -> dict[str, float]:
-    """Where a split's time goes: scenario building (InfluxDB + SQL) vs the engine."""
+def phases(
+    served: Served, reader: InfluxReader, bill_id: int, *, engine_reference: bool = False
+) -> dict[str, float]:
+    """Where a split's time goes: scenario building (InfluxDB + SQL), parsing, the
+    engine; optionally the engine's exact reference path on the same scenario
+    (per-slot Fractions, big-integer sampling), which must give the same split."""
     factory = served.app.state.sessionmaker
     with factory() as session:
         site = session.query(Site).filter_by(name=SITE).one()
@@ -234,15 +238,26 @@ def phases(served: Served, reader: InfluxReader, bill_id: int) -> dict[str, floa
         assert bill is not None
         t0 = time.perf_counter()
         built = build_split_input(session, reader, site, bill)
-        t1 = time.perf_counter()
-        split = allocate(parse_scenario(built.scenario))
-        t2 = time.perf_counter()
+    t1 = time.perf_counter()
+    scenario = parse_scenario(built.scenario)
+    t2 = time.perf_counter()
+    split = allocate(scenario)
+    t3 = time.perf_counter()
     assert split.total_cents > 0
-    return {
+    figures: dict[str, float] = {
         "input_s": round(t1 - t0, 3),
-        "engine_s": round(t2 - t1, 3),
+        "parse_s": round(t2 - t1, 3),
+        "engine_s": round(t3 - t2, 3),
         "readings": built.series_points,
+        "sessions": len(scenario.sessions),
     }
+    if engine_reference:
+        t4 = time.perf_counter()
+        slow = allocate(scenario, reference=True)
+        figures["engine_reference_s"] = round(time.perf_counter() - t4, 3)
+        if split_to_dict(slow) != split_to_dict(split):
+            raise AssertionError("the fast engine and its reference path disagree")
+    return figures
 
 
 def reference(
@@ -343,11 +358,11 @@ def main() -> None:
             figures["monthly_split_s"] = round(statistics.median(s for s, _ in months), 3)
             figures["monthly_split_runs_s"] = [round(s, 3) for s, _ in months]
             figures["month_reference"] = reference(reader, devices, *month_bounds)
-            figures["month_phases"] = phases(served, reader, month_bill)
+            figures["month_phases"] = phases(served, reader, month_bill, engine_reference=True)
             year_s, year = timed_split(client, year_bill)
             figures["yearly_split_s"] = round(year_s, 3)
             figures["year_reference"] = reference(reader, devices, *year_bounds)
-            figures["year_phases"] = phases(served, reader, year_bill)
+            figures["year_phases"] = phases(served, reader, year_bill, engine_reference=True)
             figures["yearly_total"] = year["result"]["total"]
             figures["monthly_total"] = months[0][1]["result"]["total"]
             figures["targets"] = {"monthly_split_s": 1.0, "yearly_split_s": 10.0}
