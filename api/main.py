@@ -1,4 +1,4 @@
-"""The app factory: routes, start-up steps, and the background ACL sweep."""
+"""The app factory: routes, start-up steps, and the background ACL sweep and counter refresh."""
 
 from __future__ import annotations
 
