@@ -80,3 +80,17 @@ def test_heating_meter_and_restamp_under_micropython() -> None:
     out = json.loads(line.split(" ", 1)[1])
     assert out["meter"] == {"wh": 2000, "pulses": 1600}
     assert out["heating"]["t_flow"] == 61.5
+
+
+def test_board_drivers_under_micropython_with_fake_hardware() -> None:
+    result = subprocess.run(
+        ["node", str(RUNNER),
+         "--mount", f"{REPO / 'firmware'}:/app/firmware",
+         "--mount", f"{REPO / 'protocol'}:/app/protocol",
+         "--mount", f"{MP_DIR / 'fakes'}:/fakes",
+         str(MP_DIR / "board_check.py")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = [row for row in result.stdout.splitlines() if row.startswith("BOARD-OK ")][-1]
+    assert json.loads(line.split(" ", 1)[1])["unix_ms"] == 1767225600000

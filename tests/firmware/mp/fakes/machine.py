@@ -44,3 +44,70 @@ class ADC:
         value = ADC.waveform[self.k % len(ADC.waveform)]
         self.k += 1
         return value
+
+
+class SPI:
+    def __init__(self, *args, **kwargs):
+        self.written = []
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    def write_readinto(self, out, into):
+        self.written.append(bytes(out))
+        for k in range(len(into)):
+            into[k] = 0
+
+
+class I2C:
+    def __init__(self, *args, **kwargs):
+        self.written = []
+
+    def writeto(self, address, data):
+        self.written.append((address, bytes(data)))
+
+    def readfrom_into(self, address, buf):
+        for k in range(len(buf)):
+            buf[k] = 0
+
+    def readfrom(self, address, n):
+        return bytes(n)
+
+
+class UART:
+    def __init__(self, *args, **kwargs):
+        self.kwargs = kwargs
+
+    def any(self):
+        return 0
+
+
+class WDT:
+    def __init__(self, timeout=0):
+        self.timeout = timeout
+        self.fed = 0
+
+    def feed(self):
+        self.fed += 1
+
+
+class RTC:
+    data = b"\x03"
+
+    def memory(self, data=None):
+        if data is None:
+            return RTC.data
+        RTC.data = data
+        return None
+
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+resets = []
+
+
+def reset_cause():
+    return WDT_RESET
+
+
+def reset():
+    resets.append(1)

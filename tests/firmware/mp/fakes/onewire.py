@@ -1,0 +1,8 @@
+# Fake `onewire`.
+class OneWireError(Exception):
+    pass
+
+
+class OneWire:
+    def __init__(self, pin):
+        self.pin = pin
