@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup run test lint typecheck unit bench
+.PHONY: setup run test lint typecheck typecheck-firmware unit bench
 
 setup:
 	bash scripts/setup.sh
@@ -24,3 +24,9 @@ test: lint typecheck unit
 bench: setup
 	$(PY) -m bench.ingest
 	$(PY) -m bench.allocation
+
+# The firmware against the MicroPython ESP32 stubs (also run by tests/firmware/test_build.py).
+typecheck-firmware: setup
+	$(PY) tools/mpy/typeshed.py .venv/mp-typeshed
+	.venv/bin/mypy --config-file firmware/mypy.ini --custom-typeshed-dir .venv/mp-typeshed \
+		--explicit-package-bases firmware protocol
