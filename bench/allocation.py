@@ -260,6 +260,46 @@ def phases(
     return figures
 
 
+def with_demand(built: dict[str, Any]) -> dict[str, Any]:
+    """The same split input plus a demand charge and a main meter (busier on working
+    days), so that demand is derived from the attributed slots: every member with
+    load is a player in a sampled Shapley game over the period's 15-minute slots."""
+    first = date.fromisoformat(built["period"]["start"])
+    days = (date.fromisoformat(built["period"]["end"]) - first).days + 1
+    main = [
+        "90" if (first + timedelta(days=k // 96)).isoweekday() < 6 and 32 <= k % 96 < 80
+        else "40"
+        for k in range(days * 96)
+    ]  # fmt: skip
+    bill = {**built["bill"], "demand": {"cost": "5000.00", "method": "shapley"}}
+    return {**built, "bill": bill, "main_meter_kwh": main}
+
+
+def engine_with_demand(served: Served, reader: InfluxReader, bill_id: int) -> dict[str, Any]:
+    """The engine alone on the month with a derived demand charge, fast and reference."""
+    with served.app.state.sessionmaker() as session:
+        site = session.query(Site).filter_by(name=SITE).one()
+        bill = session.get(ElectricityBill, bill_id)
+        assert bill is not None
+        scenario = parse_scenario(
+            with_demand(build_split_input(session, reader, site, bill).scenario)
+        )
+    t0 = time.perf_counter()
+    split = allocate(scenario)
+    t1 = time.perf_counter()
+    slow = allocate(scenario, reference=True)
+    t2 = time.perf_counter()
+    if split_to_dict(slow) != split_to_dict(split):
+        raise AssertionError("the fast engine and its reference path disagree (demand)")
+    assert split.demand is not None
+    return {
+        "engine_s": round(t1 - t0, 3),
+        "engine_reference_s": round(t2 - t1, 3),
+        "players": sum(1 for kw in split.demand.kw if kw),
+        "method": split.demand.method,
+    }
+
+
 def reference(
     reader: InfluxReader, devices: list[str], start: datetime, end: datetime
 ) -> dict[str, float]:
@@ -359,6 +399,7 @@ def main() -> None:
             figures["monthly_split_runs_s"] = [round(s, 3) for s, _ in months]
             figures["month_reference"] = reference(reader, devices, *month_bounds)
             figures["month_phases"] = phases(served, reader, month_bill, engine_reference=True)
+            figures["month_engine_with_demand"] = engine_with_demand(served, reader, month_bill)
             year_s, year = timed_split(client, year_bill)
             figures["yearly_split_s"] = round(year_s, 3)
             figures["year_reference"] = reference(reader, devices, *year_bounds)

@@ -129,8 +129,8 @@ def occupancy(sessions: Sequence[Session], grace: int) -> Occupancy:
         elif active:
             holders = tuple(sorted(s.member for s in active))
         elif ending:
-            last = max(s.end for s in ending)
-            holders = tuple(sorted(s.member for s in ending if s.end == last))
+            latest = max(s.end for s in ending)
+            holders = tuple(sorted(s.member for s in ending if s.end == latest))
         else:
             continue
         first, last = p // SLOT_SECONDS, (q - 1) // SLOT_SECONDS
