@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -10,6 +11,18 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+
+# Servers run in their own session so that a test can SIGKILL them alone; the
+# price is that they outlive a crashed parent. This net stops what is left.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for proc in list(_RUNNING):
+        if proc.poll() is None:
+            proc.kill()
 
 
 def free_port() -> int:
@@ -76,6 +89,7 @@ class ServerProcess:
             self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        _RUNNING.add(self.proc)
         try:
             wait_for_port(self.host, self.port, timeout, self.proc)
             self.after_start()
