@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-
 # Servers run in their own session so that a test can SIGKILL them alone; the
 # price is that they outlive a crashed parent. This net stops what is left.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
