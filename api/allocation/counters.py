@@ -48,8 +48,9 @@ def clean_counter(readings: Sequence[Reading], rated_kw: Fraction, horizon: int)
     covered: list[Span] = []
     rejected: list[Rejection] = []
     resets = 0
+    times = [r.at for r in readings]
     for k in range(1, len(readings)):
-        a, b = readings[k - 1].at, readings[k].at
+        a, b = times[k - 1], times[k]
         delta = values[k] - values[k - 1]
         if delta < 0:
             delta = values[k]
@@ -68,7 +69,12 @@ def clean_counter(readings: Sequence[Reading], rated_kw: Fraction, horizon: int)
             covered[-1] = (covered[-1][0], hi)
         else:
             covered.append((lo, hi))
-        if delta:
+        if not delta:
+            continue
+        slot = a // SLOT_SECONDS
+        if lo == a and hi == b and (b - 1) // SLOT_SECONDS == slot:
+            slots[slot] = slots.get(slot, 0) + delta  # the common case stays integer
+        else:
             _spread(slots, delta, a, b, lo, hi)
     return Cleaned(
         # Whole Wh stay ints (the usual case); Fraction arithmetic accepts them.

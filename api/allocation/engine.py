@@ -157,8 +157,8 @@ def _derived_loads(s: Scenario, found: Attributed) -> dict[str, list[int]]:
         power = np.array([m for _, m in profile], dtype=kind)
         for member, share in shares.items():
             row_of(member)[at] += power * share.numerator // share.denominator
-    attributed = [int(x) for x in sum(rows.values(), np.zeros(slots, dtype=kind))]
-    loads = {member: [int(x) for x in row] for member, row in rows.items()}
+    attributed = sum(rows.values(), np.zeros(slots, dtype=kind)).tolist()
+    loads = {member: row.tolist() for member, row in rows.items()}
     loads[BASE] = [
         max(round(kwh * MW_PER_KWH) - a, 0)
         for kwh, a in zip(s.main_meter_kwh, attributed, strict=True)

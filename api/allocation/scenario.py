@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 SLOT_SECONDS = 900
 SLOTS_PER_DAY = 86400 // SLOT_SECONDS
@@ -110,8 +110,7 @@ class Lease:
     end: date  # inclusive
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):  # a tuple: a year has 35,000 readings per machine
     at: int  # seconds since the period start (may be negative or past the end)
     wh: int | Fraction
 
@@ -428,7 +427,15 @@ def _counter(raw: Any, path: str, origin: datetime) -> tuple[Reading, ...]:
             if len(pair) != 2:
                 raise _fail(f"{path}[{k}]", "expected [timestamp, wh]")
         stamp, wh = item
-        at = _timestamp(stamp, f"{path}[{k}][0]", origin)
+        try:  # the common case inline; _timestamp names the problem otherwise
+            moment = datetime.fromisoformat(stamp)
+        except (TypeError, ValueError):
+            moment = None
+        if moment is None or moment.tzinfo is not None or moment.microsecond:
+            at = _timestamp(stamp, f"{path}[{k}][0]", origin)
+        else:
+            delta = moment - origin
+            at = delta.days * 86400 + delta.seconds
         if previous is not None and at < previous:
             raise _fail(f"{path}[{k}]", "time goes backwards")
         previous = at
