@@ -143,7 +143,8 @@ class Fleet:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
         self.start_unix_ms = scenario.start_unix_ms
-        self.building = Building(scenario.zones, fail_at_s=scenario.boiler_fail_at_s)
+        self.building = Building(scenario.zones, fail_at_s=scenario.boiler_fail_at_s,
+                                 recover_at_s=scenario.boiler_recover_at_s)
         self.nodes: dict[str, SimNode] = {}
         for index, spec in enumerate(scenario.nodes):
             self.nodes[spec["device"]] = SimNode(self, spec, index)

@@ -71,18 +71,21 @@ class Building:
     temperatures follow the boiler, and fall when it fails."""
 
     def __init__(self, zones: int, outside_c: float = 4.0, setpoint_c: float = 20.0,
-                 fail_at_s: float | None = None) -> None:
+                 fail_at_s: float | None = None, recover_at_s: float | None = None) -> None:
         self.zones = [17.0 + 0.5 * k for k in range(zones)]
         self.flow = 30.0
         self.outside = outside_c
         self.setpoint = setpoint_c
         self.fail_at = fail_at_s
+        self.recover_at = recover_at_s
         self.call = False
         self.t = 0.0
         self.burn_s = 0.0
 
     def boiler_working(self, t: float) -> bool:
-        return self.fail_at is None or t < self.fail_at
+        if self.fail_at is None or t < self.fail_at:
+            return True
+        return self.recover_at is not None and t >= self.recover_at
 
     def advance(self, t: float) -> None:
         step = 10.0

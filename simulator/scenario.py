@@ -5,7 +5,7 @@
       "base_load_w": 400, "badge_key": "<32+ hex digits>",
       "mqtt": {"host": "127.0.0.1", "port": 1883, "password": "device-secret"},
       "members": {"alice": "04:a1:b2:c3", ...},
-      "building": {"zones": 2, "boiler_fail_at_s": 50000},
+      "building": {"zones": 2, "boiler_fail_at_s": 50000, "boiler_recover_at_s": 60000},
       "nodes": [
         {"device": "node1", "role": "machine", "profile": "laser",
          "sessions_per_day": 4, "users": ["alice"], "config": {...}},
@@ -71,6 +71,10 @@ class Scenario:
         self.zones = int(building.get("zones", 2))
         fail = building.get("boiler_fail_at_s")
         self.boiler_fail_at_s = float(fail) if fail is not None else None
+        recover = building.get("boiler_recover_at_s")
+        self.boiler_recover_at_s = float(recover) if recover is not None else None
+        if recover is not None and (fail is None or float(recover) <= float(fail)):
+            raise ScenarioError("building.boiler_recover_at_s must come after boiler_fail_at_s")
         self.nodes: list[dict[str, Any]] = list(data.get("nodes") or [])
         self.events: list[dict[str, Any]] = list(data.get("events") or [])
         self._check()

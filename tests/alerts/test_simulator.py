@@ -1,11 +1,8 @@
 """The real simulator (firmware on virtual hardware) through the real broker
 and gateway into InfluxDB, then the alert service over that data: a boiler
 that fails at a known time raises exactly one heating alert, a node unplugged
-for ten minutes raises an offline alert that resolves when it is back.
-
-The simulator's boiler cannot recover yet (no `boiler_recover_at_s`), so the
-resolution of a heating alert is shown on generated data instead
-(test_heating_failure.py)."""
+for ten minutes raises an offline alert that resolves when it is back, and the
+heating alert resolves once the boiler is repaired."""
 
 from __future__ import annotations
 
@@ -30,7 +27,8 @@ from simulator.vloop import VirtualTimeLoop
 from tests.alerts.stepping import MINUTE, first, moments, step_through
 from tests.simulator.harness import run, scenario
 
-FAIL_AT_S, UNPLUG_AT_S, UNPLUG_FOR_S, DURATION_S = 2 * 3600, 3600, 600, 3 * 3600 + 1800
+FAIL_AT_S, RECOVER_AT_S = 2 * 3600, 3 * 3600 + 1800
+UNPLUG_AT_S, UNPLUG_FOR_S, DURATION_S = 3600, 600, 4 * 3600 + 1800
 NODE = {"telemetry_s": 30, "status_s": 300, "sample_ms": 2000}
 
 
@@ -39,7 +37,7 @@ def _simulate(tmp_path: Path, mosquitto: Mosquitto) -> int:
     sc = scenario(mosquitto, [
         {"device": "node3", "role": "heating", "config": dict(NODE)},
         {"device": "node4", "role": "meter", "config": dict(NODE)},
-    ], building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S})
+    ], building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S, "boiler_recover_at_s": RECOVER_AT_S})
     fleet = Fleet(sc, tmp_path / "flash")
     loop = VirtualTimeLoop(speed=400)
 
@@ -113,8 +111,17 @@ async def test_simulated_boiler_failure_and_unplugged_node(
     with sessions() as session:
         stored = list(session.scalars(select(Alert).order_by(Alert.id)))
     summary = [(a.kind, a.device, a.state) for a in stored]
-    assert summary == [("device_offline", "node4", "resolved"), ("heating", "node3", "firing")], (
+    assert summary == [("device_offline", "node4", "resolved"), ("heating", "node3", "resolved")], (
         [a.summary for a in stored])
+    heating = stored[1]
+    assert heating.resolved_at is not None
+    repaired = start + RECOVER_AT_S * 1000
+    heating_resolved = int(heating.resolved_at.timestamp() * 1000)
+    # Resolved once the flow rises again after the repair, not before it.
+    bound = repaired + window + config.lifecycle.resolve_after_s * 1000 + 2 * MINUTE
+    assert repaired < heating_resolved <= bound
+    print(f"simulator: boiler repaired, heating alert resolved after "
+          f"{(heating_resolved - repaired) / 1000:.0f} s")
     offline = stored[0]
     assert offline.resolved_at is not None
     back = unplug + UNPLUG_FOR_S * 1000
