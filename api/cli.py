@@ -59,7 +59,7 @@ from api.services.influx import InfluxError, InfluxReader
 from api.services.mqtt import MqttPublisher
 from api.services.split_input import ManualInputs
 from api.services.splits import SplitError, run_split
-from api.services.statements import member_statement, statement_pdf
+from api.services.statements import member_statement, run_statement_pdf
 from api.settings import Settings
 
 
@@ -298,16 +298,7 @@ def cmd_export_split(ctx: Context, args: argparse.Namespace) -> None:
         statement = member_statement(run.result, member.code)
         if statement is None:
             fail(f"member {member.code} has no share in split {run.id}")
-        data = statement_pdf(
-            ctx.site.title or ctx.site.name,
-            member.name,
-            member.code,
-            run.result.get("period", {}),
-            statement,
-            run.id,
-            bool(run.result.get("held")),
-        )
-        Path(args.out).write_bytes(data)
+        Path(args.out).write_bytes(run_statement_pdf(ctx.site, run, member, statement))
     else:
         Path(args.out).write_text(run.csv)
     print(args.out)

@@ -13,7 +13,7 @@ from api.routes.common import get_or_404
 from api.schemas.bills import SplitPublic, SplitRequest, SplitSummary
 from api.services.split_input import ManualInputs
 from api.services.splits import SplitError, preview, run_split
-from api.services.statements import member_statement, statement_pdf
+from api.services.statements import member_statement, run_statement_pdf
 
 router = APIRouter(tags=["splits"])
 
@@ -128,15 +128,7 @@ def get_statement_pdf(
     run_id: int, member_id: int, user: CurrentUser, session: SessionDep, site: SiteDep
 ) -> Response:
     run, member, statement = _own_statement(session, user, run_id, member_id)
-    pdf = statement_pdf(
-        site.title or site.name,
-        member.name,
-        member.code,
-        run.result.get("period", {}),
-        statement,
-        run.id,
-        bool(run.result.get("held")),
-    )
+    pdf = run_statement_pdf(site, run, member, statement)
     return Response(
         pdf,
         media_type="application/pdf",

@@ -7,6 +7,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from api.models import AllocationRun, Member, Site
+
 
 def member_statement(result: dict[str, Any], code: str) -> dict[str, Any] | None:
     if code == "vacancy":
@@ -76,3 +78,18 @@ def statement_pdf(
     pdf.set_font("Helvetica", "", 9)
     pdf.multi_cell(0, 5, _latin1(str(statement.get("explanation", ""))))
     return bytes(pdf.output())
+
+
+def run_statement_pdf(
+    site: Site, run: AllocationRun, member: Member, statement: dict[str, Any]
+) -> bytes:
+    """The PDF of `member`'s `statement` in the stored split `run`."""
+    return statement_pdf(
+        site.title or site.name,
+        member.name,
+        member.code,
+        run.result.get("period", {}),
+        statement,
+        run.id,
+        bool(run.result.get("held")),
+    )
