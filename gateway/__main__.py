@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from gateway import logs
 from gateway.service import Gateway
 from gateway.settings import load_settings
+from gateway.workers import Workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    Gateway(settings).run(stop)
+    if settings.workers > 1:
+        Workers(settings, sys.argv[1:] if argv is None else argv).run(stop)
+    else:
+        Gateway(settings).run(stop)
     return 0
 
 

@@ -18,6 +18,7 @@ from gateway.metrics import Metrics
 from gateway.mqtt_session import MqttSession
 from gateway.settings import Settings
 from gateway.spool import Spool
+from gateway.workers import orphaned
 from protocol.wire import ProtocolError
 
 log = logging.getLogger("gateway")
@@ -121,6 +122,9 @@ class Gateway:
             if now >= next_liveness:
                 self.check_liveness(time.time())
                 next_liveness = now + s.liveness_check_s
+            if orphaned(s.worker_of):
+                log.warning("supervisor gone; stopping", extra={"parent": s.worker_of})
+                break
         self.shutdown()
 
     def shutdown(self) -> None:

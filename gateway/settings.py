@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     mqtt_topic: str = "mf/+/+/+"
     # Set to consume via the MQTT 5 shared subscription $share/<group>/<topic>.
     shared_group: str = ""
+    # Gateway processes sharing one subscription (group `shared_group`, or
+    # "gateway"), each with client id <mqtt_client_id>-<n>: one per core.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Set by the supervising parent in each worker: its pid (0: no parent).
+    worker_of: Annotated[int, Field(ge=0)] = 0
     # How long the broker keeps the session after a disconnect (MQTT 5).
     session_expiry_s: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 65535
