@@ -35,7 +35,7 @@ from api.models import (
     User,
 )
 from api.routes import badges, bills, devices, machines, members, spaces, users
-from api.routes.common import site_today
+from api.routes.common import AclPush, site_today
 from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.machines import (
     DeviceCreate,
@@ -93,6 +93,9 @@ class Context:
                 s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password, s.mqtt_timeout_s
             )
         return self._publisher
+
+    def acl_push(self) -> AclPush:
+        return AclPush(self.factory, self.publisher, self.site)
 
     def reader(self) -> InfluxReader:
         s = self.settings
@@ -210,9 +213,7 @@ def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
             "grace_minutes": args.grace_minutes,
         },
     )
-    row = machines.create_machine(
-        body, ctx.actor, ctx.session, ctx.site, ctx.audit, ctx.factory, ctx.publisher
-    )
+    row = machines.create_machine(body, ctx.actor, ctx.session, ctx.audit, ctx.acl_push())
     _show(row, MachinePublic)
 
 
@@ -222,9 +223,7 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
         BadgeCreate,
         {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
     )
-    row = badges.enrol_badge(
-        body, ctx.actor, ctx.session, ctx.site, ctx.settings, ctx.audit, ctx.factory, ctx.publisher
-    )
+    row = badges.enrol_badge(body, ctx.actor, ctx.session, ctx.settings, ctx.audit, ctx.acl_push())
     _show(row, BadgePublic)
 
 
@@ -235,9 +234,7 @@ def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
         TrainingCreate,
         {"member_id": member.id, "machine_id": machine.id, "expires_on": args.expires},
     )
-    row = machines.grant_training(
-        body, ctx.actor, ctx.session, ctx.site, ctx.audit, ctx.factory, ctx.publisher
-    )
+    row = machines.grant_training(body, ctx.actor, ctx.session, ctx.audit, ctx.acl_push())
     _show(row, TrainingPublic)
 
 

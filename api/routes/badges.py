@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import (
-    AuditorDep,
-    CurrentUser,
-    FactoryDep,
-    Manager,
-    PublisherDep,
-    SessionDep,
-    SettingsDep,
-    SiteDep,
-)
+from api.deps import AuditorDep, CurrentUser, Manager, SessionDep, SettingsDep
 from api.models import Badge, Member
-from api.routes.common import conflict, get_or_404, site_today, unprocessable
+from api.routes.common import (
+    AclPushDep,
+    add_row,
+    conflict,
+    get_or_404,
+    revoke,
+    unprocessable,
+)
 from api.schemas.people import BadgeCreate, BadgePublic
 from api.services import acl
-from api.services.audit import snapshot
 from protocol.badge import badge_hash, uid_from_hex
 
 router = APIRouter(prefix="/badges", tags=["badges"])
@@ -54,11 +49,9 @@ def enrol_badge(
     body: BadgeCreate,
     _: Manager,
     session: SessionDep,
-    site: SiteDep,
     settings: SettingsDep,
     audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    push: AclPushDep,
 ) -> Badge:
     get_or_404(session, Member, body.member_id, "member")
     digest = hash_uid(body.uid, settings.badge_hash_key)
@@ -67,32 +60,23 @@ def enrol_badge(
         raise conflict(
             f"this card is already enrolled (badge {existing.id}, member {existing.member_id})"
         )
-    badge = Badge(member_id=body.member_id, hash=digest, kind=body.kind, holder=body.holder)
-    session.add(badge)
-    audit.created(badge)
+    badge = add_row(
+        session,
+        audit,
+        Badge(member_id=body.member_id, hash=digest, kind=body.kind, holder=body.holder),
+    )
     machines = acl.machines_of_member(session, body.member_id)
     session.commit()
-    acl.publish_many(factory, publisher, machines, site_today(site))
+    push.publish(machines)
     return badge
 
 
 @router.delete("/{badge_id}", response_model=BadgePublic)
 def revoke_badge(
-    badge_id: int,
-    _: Manager,
-    session: SessionDep,
-    site: SiteDep,
-    audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    badge_id: int, _: Manager, session: SessionDep, audit: AuditorDep, push: AclPushDep
 ) -> Badge:
-    badge = get_or_404(session, Badge, badge_id, "badge")
-    if badge.revoked_at is not None:
-        raise conflict(f"badge {badge_id} was revoked at {badge.revoked_at}")
-    before = snapshot(badge)
-    badge.revoked_at = datetime.now(UTC)
-    audit.updated(badge, before)
+    badge = revoke(audit, get_or_404(session, Badge, badge_id, "badge"), "badge")
     machines = acl.machines_of_member(session, badge.member_id)
     session.commit()
-    acl.publish_many(factory, publisher, machines, site_today(site))
+    push.publish(machines)
     return badge

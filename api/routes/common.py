@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import HTTPException, status
+from fastapi import Depends, HTTPException, status
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.models import Base, Site
-from api.services.audit import snapshot
+from api.deps import FactoryDep, PublisherDep, SiteDep
+from api.models import Badge, Base, Machine, Member, Site, Training, Unit
+from api.services import acl
+from api.services.audit import Auditor, snapshot
+from api.services.mqtt import Publisher
 
 Row = TypeVar("Row", bound=Base)
 
@@ -41,3 +46,55 @@ def apply_update(row: Base, update: BaseModel) -> dict[str, Any]:
 
 def site_today(site: Site) -> date:
     return datetime.now(ZoneInfo(site.timezone)).date()
+
+
+def add_row(session: Session, audit: Auditor, row: Row) -> Row:
+    """Insert a new row and log its creation, not yet committed."""
+    session.add(row)
+    audit.created(row)
+    return row
+
+
+def check_code_free(
+    session: Session, model: type[Machine | Member | Unit], site: Site, code: str, what: str
+) -> None:
+    taken = session.scalar(select(model).where(model.site_id == site.id, model.code == code))
+    if taken is not None:
+        raise conflict(f"{what} code {code} is taken")
+
+
+Revocable = TypeVar("Revocable", Badge, Training)
+
+
+def revoke(audit: Auditor, row: Revocable, what: str) -> Revocable:
+    """Mark a row revoked (kept for the record, never deleted), not yet committed."""
+    if row.revoked_at is not None:
+        raise conflict(f"{what} {row.id} was revoked at {row.revoked_at}")
+    before = snapshot(row)
+    row.revoked_at = datetime.now(UTC)
+    audit.updated(row, before)
+    return row
+
+
+class AclPush:
+    """Republishes the allow-lists of machines after a change that may alter them."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], publisher: Publisher | None, site: Site
+    ) -> None:
+        self.factory = factory
+        self.publisher = publisher
+        self.site = site
+
+    def today(self) -> date:
+        return site_today(self.site)
+
+    def publish(self, machine_ids: Iterable[int]) -> None:
+        acl.publish_many(self.factory, self.publisher, machine_ids, self.today())
+
+
+def get_acl_push(factory: FactoryDep, publisher: PublisherDep, site: SiteDep) -> AclPush:
+    return AclPush(factory, publisher, site)
+
+
+AclPushDep = Annotated[AclPush, Depends(get_acl_push)]

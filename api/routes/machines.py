@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import (
-    AuditorDep,
-    CurrentUser,
-    FactoryDep,
-    Manager,
-    PublisherDep,
-    SessionDep,
-    SiteDep,
-    Staff,
-)
+from api.deps import AuditorDep, CurrentUser, Manager, SessionDep, SiteDep, Staff
 from api.models import Device, Machine, Member, Training
-from api.routes.common import apply_update, conflict, get_or_404, site_today, unprocessable
+from api.routes.common import (
+    AclPushDep,
+    add_row,
+    apply_update,
+    check_code_free,
+    conflict,
+    get_or_404,
+    revoke,
+    site_today,
+    unprocessable,
+)
 from api.schemas.machines import (
     AclPublic,
     MachineCreate,
@@ -28,7 +27,6 @@ from api.schemas.machines import (
     TrainingPublic,
 )
 from api.services import acl
-from api.services.audit import snapshot
 from api.services.mqtt import PublishError
 
 router = APIRouter(tags=["machines"])
@@ -56,23 +54,14 @@ def _check_device(session: SessionDep, device_id: int | None, machine_id: int | 
 
 @router.post("/machines", response_model=MachinePublic, status_code=201)
 def create_machine(
-    body: MachineCreate,
-    _: Manager,
-    session: SessionDep,
-    site: SiteDep,
-    audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    body: MachineCreate, _: Manager, session: SessionDep, audit: AuditorDep, push: AclPushDep
 ) -> Machine:
-    if session.scalar(select(Machine).where(Machine.site_id == site.id, Machine.code == body.code)):
-        raise conflict(f"machine code {body.code} is taken")
+    check_code_free(session, Machine, push.site, body.code, "machine")
     _check_device(session, body.device_id, None)
-    machine = Machine(site_id=site.id, **body.model_dump())
-    session.add(machine)
-    audit.created(machine)
+    machine = add_row(session, audit, Machine(site_id=push.site.id, **body.model_dump()))
     session.commit()
     # A new node starts with an empty allow-list rather than none at all.
-    acl.publish_many(factory, publisher, [machine.id], site_today(site))
+    push.publish([machine.id])
     session.refresh(machine)
     return machine
 
@@ -83,10 +72,8 @@ def update_machine(
     body: MachineUpdate,
     _: Manager,
     session: SessionDep,
-    site: SiteDep,
     audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    push: AclPushDep,
 ) -> Machine:
     machine = get_or_404(session, Machine, machine_id, "machine")
     if "device_id" in body.model_fields_set:
@@ -96,12 +83,12 @@ def update_machine(
     audit.updated(machine, before)
     session.commit()
     if before["device_id"] != machine.device_id:
-        if old_device is not None and publisher is not None:
+        if old_device is not None and push.publisher is not None:
             try:
-                acl.clear_device(factory, publisher, machine.id, old_device.name)
+                acl.clear_device(push.factory, push.publisher, machine.id, old_device.name)
             except PublishError as exc:
                 acl.log.warning("old device %s keeps its ACL: %s", old_device.name, exc)
-        acl.publish_many(factory, publisher, [machine.id], site_today(site))
+        push.publish([machine.id])
     session.refresh(machine)
     return machine
 
@@ -128,43 +115,23 @@ def list_trainings(user: CurrentUser, session: SessionDep) -> list[Training]:
 
 @router.post("/trainings", response_model=TrainingPublic, status_code=201)
 def grant_training(
-    body: TrainingCreate,
-    user: Manager,
-    session: SessionDep,
-    site: SiteDep,
-    audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    body: TrainingCreate, user: Manager, session: SessionDep, audit: AuditorDep, push: AclPushDep
 ) -> Training:
     get_or_404(session, Member, body.member_id, "member")
     get_or_404(session, Machine, body.machine_id, "machine")
-    today = site_today(site)
-    if body.expires_on is not None and body.expires_on < today:
+    if body.expires_on is not None and body.expires_on < push.today():
         raise unprocessable(f"expiry {body.expires_on} is in the past")
-    training = Training(**body.model_dump(), granted_by=user.id)
-    session.add(training)
-    audit.created(training)
+    training = add_row(session, audit, Training(**body.model_dump(), granted_by=user.id))
     session.commit()
-    acl.publish_many(factory, publisher, [training.machine_id], today)
+    push.publish([training.machine_id])
     return training
 
 
 @router.delete("/trainings/{training_id}", response_model=TrainingPublic)
 def revoke_training(
-    training_id: int,
-    _: Manager,
-    session: SessionDep,
-    site: SiteDep,
-    audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    training_id: int, _: Manager, session: SessionDep, audit: AuditorDep, push: AclPushDep
 ) -> Training:
-    training = get_or_404(session, Training, training_id, "training")
-    if training.revoked_at is not None:
-        raise conflict(f"training {training_id} was revoked at {training.revoked_at}")
-    before = snapshot(training)
-    training.revoked_at = datetime.now(UTC)
-    audit.updated(training, before)
+    training = revoke(audit, get_or_404(session, Training, training_id, "training"), "training")
     session.commit()
-    acl.publish_many(factory, publisher, [training.machine_id], site_today(site))
+    push.publish([training.machine_id])
     return training

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
-from api.deps import (
-    AuditorDep,
-    CurrentUser,
-    FactoryDep,
-    Manager,
-    PublisherDep,
-    SessionDep,
-    SiteDep,
-    Staff,
-)
+from api.deps import AuditorDep, CurrentUser, Manager, SessionDep, SiteDep, Staff
 from api.models import Member
-from api.routes.common import apply_update, conflict, get_or_404, site_today
+from api.routes.common import AclPushDep, add_row, apply_update, check_code_free, get_or_404
 from api.schemas.people import MemberCreate, MemberPublic, MemberUpdate
 from api.services import acl
 
@@ -43,11 +32,8 @@ def get_member(member_id: int, user: CurrentUser, session: SessionDep) -> Member
 def create_member(
     body: MemberCreate, _: Manager, session: SessionDep, site: SiteDep, audit: AuditorDep
 ) -> Member:
-    if session.scalar(select(Member).where(Member.site_id == site.id, Member.code == body.code)):
-        raise conflict(f"member code {body.code} is taken")
-    member = Member(site_id=site.id, **body.model_dump())
-    session.add(member)
-    audit.created(member)
+    check_code_free(session, Member, site, body.code, "member")
+    member = add_row(session, audit, Member(site_id=site.id, **body.model_dump()))
     session.commit()
     return member
 
@@ -58,17 +44,14 @@ def update_member(
     body: MemberUpdate,
     _: Manager,
     session: SessionDep,
-    site: SiteDep,
     audit: AuditorDep,
-    factory: FactoryDep,
-    publisher: PublisherDep,
+    push: AclPushDep,
 ) -> Member:
     member = get_or_404(session, Member, member_id, "member")
     before = apply_update(member, body)
     audit.updated(member, before)
     machines = acl.machines_of_member(session, member.id)
-    today: date = site_today(site)
     session.commit()
     if before["active"] != member.active:
-        acl.publish_many(factory, publisher, machines, today)
+        push.publish(machines)
     return member

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from api.deps import AuditorDep, SessionDep, SiteDep, Staff, Treasurer
 from api.models import Lease, Member, Unit
-from api.routes.common import apply_update, conflict, get_or_404, unprocessable
+from api.routes.common import (
+    add_row,
+    apply_update,
+    check_code_free,
+    conflict,
+    get_or_404,
+    unprocessable,
+)
 from api.schemas.spaces import (
     LeaseCreate,
     LeasePublic,
@@ -32,11 +39,8 @@ def list_units(_: Staff, session: SessionDep, site: SiteDep) -> list[Unit]:
 def create_unit(
     body: UnitCreate, _: Treasurer, session: SessionDep, site: SiteDep, audit: AuditorDep
 ) -> Unit:
-    if session.scalar(select(Unit).where(Unit.site_id == site.id, Unit.code == body.code)):
-        raise conflict(f"unit code {body.code} is taken")
-    unit = Unit(site_id=site.id, **body.model_dump())
-    session.add(unit)
-    audit.created(unit)
+    check_code_free(session, Unit, site, body.code, "unit")
+    unit = add_row(session, audit, Unit(site_id=site.id, **body.model_dump()))
     session.commit()
     return unit
 
@@ -81,9 +85,7 @@ def create_lease(body: LeaseCreate, _: Treasurer, session: SessionDep, audit: Au
     get_or_404(session, Unit, body.unit_id, "unit")
     get_or_404(session, Member, body.member_id, "member")
     check_lease(session, body.unit_id, body.start, body.end, None)
-    lease = Lease(**body.model_dump())
-    session.add(lease)
-    audit.created(lease)
+    lease = add_row(session, audit, Lease(**body.model_dump()))
     session.commit()
     return lease
 
