@@ -88,20 +88,32 @@ def publish(broker: Mosquitto, messages: list[tuple[str, bytes]]) -> float:
     return elapsed
 
 
-def influx_ceiling(influx: InfluxDB, points: int, batch: int = 5000) -> float:
-    """Points/s for prebuilt batches of gateway-shaped lines into a spare database."""
-    influx.query('CREATE DATABASE "ceiling"')
+def gateway_lines(points: int) -> list[str]:
+    """What the gateway writes for machine telemetry: 8 fields a line."""
     msgs = [wire.decode("telemetry", p) for _, p in telemetry(points)]
-    lines = [telemetry_lines("bench", f"node{i % DEVICES}", m, 0)[0] for i, m in enumerate(msgs)]
-    bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, points, batch)]
+    return [telemetry_lines("bench", f"node{i % DEVICES}", m, 0)[0] for i, m in enumerate(msgs)]
+
+
+def one_field_lines(points: int) -> list[str]:
+    """The usual shape of InfluxDB write benchmarks: one field a line."""
+    return [
+        f"telemetry,site=bench,device=node{n % DEVICES} wh={n}i {T0 + n // DEVICES}"
+        for n in range(points)
+    ]
+
+
+def influx_ceiling(influx: InfluxDB, lines: list[str], database: str, batch: int = 5000) -> float:
+    """Points/s for prebuilt batches of `lines` into a spare database."""
+    influx.query(f'CREATE DATABASE "{database}"')
+    bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, len(lines), batch)]
     with httpx.Client(auth=(influx.user, influx.password), timeout=60) as http:
         start = time.perf_counter()
         for body in bodies:
             response = http.post(
-                f"{influx.url}/write", params={"db": "ceiling", "precision": "ms"}, content=body
+                f"{influx.url}/write", params={"db": database, "precision": "ms"}, content=body
             )
             response.raise_for_status()
-        return points / (time.perf_counter() - start)
+        return len(lines) / (time.perf_counter() - start)
 
 
 class Drain(NamedTuple):
@@ -150,24 +162,58 @@ def paho_receive(broker: Mosquitto, count: int, name: str) -> Drain:
     return Drain(count / elapsed, cpu / count * 1e6)
 
 
-def wait_written(gw: GatewayProcess, target: int, timeout: float) -> float:
+def written_points(gw: GatewayProcess, workers: int) -> float:
+    # Worker i serves its metrics on the gateway's port + i.
+    total = 0.0
+    for index in range(workers):
+        try:
+            text = httpx.get(f"http://{gw.host}:{gw.port + index}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for row in text.splitlines():
+            if row.startswith("gateway_written_points_total "):
+                total += float(row.split()[1])
+    return total
+
+
+def wait_written(gw: GatewayProcess, target: int, timeout: float, workers: int = 1) -> float:
     deadline = time.monotonic() + timeout
-    while (gw.metric("gateway_written_points_total") or 0) < target:
+    while written_points(gw, workers) < target:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"gateway wrote {gw.metric('gateway_written_points_total')}")
+            raise RuntimeError(f"gateway wrote {written_points(gw, workers)} of {target}")
         time.sleep(0.25)  # each scrape costs the gateway CPU
     return time.time()
 
 
-def connected_at(gw: GatewayProcess) -> float:
-    for row in reversed(gw.log_path.read_text().splitlines()):
-        if row.startswith("{") and json.loads(row).get("msg") == "connected":
-            return float(json.loads(row)["ts"])
-    raise RuntimeError("no 'connected' record in the gateway log")
+def first_connected_after(gw: GatewayProcess, after: float) -> float:
+    """When the first (worker) process of this start connected to the broker."""
+    times = [
+        float(record["ts"])
+        for row in gw.log_path.read_text().splitlines()
+        if row.startswith("{")
+        for record in [json.loads(row)]
+        if record.get("msg") == "connected" and float(record["ts"]) > after
+    ]
+    if not times:
+        raise RuntimeError("no 'connected' record in the gateway log")
+    return min(times)
+
+
+def consumer_pids(gw: GatewayProcess, workers: int) -> list[int]:
+    """The processes that consume: the gateway itself, or its workers."""
+    assert gw.proc is not None
+    if workers == 1:
+        return [gw.proc.pid]
+    deadline = time.monotonic() + 30
+    while True:
+        pids = Path(f"/proc/{gw.proc.pid}/task/{gw.proc.pid}/children").read_text().split()
+        if len(pids) == workers or time.monotonic() > deadline:
+            return [int(p) for p in pids]
+        time.sleep(0.05)
 
 
 def gateway_drain(
-    workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int, name: str
+    workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int, name: str, workers: int = 1
 ) -> Drain:
     gw = GatewayProcess(
         workdir / name,
@@ -177,23 +223,40 @@ def gateway_drain(
         PASSWORD,
         mqtt_client_id=name,
         mqtt_topic=f"mf/{name}/+/+",
+        workers=workers,
     )
-    gw.start()  # creates the persistent session and its subscription
-    assert gw.proc is not None
+    gw.start()  # creates the persistent session(s) and subscription(s)
+    wait_until_subscribed(gw, workers)
     # What starting up costs (imports, connect): taken off the drain's CPU.
-    startup_cpu = process_cpu_s(gw.proc.pid)
+    startup_cpu = sum(process_cpu_s(pid) for pid in consumer_pids(gw, workers))
     gw.stop()
     publish(broker, list(telemetry(count, site=name)))
+    published = time.time()
     gw.start()
-    assert gw.proc is not None
-    start = connected_at(gw)
-    end = wait_written(gw, count, 600)
-    cpu = process_cpu_s(gw.proc.pid) - startup_cpu
+    pids = consumer_pids(gw, workers)
+    end = wait_written(gw, count, 600, workers)
+    start = first_connected_after(gw, published)
+    cpu = sum(process_cpu_s(pid) for pid in pids) - startup_cpu
     gw.close()
     stored = influx.count("telemetry", "seq", where=f"site = '{name}'")
     if stored != count:
         raise RuntimeError(f"gateway stored {stored} of {count}")
     return Drain(count / (end - start), cpu / count * 1e6)
+
+
+def wait_until_subscribed(gw: GatewayProcess, workers: int) -> None:
+    deadline = time.monotonic() + 30
+    for index in range(workers):
+        url = f"http://{gw.host}:{gw.port + index}/metrics"
+        while True:
+            try:
+                if "gateway_subscribed 1.0" in httpx.get(url, timeout=5).text:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway worker {index + 1} did not subscribe")
+            time.sleep(0.05)
 
 
 def gateway_live(workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int) -> float:
@@ -255,6 +318,10 @@ def main() -> None:
         default=2,
         help="bare and gateway drains alternate; the best of each counts",
     )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2,
+        help="gateway worker processes for the scaled-out run (one per core)",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
@@ -264,17 +331,27 @@ def main() -> None:
         broker.start()
         influx.start()
         try:
-            ceiling = influx_ceiling(influx, args.ceiling_points)
-            bare_runs, gateway_runs = [], []
+            ceiling = influx_ceiling(influx, gateway_lines(args.ceiling_points), "ceiling")
+            ceiling_one_field = influx_ceiling(
+                influx, one_field_lines(args.ceiling_points), "ceiling1"
+            )
+            bare_runs, gateway_runs, pool_runs = [], [], []
             # Alternating rounds, best of each: the machine is shared, and the
             # best run is the one least disturbed by others.
             for r in range(args.rounds):
                 bare_runs.append(paho_receive(broker, args.messages, f"bare{r}"))
                 gateway_runs.append(gateway_drain(workdir, broker, influx, args.messages, f"gw{r}"))
+                pool_runs.append(
+                    gateway_drain(
+                        workdir, broker, influx, args.messages, f"pool{r}", args.workers
+                    )
+                )
             bare = max(r.msgs_per_s for r in bare_runs)
             drained = max(r.msgs_per_s for r in gateway_runs)
+            pooled = max(r.msgs_per_s for r in pool_runs)
             bare_cpu = min(r.cpu_us_per_msg for r in bare_runs)
             gateway_cpu = min(r.cpu_us_per_msg for r in gateway_runs)
+            pool_cpu = min(r.cpu_us_per_msg for r in pool_runs)
             live = gateway_live(workdir, broker, influx, args.messages // 2)
         finally:
             influx.close()
@@ -284,15 +361,23 @@ def main() -> None:
         "messages": args.messages,
         "influx_points_per_s": round(ceiling),
         "paho_receive_msgs_per_s": round(bare),
-        "gateway_msgs_per_s": round(drained),
-        "gateway_vs_paho": round(drained / bare, 3),
+        # The best configuration: `workers` processes on one shared subscription.
+        "gateway_msgs_per_s": round(max(drained, pooled)),
+        "gateway_vs_paho": round(max(drained, pooled) / bare, 3),
+        "gateway_workers": args.workers if pooled > drained else 1,
+        "gateway_1_worker_msgs_per_s": round(drained),
+        "gateway_1_worker_vs_paho": round(drained / bare, 3),
+        f"gateway_{args.workers}_workers_msgs_per_s": round(pooled),
         "paho_receive_runs": [round(r.msgs_per_s) for r in bare_runs],
-        "gateway_runs": [round(r.msgs_per_s) for r in gateway_runs],
+        "gateway_1_worker_runs": [round(r.msgs_per_s) for r in gateway_runs],
+        f"gateway_{args.workers}_workers_runs": [round(r.msgs_per_s) for r in pool_runs],
+        "influx_points_per_s_one_field_lines": round(ceiling_one_field),
         # CPU time per message of the consumer's own process: what the code
         # costs, much less sensitive to the load of others than msgs/s.
         "paho_cpu_us_per_msg": round(bare_cpu, 1),
         "gateway_cpu_us_per_msg": round(gateway_cpu, 1),
         "cpu_ratio_paho_over_gateway": round(bare_cpu / gateway_cpu, 3),
+        f"gateway_{args.workers}_workers_cpu_us_per_msg": round(pool_cpu, 1),
         "gateway_live_msgs_per_s": round(live),
         **line_costs(),
         "cpus": os.cpu_count(),

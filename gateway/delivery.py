@@ -16,7 +16,8 @@ from gateway.spool import Spool
 
 log = logging.getLogger("gateway.delivery")
 
-Acker = Callable[[int, int], None]
+# Acknowledges the (mid, qos) of a batch, in order.
+Acker = Callable[[list[tuple[int, int]]], None]
 Rejecter = Callable[[str, bytes, str, str, int | None], None]
 
 
@@ -82,9 +83,7 @@ class Delivery:
                 # Neither InfluxDB nor the disk took it: keep it unacknowledged
                 # (the broker still holds those messages) and try again.
                 time.sleep(self.retry_s)
-        for mid, qos in batch.acks:
-            if qos:
-                self._ack(mid, qos)
+        self._ack(batch.acks)
         self.metrics.batch_seconds.observe(time.monotonic() - batch.started)
 
     def _store(self, batch: Batch) -> bool:

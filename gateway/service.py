@@ -41,7 +41,7 @@ class Gateway:
             self.writer,
             self.spool,
             self.metrics,
-            ack=self.session.ack,
+            ack=self.session.ack_all,
             reject=self.deadletters.reject,
             retry_s=settings.spool_retry_s,
         )
