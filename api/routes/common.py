@@ -36,11 +36,12 @@ def conflict(message: str) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, message)
 
 
-def apply_update(row: Base, update: BaseModel) -> dict[str, Any]:
-    """Set the fields the client sent; return the row as it was before."""
+def apply_update(audit: Auditor, row: Base, update: BaseModel) -> dict[str, Any]:
+    """Set the fields the client sent and log the change; return the row as it was before."""
     before = snapshot(row)
     for key, value in update.model_dump(exclude_unset=True).items():
         setattr(row, key, value)
+    audit.updated(row, before)
     return before
 
 

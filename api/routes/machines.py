@@ -79,8 +79,7 @@ def update_machine(
     if "device_id" in body.model_fields_set:
         _check_device(session, body.device_id, machine.id)
     old_device = session.get(Device, machine.device_id) if machine.device_id else None
-    before = apply_update(machine, body)
-    audit.updated(machine, before)
+    before = apply_update(audit, machine, body)
     session.commit()
     if before["device_id"] != machine.device_id:
         if old_device is not None and push.publisher is not None:

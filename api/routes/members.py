@@ -48,8 +48,7 @@ def update_member(
     push: AclPushDep,
 ) -> Member:
     member = get_or_404(session, Member, member_id, "member")
-    before = apply_update(member, body)
-    audit.updated(member, before)
+    before = apply_update(audit, member, body)
     machines = acl.machines_of_member(session, member.id)
     session.commit()
     if before["active"] != member.active:

@@ -50,8 +50,7 @@ def update_unit(
     unit_id: int, body: UnitUpdate, _: Treasurer, session: SessionDep, audit: AuditorDep
 ) -> Unit:
     unit = get_or_404(session, Unit, unit_id, "unit")
-    before = apply_update(unit, body)
-    audit.updated(unit, before)
+    apply_update(audit, unit, body)
     session.commit()
     return unit
 
@@ -96,7 +95,6 @@ def update_lease(
 ) -> Lease:
     lease = get_or_404(session, Lease, lease_id, "lease")
     check_lease(session, lease.unit_id, lease.start, body.end, lease.id)
-    before = apply_update(lease, body)
-    audit.updated(lease, before)
+    apply_update(audit, lease, body)
     session.commit()
     return lease
