@@ -24,7 +24,7 @@ from alerts.evaluate import findings
 from alerts.findings import Finding
 from alerts.queries import fetch
 from alerts.settings import Settings
-from alerts.source import InfluxSource, SourceError
+from alerts.source import InfluxError, InfluxSource
 from alerts.timeline import alert_lines
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class AlertService:
             lines = alert_lines(outcome.changed, now_ms)
         try:
             self.source.write(lines)
-        except SourceError as exc:  # the graphs lag; alerting itself goes on
+        except InfluxError as exc:  # the graphs lag; alerting itself goes on
             log.warning("alert states not written to InfluxDB: %s", exc)
         return found, outcome.deliveries
 
@@ -70,7 +70,7 @@ class AlertService:
                 try:
                     _, ids = await asyncio.to_thread(self.evaluate_once)
                     self.dispatcher.submit(ids)
-                except SourceError as exc:
+                except InfluxError as exc:
                     log.warning("evaluation skipped: %s", exc)
                 except Exception:  # e.g. the database away: try again next round
                     log.exception("evaluation failed")

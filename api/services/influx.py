@@ -1,4 +1,5 @@
-"""Read-only InfluxQL over the v1 HTTP API (`/query`), as the data contract describes."""
+"""InfluxQL over the v1 HTTP API (`/query`), as the data contract describes; the one
+client for InfluxDB in the api and the alerts (which also write their state over `/write`)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ class InfluxReader:
             Series(s.get("name", ""), s.get("tags") or {}, s["columns"], s.get("values") or [])
             for s in result.get("series", [])
         ]
+
+    def write(self, lines: list[str]) -> None:
+        """Line protocol with millisecond times."""
+        if not lines:
+            return
+        try:
+            response = self._client.post(
+                "/write",
+                params={"db": self.database, "precision": "ms"},
+                content="\n".join(lines).encode(),
+            )
+        except httpx.HTTPError as exc:
+            raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise InfluxError(f"InfluxDB refused the write: {response.text[:300]}")
 
     def close(self) -> None:
         self._client.close()
