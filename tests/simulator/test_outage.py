@@ -9,6 +9,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from simulator.fleet import Fleet
@@ -19,8 +21,9 @@ HOURS = 25
 
 
 def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
-                                      influxdb: InfluxDB) -> None:
+                                      influxdb: InfluxDB, request: pytest.FixtureRequest) -> None:
     gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
+    request.addfinalizer(gateway.close)  # also when an assertion fails
     gateway.start()
     observer = Observer(mosquitto)
     sc = scenario(mosquitto, [machine("node1", sample_ms=2000)])
@@ -93,7 +96,6 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
     truth = result["truth_wh"]
     assert truth > 20000  # 25 h of a laser cutter: the comparison means something
     assert abs(stored_wh - truth) <= 0.005 * truth, (stored_wh, truth)
-    gateway.close()
     print(f"\n25 h outage: {result['telemetry']} telemetry messages, {arrived} in InfluxDB, "
           f"energy {stored_wh} Wh vs simulated {truth:.1f} Wh "
           f"({(stored_wh - truth) / truth:+.3%}), real time {time.monotonic() - started:.1f} s")
