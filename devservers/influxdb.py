@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from devservers.process import ServerProcess, find_binary, free_port
+from devservers.process import DatabaseServer, find_binary, free_port
 
 
-class InfluxDB(ServerProcess):
+class InfluxDB(DatabaseServer):
     name = "influxdb"
 
-    def __init__(
-        self,
-        workdir: Path,
-        database: str = "workshop",
-        user: str = "admin",
-        password: str = "admin-secret",
-        port: int | None = None,
-    ) -> None:
-        super().__init__(workdir, port)
-        self.database = database
-        self.user = user
-        self.password = password
+    def __init__(self, workdir: Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(workdir, *args, **kwargs)
         self.rpc_port = free_port()
         self.conf_path = self.workdir / "influxdb.conf"
 

@@ -9,27 +9,20 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from devservers.process import ServerProcess, find_binary
+from devservers.process import DatabaseServer, find_binary
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
-class PostgreSQL(ServerProcess):
+class PostgreSQL(DatabaseServer):
     name = "postgres"
+    default_user = "workshop"
+    default_password = "pg-secret"
 
-    def __init__(
-        self,
-        workdir: Path,
-        database: str = "workshop",
-        user: str = "workshop",
-        password: str = "pg-secret",
-        port: int | None = None,
-    ) -> None:
-        super().__init__(workdir, port)
-        self.database = database
-        self.user = user
-        self.password = password
+    def __init__(self, workdir: Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(workdir, *args, **kwargs)
         # As root, the cluster lives in its own folder owned by `postgres`: the
         # caller's temporary folder is usually private (0700) to root.
         self.home = Path(tempfile.mkdtemp(prefix="pg-")) if os.geteuid() == 0 else self.workdir

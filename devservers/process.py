@@ -141,3 +141,23 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class DatabaseServer(ServerProcess):
+    """A server with one database and one login, created at first start."""
+
+    default_user = "admin"
+    default_password = "admin-secret"
+
+    def __init__(
+        self,
+        workdir: Path,
+        database: str = "workshop",
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        super().__init__(workdir, port)
+        self.database = database
+        self.user = user or self.default_user
+        self.password = password or self.default_password
