@@ -18,7 +18,6 @@ import json
 import random
 import statistics
 import tempfile
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from api.allocation import allocate, parse_scenario, split_to_dict
 from api.db import session_scope
@@ -40,6 +38,7 @@ from api.services.sessions import read_sessions
 from api.services.split_input import build_split_input, period_bounds
 from api.settings import Settings
 from devservers import InfluxDB
+from devservers.asgi import ThreadedApp
 from devservers.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "allocation.json"
@@ -137,30 +136,9 @@ def load_influx(
     return written
 
 
-class Served:
+class Served(ThreadedApp):
     def __init__(self, settings: Settings, reader: InfluxReader) -> None:
-        self.app = create_app(settings, influx=reader)
-        self.port = settings.port
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the api did not start")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        super().__init__(create_app(settings, influx=reader), settings.port)
 
 
 def seed_api(

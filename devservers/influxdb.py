@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from devservers.process import DatabaseServer, find_binary, free_port
+from devservers.process import DatabaseServer, find_binary, free_port, wait_for_http
 
 
 class InfluxDB(DatabaseServer):
@@ -61,16 +61,7 @@ bind-address = "{self.host}:{self.rpc_port}"
         return [find_binary("influxd", "/usr/bin/influxd"), "-config", str(self.conf_path)]
 
     def after_start(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("InfluxDB /ping did not answer")
-            time.sleep(0.05)
+        wait_for_http(f"{self.url}/ping", 204, 30)
         if not getattr(self, "_bootstrapped", False):
             # With auth on, InfluxDB accepts the first admin without credentials.
             self._query(
@@ -90,6 +81,32 @@ bind-address = "{self.host}:{self.rpc_port}"
         response.raise_for_status()
         result: dict[str, object] = response.json()
         return result
+
+    def write(self, lines: Iterable[str], batch: int = 5000) -> int:
+        """Line protocol (ms precision) in batches; returns the lines sent."""
+        sent = 0
+        chunk: list[str] = []
+        for text in lines:
+            chunk.append(text)
+            if len(chunk) >= batch:
+                sent += self._write(chunk)
+        if chunk:
+            sent += self._write(chunk)
+        return sent
+
+    def _write(self, chunk: list[str]) -> int:
+        response = httpx.post(
+            f"{self.url}/write",
+            params={"db": self.database, "precision": "ms"},
+            content="\n".join(chunk).encode(),
+            auth=(self.user, self.password),
+            timeout=60,
+        )
+        if response.status_code != 204:
+            raise RuntimeError(f"InfluxDB refused a write: {response.text[:300]}")
+        sent = len(chunk)
+        chunk.clear()
+        return sent
 
     def query(self, q: str) -> list[dict[str, object]]:
         """Run InfluxQL; returns the first statement's series (empty when none)."""

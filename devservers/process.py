@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import httpx
+
 # Servers run in their own session so that a test can SIGKILL them alone; the
 # price is that they outlive a crashed parent. This net stops what is left.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
@@ -44,6 +46,21 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[b
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
 
 
+def wait_for_http(url: str, status: int, timeout: float) -> None:
+    """Poll `url` until it answers `status`: a listening port is not yet a
+    serving server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == status:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer {status} within {timeout} s")
+        time.sleep(0.05)
+
+
 def find_binary(name: str, *candidates: str) -> str:
     for path in candidates:
         if os.access(path, os.X_OK):
@@ -71,6 +88,10 @@ class ServerProcess:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment; None inherits ours."""
+        return None
+
     def prepare(self) -> None:
         """Write configuration; called once before the first start."""
 
@@ -85,7 +106,8 @@ class ServerProcess:
             self._prepared = True
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.environment(),
         )
         log.close()
         _RUNNING.add(self.proc)

@@ -21,7 +21,7 @@ from pathlib import Path
 from devservers.gateway import GatewayProcess
 from devservers.influxdb import InfluxDB
 from devservers.mosquitto import Mosquitto
-from devservers.process import ServerProcess
+from devservers.process import ServerProcess, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "simulator" / "scenarios" / "default.json"
@@ -41,9 +41,11 @@ class ApiProcess(ServerProcess):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "api"]
 
-    def start(self, timeout: float = 60.0) -> None:
-        os.environ.update(self.env)  # inherited by the child started below
-        super().start(timeout)
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def after_start(self) -> None:
+        wait_for_http(f"http://{self.host}:{self.port}/health", 200, 60)
 
 
 def _background(name: str, command: list[str], env: dict[str, str], logdir: Path,

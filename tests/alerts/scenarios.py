@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
-
-from devservers import InfluxDB
 from gateway.lines import float_field, int_field, line, string_field, tag_suffix
 
 SITE = "mf1"
@@ -26,31 +23,6 @@ DAY_MS = 24 * HOUR_MS
 def ms(text: str) -> int:
     """'2026-11-02T07:00' (UTC) -> Unix ms."""
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def write(influx: InfluxDB, lines: Iterable[str], batch: int = 5000) -> int:
-    sent = 0
-    chunk: list[str] = []
-
-    def flush() -> None:
-        response = httpx.post(
-            f"{influx.url}/write",
-            params={"db": influx.database, "precision": "ms"},
-            content="\n".join(chunk).encode(),
-            auth=(influx.user, influx.password),
-            timeout=60,
-        )
-        assert response.status_code == 204, response.text
-        chunk.clear()
-
-    for text in lines:
-        chunk.append(text)
-        sent += 1
-        if len(chunk) >= batch:
-            flush()
-    if chunk:
-        flush()
-    return sent
 
 
 def status(device: str, ts: int, role: str, online: bool = True) -> str:

@@ -17,7 +17,7 @@ from alerts.models import Alert
 from alerts.runner import AlertService
 from devservers import InfluxDB, Mosquitto
 from tests.alerts.receivers import MqttReceiver, SmtpReceiver, WebhookReceiver
-from tests.alerts.scenarios import SITE, Heating, ms, write
+from tests.alerts.scenarios import SITE, Heating, ms
 from tests.alerts.stepping import MINUTE, moments
 from tests.conftest import TEST_PASSWORD, TEST_USER
 
@@ -32,7 +32,7 @@ async def test_boiler_failure_one_alert_delivered_and_resolved(
     window = config.heating.rise_window_s * 1000
     start, fail = ms("2026-11-02T00:00"), ms("2026-11-02T07:00")  # a Monday, boiler calling
     recover, end = ms("2026-11-02T08:30"), ms("2026-11-02T09:30")
-    write(influxdb, Heating(failed=[(fail, recover)]).series(start, end))
+    influxdb.write(Heating(failed=[(fail, recover)]).series(start, end))
 
     with (
         WebhookReceiver() as hook,

@@ -23,7 +23,6 @@ from tests.alerts.scenarios import (
     ms,
     status,
     telemetry,
-    write,
 )
 from tests.alerts.stepping import MINUTE, first, moments, step_through
 
@@ -40,10 +39,10 @@ async def test_unplugged_device_goes_offline_and_back(
     start, unplug = ms("2026-11-03T10:00"), ms("2026-11-03T11:00")
     back, end = ms("2026-11-03T11:30"), ms("2026-11-03T12:00")
     node = Machine("laser1")
-    write(influxdb, node.series(start, unplug))
+    influxdb.write(node.series(start, unplug))
     # The broker notices the lost keepalive and publishes the last will later.
-    write(influxdb, [status("laser1", unplug + 90_000, "", online=False)])
-    write(influxdb, node.series(back, end))
+    influxdb.write([status("laser1", unplug + 90_000, "", online=False)])
+    influxdb.write(node.series(back, end))
     service = make_service()
     seen = await step_through(service, moments(
         start + HOUR_MS // 2, end, fine=[(unplug - MINUTE, back + 10 * MINUTE)]))
@@ -69,11 +68,11 @@ async def test_machine_left_on_and_welded_relay_but_not_a_normal_session(
 ) -> None:
     start, end = ms("2026-11-03T08:00"), ms("2026-11-03T13:00")
     left_on = (ms("2026-11-03T10:00"), ms("2026-11-03T11:00"))
-    write(influxdb, Machine("compressor", unattended=[left_on], has_relay=False).series(start, end))
-    write(influxdb, Machine("laser1", sessions=[(ms("2026-11-03T09:00"),
+    influxdb.write(Machine("compressor", unattended=[left_on], has_relay=False).series(start, end))
+    influxdb.write(Machine("laser1", sessions=[(ms("2026-11-03T09:00"),
                                                  ms("2026-11-03T12:00"))]).series(start, end))
     welded = (ms("2026-11-03T11:30"), ms("2026-11-03T11:45"))
-    write(influxdb, Machine("cnc1", unattended=[welded]).series(start, end))
+    influxdb.write(Machine("cnc1", unattended=[welded]).series(start, end))
     config = RulesConfig()
     left_ms = config.machines.left_on_for_s * 1000
     service = make_service()
@@ -102,7 +101,7 @@ async def test_base_load_anomaly_fires_then_resolves_after_a_normal_night(
     start = ms("2026-11-01T00:00")
     bad_night = start + 6 * DAY_MS
     meter = Meter(extra=[(bad_night, bad_night + 6 * HOUR_MS, 900.0)])
-    write(influxdb, meter.series(start, start + 8 * DAY_MS, step_s=60))
+    influxdb.write(meter.series(start, start + 8 * DAY_MS, step_s=60))
     service = make_service()
     at = [start + d * DAY_MS + 3 * HOUR_MS for d in range(3, 8)]
     seen = await step_through(service, at)
@@ -127,9 +126,9 @@ async def test_healthy_week_raises_no_alert(
         for d in range(5) for h in (9, 14)
     ]
     written = 0
-    written += write(influxdb, Heating().series(start, end, step_s=30))
-    written += write(influxdb, Machine("laser1", sessions=sessions_laser).series(start, end, 30))
-    written += write(influxdb, Meter().series(start, end, step_s=30))
+    written += influxdb.write(Heating().series(start, end, step_s=30))
+    written += influxdb.write(Machine("laser1", sessions=sessions_laser).series(start, end, 30))
+    written += influxdb.write(Meter().series(start, end, step_s=30))
     assert written > 3 * 7 * 2880
     service = make_service()
     began = time.monotonic()
@@ -155,7 +154,7 @@ async def test_stuck_and_spiking_sensors_through_the_queries(
         lines.append(telemetry("boiler2", ts, n, {"burn_s": 0}, {
             "t_flow": 30.0 + (n % 7) * 0.06, "t_return": 85.0 if spike else 28.0 + (n % 5) * 0.06,
             "t_zone1": 21.0, "call": 0.0}))
-    write(influxdb, lines)
+    influxdb.write(lines)
     service = make_service()
     seen = await step_through(service, moments(start + 2 * HOUR_MS, end, coarse_ms=10 * MINUTE))
     config = RulesConfig()

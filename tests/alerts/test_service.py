@@ -19,7 +19,7 @@ from alerts.models import Alert
 from api.models.base import Base
 from devservers import InfluxDB
 from tests.alerts.receivers import WebhookReceiver
-from tests.alerts.scenarios import Heating, write
+from tests.alerts.scenarios import Heating
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_service_notifies_and_stops_cleanly(tmp_path: Path, influxdb: InfluxDB) 
     Base.metadata.create_all(engine)
     now = int(time.time() * 1000)
     # A boiler that failed 40 minutes ago while calling, up to now.
-    write(influxdb, Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
+    influxdb.write(Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
         now - 3 * 3_600_000, now))
     with WebhookReceiver() as hook:
         env = _env(tmp_path, influxdb, ALERTS_WEBHOOKS=json.dumps([{"url": hook.url}]))
@@ -100,7 +100,7 @@ def test_service_rides_out_influxdb_down_at_start(tmp_path: Path, influxdb: Infl
             assert proc.poll() is None, "the service died while InfluxDB was down"
             influxdb.start()
             now = int(time.time() * 1000)
-            write(influxdb, Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
+            influxdb.write(Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
                 now - 3 * 3_600_000, now))
             deadline = time.monotonic() + 30
             while not hook.received:

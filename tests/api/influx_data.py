@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
-
-import httpx
-
-from devservers import InfluxDB
 
 
 def ms(text: str) -> int:
@@ -76,16 +72,3 @@ def session_lines(
             f'reason="badge_out",ct_wh={wh[1]}i {ms(end)}'
         )
     return lines
-
-
-def write(server: InfluxDB, lines: Iterable[str]) -> int:
-    body = "\n".join(lines)
-    response = httpx.post(
-        f"{server.url}/write",
-        params={"db": server.database, "precision": "ms"},
-        content=body.encode(),
-        auth=(server.user, server.password),
-        timeout=60,
-    )
-    assert response.status_code == 204, response.text
-    return body.count("\n") + 1

@@ -12,7 +12,7 @@ from api.services.influx import InfluxReader
 from devservers import InfluxDB
 from protocol.badge import badge_hash, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api
-from tests.api.influx_data import Run, session_lines, telemetry_lines, write
+from tests.api.influx_data import Run, session_lines, telemetry_lines
 
 UIDS = {"A": "04:0A:0A:0A", "B": "04:0B:0B:0B", "X": "04:FF:FF:FF"}
 # Laser: A's session and a 5-minute run-on inside its 10-minute grace window.
@@ -82,7 +82,7 @@ def populate(
         "2026-03-03T00:30:00",
     )
     a, b, x = _hash("A"), _hash("B"), _hash("X")
-    written = write(influxdb, [
+    written = influxdb.write([
         *telemetry_lines(SITE, "node1", start, end, LASER_RUNS),
         *telemetry_lines(SITE, "node2", start, end, CNC_RUNS),
         *session_lines(SITE, "node1", 7, a, day1 + "10:00:00", day1 + "11:00:00", 10, (0, 2000)),
@@ -240,7 +240,7 @@ def test_demand_charge_from_the_main_meter(
         LASER_RUNS + CNC_RUNS,
         base_w=5000,
     )
-    write(influxdb, lines)
+    influxdb.write(lines)
     tariff = api.ok(
         "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
     )["id"]

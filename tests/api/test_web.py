@@ -3,25 +3,22 @@ api served by uvicorn over real HTTP."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
 from api.main import create_app
 from api.services.influx import InfluxReader
 from devservers import InfluxDB
-from devservers.process import free_port
+from devservers.asgi import ThreadedApp
 from protocol.badge import badge_hash, uid_from_hex
 from tests.api.cdp import Browser
 from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
 from tests.api.factories import build_worked_example
-from tests.api.influx_data import session_lines, write
+from tests.api.influx_data import session_lines
 
 
 @pytest.fixture
@@ -56,27 +53,11 @@ def served(
     badge = badge_hash(BADGE_KEY.encode(), uid_from_hex("04:0A:0A:0A"))
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000 - 7200))
     end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000 - 3600))
-    write(influxdb, session_lines(SITE, "node1", 1, badge, start, end, 1))
+    influxdb.write(session_lines(SITE, "node1", 1, badge, start, end, 1))
 
-    port = free_port()
     reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
-    app = create_app(make_settings(database_url), influx=reader)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.1)
-    yield url, api
-    server.should_exit = True
-    thread.join(10)
+    with ThreadedApp(create_app(make_settings(database_url), influx=reader)) as served:
+        yield served.url, api
     reader.close()
 
 

@@ -22,7 +22,6 @@ from tests.alerts.scenarios import (
     event,
     ms,
     status,
-    write,
 )
 
 START = ms("2026-11-02T00:00")
@@ -48,16 +47,16 @@ def fill(influx: InfluxDB) -> dict[str, int]:
     laser_sessions = [(START + d * DAY_MS + h * HOUR_MS, START + d * DAY_MS + (h + 2) * HOUR_MS)
                       for d in range(2) for h in (9, 14)]
     laser_sessions.append((END - HOUR_MS, END + HOUR_MS))  # running at the end
-    write(influx, Heating().series(START, END, step_s=60))
-    write(influx, Machine("laser1", sessions=laser_sessions).series(START, END, 60))
-    write(influx, Machine("compressor", has_relay=False,
+    influx.write(Heating().series(START, END, step_s=60))
+    influx.write(Machine("laser1", sessions=laser_sessions).series(START, END, 60))
+    influx.write(Machine("compressor", has_relay=False,
                           sessions=[(START + 10 * HOUR_MS, START + 11 * HOUR_MS)],
                           seed=5).series(START, END, 60))
-    write(influx, Meter().series(START, END, step_s=60))
+    influx.write(Meter().series(START, END, step_s=60))
     for device in DEVICES:
-        write(influx, health(device))
-    write(influx, [status("compressor", END - 60_000, "", online=False)])
-    write(influx, [
+        influx.write(health(device))
+    influx.write([status("compressor", END - 60_000, "", online=False)])
+    influx.write([
         event("laser1", START + 9 * HOUR_MS - 5000, 900, "badge", 0).replace(
             "sid=0i", "ok=true"),
         event("laser1", START + 20 * HOUR_MS, 901, "badge", 0).replace("sid=0i", "ok=false"),
@@ -68,6 +67,6 @@ def fill(influx: InfluxDB) -> dict[str, int]:
     closed = Alert(id=2, dedupe_key="machine_left_on:mf1:compressor", kind="machine_left_on",
                    site=SITE, device="compressor", severity="warning", state="resolved",
                    summary="mf1/compressor draws 1500 W with no session for 31 min")
-    write(influx, alert_lines([open_alert], END - 2 * HOUR_MS)
+    influx.write(alert_lines([open_alert], END - 2 * HOUR_MS)
           + alert_lines([closed], END - 3 * HOUR_MS) + alert_lines([open_alert], END - 60_000))
     return {"devices_online": 3, "open_alerts": 1, "machines_running": 1}
