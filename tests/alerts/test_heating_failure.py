@@ -15,9 +15,9 @@ from alerts.config import RulesConfig
 from alerts.delivery import EmailChannel, MqttChannel, WebhookChannel
 from alerts.models import Alert
 from alerts.runner import AlertService
+from bench.synthetic import SITE, Heating, ms
 from devservers import InfluxDB, Mosquitto
 from tests.alerts.receivers import MqttReceiver, SmtpReceiver, WebhookReceiver
-from tests.alerts.scenarios import SITE, Heating, ms
 from tests.alerts.stepping import MINUTE, moments
 from tests.conftest import TEST_PASSWORD, TEST_USER
 

@@ -11,7 +11,7 @@ from alerts.findings import Row
 from alerts.rules import heating, machines, offline, sensors
 from alerts.rules.machines import Sessions
 from alerts.rules.offline import Liveness
-from tests.alerts.scenarios import ms
+from bench.synthetic import ms
 
 KEY = ("mf1", "n1")
 T0 = ms("2026-11-02T08:00")  # a Monday, opening hours start

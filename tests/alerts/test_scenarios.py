@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import RulesConfig
 from alerts.models import Alert
 from alerts.runner import AlertService
-from devservers import InfluxDB
-from tests.alerts.scenarios import (
+from bench.synthetic import (
     DAY_MS,
     HOUR_MS,
     Heating,
@@ -24,6 +23,7 @@ from tests.alerts.scenarios import (
     status,
     telemetry,
 )
+from devservers import InfluxDB
 from tests.alerts.stepping import MINUTE, first, moments, step_through
 
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from alerts.models import Alert
 from api.models.base import Base
+from bench.synthetic import Heating
 from devservers import InfluxDB
 from tests.alerts.receivers import WebhookReceiver
-from tests.alerts.scenarios import Heating
 
 REPO = Path(__file__).resolve().parents[2]
 

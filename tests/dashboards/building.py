@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 from alerts.models import Alert
 from alerts.timeline import alert_lines
-from devservers import InfluxDB
-from gateway.lines import int_field, line, string_field, tag_suffix
-from tests.alerts.scenarios import (
+from bench.synthetic import (
     DAY_MS,
     HOUR_MS,
     SITE,
@@ -20,9 +18,11 @@ from tests.alerts.scenarios import (
     Machine,
     Meter,
     event,
+    heartbeat,
     ms,
     status,
 )
+from devservers import InfluxDB
 
 START = ms("2026-11-02T00:00")
 END = START + 2 * DAY_MS
@@ -31,15 +31,7 @@ ROLES = {"boiler1": "heating", "laser1": "machine", "compressor": "machine", "me
 
 
 def health(device: str) -> Iterator[str]:
-    tags = tag_suffix(("site", SITE), ("device", device))
-    for n, ts in enumerate(range(START, END, 10 * 60_000)):
-        yield line("status", tags, {
-            "online": int_field(1), "state": string_field("online"),
-            "role": string_field(ROLES[device]), "fw": string_field("1.0.0"),
-            "up": int_field(n * 600), "heap": int_field(90_000 - (n % 7) * 1000),
-            "outbox": int_field(n % 5), "dropped": int_field(0),
-            "reconnects": int_field(n // 50), "rssi": int_field(-60 - n % 9),
-        }, ts)
+    return heartbeat(device, ROLES[device], START, END, every_s=600)
 
 
 def fill(influx: InfluxDB) -> dict[str, int]:

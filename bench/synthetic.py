@@ -1,5 +1,6 @@
-"""Data-contract-shaped series for the alert tests, written straight to InfluxDB
-the way the gateway writes them (measurement, tags site/device, ms times).
+"""Data-contract-shaped series of a building, written straight to InfluxDB the
+way the gateway writes them (measurement, tags site/device, ms times): for the
+alert and dashboard tests and for bench/alerts.py.
 
 A small physical model makes them: a boiler with pump and thermostat heating a
 zone, a machine with sessions, a utility meter. Deterministic (seeded noise);
@@ -7,9 +8,10 @@ the noise matters, a real sensor never repeats the exact same float for hours.""
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,17 +27,31 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def status(device: str, ts: int, role: str, online: bool = True) -> str:
+def status(device: str, ts: int, role: str, online: bool = True, up: int = 0,
+           heap: int = 90000, outbox: int = 0, reconnects: int = 0, rssi: int = -60) -> str:
     tags = tag_suffix(("site", SITE), ("device", device))
     if not online:
         return line("status", tags, {"online": int_field(0), "state": string_field("offline")}, ts)
     fields = {
         "online": int_field(1), "state": string_field("online"), "role": string_field(role),
-        "fw": string_field("1.0.0"), "up": int_field(0), "heap": int_field(90000),
-        "outbox": int_field(0), "dropped": int_field(0), "reconnects": int_field(0),
-        "rssi": int_field(-60),
+        "fw": string_field("1.0.0"), "up": int_field(up), "heap": int_field(heap),
+        "outbox": int_field(outbox), "dropped": int_field(0), "reconnects": int_field(reconnects),
+        "rssi": int_field(rssi),
     }
     return line("status", tags, fields, ts)
+
+
+def heartbeat(device: str, role: str, start: int, end: int, every_s: int = 300) -> Iterator[str]:
+    """The periodic health status of an online node, its figures drifting a little."""
+    for n, ts in enumerate(range(start, end, every_s * 1000)):
+        yield status(device, ts, role, up=n * every_s, heap=90_000 - (n % 7) * 1000,
+                     outbox=n % 5, reconnects=n // 50, rssi=-60 - n % 9)
+
+
+def inside(spans: Sequence[tuple[int, int]], ts: int) -> bool:
+    """Whether `ts` falls in one of the [start, end) spans, sorted and not overlapping."""
+    k = bisect.bisect_right(spans, (ts, math.inf)) - 1
+    return k >= 0 and spans[k][0] <= ts < spans[k][1]
 
 
 def telemetry(device: str, ts: int, seq: int, counters: dict[str, int],
@@ -61,15 +77,18 @@ def outside_c(ts: int) -> float:
 
 @dataclass
 class Heating:
-    """Boiler + pump + one zone. The thermostat calls 06-19 on weekdays for
-    20 °C, otherwise for 15 °C; a failed burner leaves the pump running."""
+    """Boiler + pump + zones. The thermostat in zone 1 calls 06-19 on weekdays
+    for 20 °C, otherwise for 15 °C; a failed burner leaves the pump running.
+    Further zones follow zone 1, each half a degree cooler than the one before."""
 
     device: str = "boiler1"
     failed: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in ms
     seed: int = 1
+    zones: int = 1
 
     def series(self, start: int, end: int, step_s: int = 10) -> Iterator[str]:
         rnd = random.Random(self.seed)
+        failed = sorted(self.failed)
         zone, flow, ret, burn_s, call = 18.0, 30.0, 29.0, 0, False
         yield status(self.device, start - 1000, "heating")
         for seq, ts in enumerate(range(start, end, step_s * 1000)):
@@ -80,7 +99,7 @@ class Heating:
                 call = True
             elif zone > setpoint + 0.3:
                 call = False
-            burner = call and not any(a <= ts < b for a, b in self.failed)
+            burner = call and not inside(failed, ts)
             if burner:
                 flow += (70.0 - flow) * (1 - math.exp(-step_s / 240))
                 burn_s += step_s
@@ -92,12 +111,15 @@ class Heating:
             ret += (target - ret) * (1 - math.exp(-step_s / 120))
             heat = 9.2e-5 * (flow - zone) if call else 0.0
             zone += step_s * (heat - 4.6e-5 * (zone - outside_c(ts)))
-            yield telemetry(self.device, ts, seq, {"burn_s": burn_s}, {
+            readings = {
                 "t_flow": flow + rnd.gauss(0, 0.05),
                 "t_return": ret + rnd.gauss(0, 0.05),
                 "t_zone1": zone + rnd.gauss(0, 0.05),
                 "call": 1.0 if call else 0.0,
-            })
+            }
+            for k in range(2, self.zones + 1):
+                readings[f"t_zone{k}"] = zone - 0.5 * (k - 1) + rnd.gauss(0, 0.05)
+            yield telemetry(self.device, ts, seq, {"burn_s": burn_s}, readings)
 
 
 @dataclass
@@ -124,9 +146,10 @@ class Machine:
                 seq += 1
                 yield event(self.device, ts, seq, kind, sid)
         wh, on_s = 0.0, 0
+        sessions, unattended = sorted(self.sessions), sorted(self.unattended)
         for n, ts in enumerate(range(start, end, step_s * 1000)):
-            in_session = any(a <= ts < b for a, b in self.sessions)
-            powered = in_session or any(a <= ts < b for a, b in self.unattended)
+            in_session = inside(sessions, ts)
+            powered = in_session or inside(unattended, ts)
             w = self.running_w + rnd.gauss(0, 20) if powered else 3.0 + rnd.gauss(0, 0.3)
             wh += w * step_s / 3600
             on_s += step_s if powered else 0
