@@ -41,9 +41,22 @@ class SimNode:
         self.pzem_offset_wh = 1000.0 * index  # a meter's register does not start at 0
         self.load: MachineLoad | None = None
         if spec.get("role") == "machine":
-            self.load = MachineLoad(spec.get("profile", "laser"), fleet.seed + index, lambda: False)
+            self.load = MachineLoad(spec.get("profile", "laser"), fleet.seed + index, self._enabled)
+        # A machine has an interlock relay (whose contacts may weld closed)
+        # unless its config says none is fitted; then its own switch decides.
+        self.interlocked = Scenario.interlocked(spec)
+        self.welded = False
+        self.switched_on = False
         self.latencies_ms: list[float] = []
         self._write_config()
+
+    def _enabled(self) -> bool:
+        """Whether the machine has power: its switch, and its interlock if fitted."""
+        if not self.interlocked:
+            return self.switched_on
+        board = self.board
+        closed = board is not None and board.interlock is not None and board.interlock.on
+        return closed or self.welded
 
     def _write_config(self) -> None:
         """The config file on the board's flash; written once, as at install."""
@@ -74,8 +87,8 @@ class SimNode:
         if not self.powered:
             return
         if self.load is not None:
+            # The de-energised interlock opens (dropping the board does it).
             self.load.advance(self.fleet.now_s())
-            self.load.enabled = lambda: False  # the de-energised interlock opens
         if self.task is not None:
             self.task.cancel()
         if self.board is not None:
@@ -102,6 +115,21 @@ class SimNode:
         self.network_up = up
         if not up and self.board is not None:
             self.board.link.cut()
+
+    # -- the machine ------------------------------------------------------------
+
+    def switch(self, on: bool) -> None:
+        """Someone works the machine's own switch (machines without interlock)."""
+        if self.load is not None:
+            self.load.advance(self.fleet.now_s())
+        self.switched_on = on
+
+    def weld(self) -> None:
+        """The interlock relay's contacts weld closed: the node still believes
+        it opens them, the machine keeps its power."""
+        if self.load is not None:
+            self.load.advance(self.fleet.now_s())
+        self.welded = True
 
     # -- people ---------------------------------------------------------------
 
@@ -207,6 +235,11 @@ class Fleet:
             )
         return lines
 
+    def quiet(self) -> bool:
+        """No node is opening a connection or waiting for its broker's answer:
+        for VirtualTimeLoop(quiet=...), which then lets the clock jump."""
+        return not any(n.board is not None and n.board.link.waiting() for n in self.nodes.values())
+
     def node(self, name: str) -> SimNode:
         if name not in self.nodes:
             raise KeyError(f"no node {name!r} in the scenario")
@@ -238,6 +271,10 @@ class Fleet:
             node = self.node(action["unplug"])
             node.power_cut()
             asyncio.get_running_loop().call_later(float(action["for_s"]), node.power_on)
+        elif "switch" in action:
+            self.node(action["switch"]).switch(bool(action["on"]))
+        elif "weld" in action:
+            self.node(action["weld"]).weld()
 
     async def run_scenario(self, duration_s: float | None = None) -> None:
         """Start the nodes, play the timed events and the members' sessions,
@@ -255,7 +292,9 @@ class Fleet:
 
     def _member_sessions(self, end: float) -> list[dict[str, Any]]:
         """Members using the machines: per machine node with `sessions_per_day`,
-        tap in at random working hours, tap out after 20-90 minutes."""
+        tap in at random working hours, tap out after 20-90 minutes; on a
+        machine without interlock they also switch it on after tapping in and
+        off before tapping out."""
         actions: list[dict[str, Any]] = []
         members = list(self.scenario.members)
         for spec in self.scenario.nodes:
@@ -273,8 +312,12 @@ class Fleet:
                     at = max(at, free_at + 300)
                     length = self.rng.uniform(1200, 5400)
                     member = self.rng.choice(users)
-                    actions.append({"at_s": at, "tap": member, "device": spec["device"]})
-                    actions.append({"at_s": at + length, "tap": member, "device": spec["device"]})
+                    device = spec["device"]
+                    actions.append({"at_s": at, "tap": member, "device": device})
+                    actions.append({"at_s": at + length, "tap": member, "device": device})
+                    if not self.nodes[device].interlocked:
+                        actions.append({"at_s": at + 5, "switch": device, "on": True})
+                        actions.append({"at_s": at + length - 5, "switch": device, "on": False})
                     free_at = at + length
                 day += 86400
         return actions

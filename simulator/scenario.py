@@ -16,13 +16,18 @@
         {"at_s": 600, "tap": "alice", "device": "node1", "hold_s": 1},
         {"at_s": 7200, "outage": "node1", "for_s": 3600},
         {"at_s": 9000, "reboot": "node2"},
-        {"at_s": 9500, "unplug": "node3", "for_s": 600}
+        {"at_s": 9500, "unplug": "node3", "for_s": 600},
+        {"at_s": 9800, "switch": "node5", "on": true},
+        {"at_s": 9900, "weld": "node1"}
       ]
     }
 
 `config` holds firmware config overrides per node (see firmware/config.py);
 the device name is the MQTT user name, `mqtt.password` (or a node's own
-`password`) its password.
+`password`) its password. A machine whose config has `"pins": {"relay": -1}`
+has no interlock: its own switch (`switch` events, on or off) decides
+whether it runs, and members tap in to claim it. `weld` welds a machine's
+interlock contacts closed for the rest of the run.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 
 from protocol import wire
 
-EVENT_KINDS = ("tap", "outage", "reboot", "unplug")
+EVENT_KINDS = ("tap", "outage", "reboot", "unplug", "switch", "weld")
 
 
 class ScenarioError(ValueError):
@@ -116,6 +121,20 @@ class Scenario:
             timed = kinds[0] in ("outage", "unplug")
             if timed and not isinstance(event.get("for_s"), (int, float)):
                 raise ScenarioError(f"event {event}: needs for_s")
+            spec = next(spec for spec in self.nodes if spec["device"] == target)
+            if kinds[0] == "switch" and (spec["role"] != "machine" or self.interlocked(spec)):
+                raise ScenarioError(f"event {event}: {target} is not a machine without interlock")
+            if kinds[0] == "switch" and not isinstance(event.get("on"), bool):
+                raise ScenarioError(f"event {event}: needs on (true or false)")
+            if kinds[0] == "weld" and not self.interlocked(spec):
+                raise ScenarioError(f"event {event}: {target} has no interlock to weld")
+
+    @staticmethod
+    def interlocked(spec: dict[str, Any]) -> bool:
+        """A machine node with its interlock relay fitted: the firmware's
+        default pin unless the node's config sets pins.relay to -1."""
+        pins = (spec.get("config") or {}).get("pins") or {}
+        return spec.get("role") == "machine" and pins.get("relay") != -1
 
     def node_config(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The firmware config a node's flash starts with."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware.clock import Clock
 from firmware.logic import modbus
+from firmware.net import mqtt_codec as codec
 from simulator.plant import MachineLoad, UtilityMeter, sine_table
 
 if TYPE_CHECKING:
@@ -96,6 +97,10 @@ class VirtualAdc:
         amps = self.load.amps(self.now_s(), self.volts)
         peak_counts = amps * 2**0.5 / self.amps_per_count
         noise = self.rng.random
+        if peak_counts == 0:  # no load, the common case: dither never leaves the midpoint
+            for k in range(n):
+                i_buf[k] = 2048
+            return
         for k in range(n):
             # Uniform dither before truncation: an unbiased 12-bit conversion.
             value = int(2048 + peak_counts * table[k] + noise())
@@ -152,13 +157,72 @@ class VirtualS0:
         return self._total() - self._at_boot
 
 
+class Exchange:
+    """MQTT requests a node has sent and its broker has not answered yet,
+    read from both directions of the stream with the firmware's own parser.
+    While one is open the virtual clock must not jump: the answer is on its
+    way in real time."""
+
+    REQUESTS = (codec.CONNECT, codec.SUBSCRIBE, codec.PINGREQ)
+    ANSWERS = (codec.CONNACK, codec.SUBACK, codec.PINGRESP, codec.PUBACK)
+
+    def __init__(self) -> None:
+        self.open = 0
+        self._sent = codec.Parser()
+        self._received = codec.Parser()
+
+    def sent(self, data: bytes) -> None:
+        self._sent.feed(data)
+        while (packet := self._sent.next()) is not None:
+            kind, flags = packet[0], packet[1]
+            if kind in self.REQUESTS or (kind == codec.PUBLISH and flags & 0x06):
+                self.open += 1
+
+    def received(self, data: bytes) -> None:
+        self._received.feed(data)
+        while (packet := self._received.next()) is not None:
+            if packet[0] in self.ANSWERS and self.open:
+                self.open -= 1
+
+
+class _WatchedReader:
+    def __init__(self, reader: asyncio.StreamReader, exchange: Exchange) -> None:
+        self._reader = reader
+        self._exchange = exchange
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self._reader.read(n)
+        self._exchange.received(data)
+        return data
+
+
+class _WatchedWriter:
+    def __init__(self, writer: asyncio.StreamWriter, exchange: Exchange) -> None:
+        self._writer = writer
+        self._exchange = exchange
+
+    def write(self, data: bytes) -> None:
+        self._exchange.sent(bytes(data))
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:  # drain, close, transport, ...
+        return getattr(self._writer, name)
+
+
 class VirtualLink:
     """Wi-Fi plus TCP: up unless the scenario cuts this node's network; real
     sockets to the real broker when up."""
 
     def __init__(self, sim: SimNode) -> None:
         self.sim = sim
-        self.writers: list[asyncio.StreamWriter] = []
+        self.connections: list[tuple[asyncio.StreamWriter, Exchange]] = []
+        self.connecting = 0
+
+    def waiting(self) -> bool:
+        """A connection being opened, or a request of an open one unanswered."""
+        if self.connecting:
+            return True
+        return any(ex.open and not w.is_closing() for w, ex in self.connections)
 
     def isconnected(self) -> bool:
         return self.sim.network_up
@@ -176,18 +240,23 @@ class VirtualLink:
         # Resolve here, blocking: a lookup in asyncio's thread pool holds no
         # socket, so the virtual clock would race ahead while it runs.
         address = str(socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
-        reader, writer = await asyncio.open_connection(address, port)
-        self.writers = [w for w in self.writers if not w.is_closing()]
-        self.writers.append(writer)
-        return reader, writer
+        self.connecting += 1
+        try:
+            reader, writer = await asyncio.open_connection(address, port)
+        finally:
+            self.connecting -= 1
+        exchange = Exchange()
+        self.connections = [c for c in self.connections if not c[0].is_closing()]
+        self.connections.append((writer, exchange))
+        return _WatchedReader(reader, exchange), _WatchedWriter(writer, exchange)
 
     def cut(self) -> None:
         """The network is gone: open sockets die without a goodbye."""
-        for writer in self.writers:
+        for writer, _ in self.connections:
             transport = writer.transport
             if not transport.is_closing():
                 transport.abort()
-        self.writers = []
+        self.connections = []
 
 
 class VirtualNtp:
@@ -245,10 +314,10 @@ class VirtualBoard:
     def _machine(self, sim: SimNode, fleet: Fleet, cfg: dict[str, Any]) -> None:
         load = sim.load
         assert load is not None
-        self.interlock = VirtualOutput(lambda: load.advance(fleet.now_s()))
+        if sim.interlocked:
+            self.interlock = VirtualOutput(lambda: load.advance(fleet.now_s()))
         self.extraction = VirtualOutput()
         self.reader = VirtualReader()
-        load.enabled = self.interlock.value
         if cfg.get("power") == "pzem":
             self.uart = VirtualPzem(lambda: load.watts(fleet.now_s()),
                                     lambda: load.energy_wh + sim.pzem_offset_wh)

@@ -9,7 +9,11 @@ knowing. Time advances only where the loop would block (in `select`):
   `speed` ms of virtual time, which the MQTT timeouts (seconds) absorb;
 - while no socket is open (every node is in an outage, in backoff, or
   offline), nothing real can happen, so the clock jumps straight to the next
-  timer: a 25-hour outage takes as long as the CPU needs for its tasks.
+  timer: a 25-hour outage takes as long as the CPU needs for its tasks;
+- with a `quiet` check (the fleet's "no node waits for a broker reply"),
+  the clock also jumps while sockets are open, whenever the check holds:
+  a connected week takes as long as the CPU needs, yet every round trip
+  still runs on the scaled real clock.
 
 Because the clock only moves when every task is idle, runs are repeatable
 when no socket is involved, and a task never sees time jump while it works.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -30,6 +35,7 @@ class _VirtualSelector(selectors.BaseSelector):
         self.speed = speed
         self.fast_forward = fast_forward
         self.baseline = 0  # descriptors the loop itself holds (its self-pipe)
+        self.quiet: Callable[[], bool] | None = None
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -49,8 +55,9 @@ class _VirtualSelector(selectors.BaseSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0:
             return self._inner.select(0)
-        sockets_open = len(self._inner.get_map()) > self.baseline
-        if self.fast_forward and not sockets_open:
+        idle = len(self._inner.get_map()) <= self.baseline or (
+            self.quiet is not None and self.quiet())
+        if self.fast_forward and idle:
             ready = self._inner.select(0)
             if ready:
                 return ready
@@ -76,11 +83,13 @@ class _VirtualSelector(selectors.BaseSelector):
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self, speed: float = 1.0, fast_forward: bool = True, start: float = 0.0) -> None:
+    def __init__(self, speed: float = 1.0, fast_forward: bool = True, start: float = 0.0,
+                 quiet: Callable[[], bool] | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._virtual_now = [float(start)]
         self._vselector = _VirtualSelector(self._virtual_now, speed, fast_forward)
+        self._vselector.quiet = quiet
         super().__init__(self._vselector)
         self._vselector.baseline = len(self._vselector.get_map())
 
@@ -96,6 +105,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if value <= 0:
             raise ValueError("speed must be positive")
         self._vselector.speed = value
+
+    @property
+    def quiet(self) -> Callable[[], bool] | None:
+        """True when no real exchange is under way, so time may jump."""
+        return self._vselector.quiet
+
+    @quiet.setter
+    def quiet(self, check: Callable[[], bool] | None) -> None:
+        self._vselector.quiet = check
 
     @property
     def fast_forward(self) -> bool:

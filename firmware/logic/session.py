@@ -21,11 +21,22 @@ except ImportError:
     pass
 
 class Outputs:
-    """What the state machine drives; drivers implement `set(on)`."""
+    """What the state machine drives; drivers implement `set(on)`. Either may
+    be absent (None): a machine watched without an interlock still has
+    sessions, claimed by badge, so that its use is billed and it is not
+    reported as left on."""
 
     def __init__(self, interlock, extraction=None):
         self.interlock = interlock
         self.extraction = extraction
+
+    def set_interlock(self, on: bool) -> None:
+        if self.interlock is not None:
+            self.interlock.set(on)
+
+    def set_extraction(self, on: bool) -> None:
+        if self.extraction is not None:
+            self.extraction.set(on)
 
 
 class Session:
@@ -66,9 +77,8 @@ class Session:
             return True
         ok = self.decider.allowed(badge_hex)
         if ok:
-            self.outputs.interlock.set(True)
-            if self.outputs.extraction is not None:
-                self.outputs.extraction.set(True)
+            self.outputs.set_interlock(True)
+            self.outputs.set_extraction(True)
             self.runon_until = -1
             self.state = ACTIVE
             self.sid += 1
@@ -96,24 +106,22 @@ class Session:
                 self._end(now_ms, "idle")
         elif self.runon_until >= 0 and now_ms >= self.runon_until:
             self.runon_until = -1
-            if self.outputs.extraction is not None:
-                self.outputs.extraction.set(False)
+            self.outputs.set_extraction(False)
 
     def force_off(self, now_ms: int, reason: str) -> None:
         """Remote relay_off or a fault: end now, no run-on wait for the interlock."""
         if self.state == ACTIVE:
             self._end(now_ms, reason)
         else:
-            self.outputs.interlock.set(False)
+            self.outputs.set_interlock(False)
 
     def _end(self, now_ms: int, reason: str) -> None:
-        self.outputs.interlock.set(False)
+        self.outputs.set_interlock(False)
         self.state = IDLE
-        if self.outputs.extraction is not None:
-            if self.runon_ms > 0:
-                self.runon_until = now_ms + self.runon_ms
-            else:
-                self.outputs.extraction.set(False)
+        if self.outputs.extraction is not None and self.runon_ms > 0:
+            self.runon_until = now_ms + self.runon_ms
+        else:
+            self.outputs.set_extraction(False)
         self._session_event("session_end", reason)
         self.badge = ""
 

@@ -47,9 +47,8 @@ class MachineRole:
         self.on = OnTimer(values["on_ms"])
         self.session.sid = values["sid"]
         # Power came back: the interlock starts open, whatever it was.
-        self.hw.interlock.set(False)
-        if self.hw.extraction is not None:
-            self.hw.extraction.set(False)
+        self.session.outputs.set_interlock(False)
+        self.session.outputs.set_extraction(False)
 
     def values(self) -> dict:
         return {"wh": self.energy.wh, "rem_mj": self.energy.rem_mj, "on_ms": self.on.ms,
@@ -64,8 +63,11 @@ class MachineRole:
         return {"wh": self.energy.wh, "on_s": self.on.seconds}
 
     def readings(self) -> dict:
-        return {"w": round(self.watts, 1), "a": round(self.amps, 3),
-                "relay": 1 if self.hw.interlock.value() else 0, "running": 1 if self.running else 0}
+        out = {"w": round(self.watts, 1), "a": round(self.amps, 3),
+               "running": 1 if self.running else 0}
+        if self.hw.interlock is not None:  # no relay fitted: nothing to report
+            out["relay"] = 1 if self.hw.interlock.value() else 0
+        return out
 
     def acl_received(self, acl) -> bool:
         return self.decider.replace(acl)

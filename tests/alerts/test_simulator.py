@@ -39,7 +39,7 @@ def _simulate(tmp_path: Path, mosquitto: Mosquitto) -> int:
         {"device": "node4", "role": "meter", "config": dict(NODE)},
     ], building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S, "boiler_recover_at_s": RECOVER_AT_S})
     fleet = Fleet(sc, tmp_path / "flash")
-    loop = VirtualTimeLoop(speed=400)
+    loop = VirtualTimeLoop(speed=400, quiet=fleet.quiet)
 
     async def play() -> None:
         fleet.start()
