@@ -61,6 +61,7 @@ class SensorConfig:
 class MachineConfig:
     idle_w: float = 30.0
     left_on_for_s: int = 1800
+    pause_s: int = 900
     interlock_for_s: int = 60
 
 

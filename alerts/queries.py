@@ -47,7 +47,7 @@ def telemetry_window_s(config: RulesConfig) -> int:
     h, s, m = config.heating, config.sensors, config.machines
     return max(
         h.rise_window_s * 2, h.delta_window_s + h.rise_window_s, h.zone_cold_for_s + 600,
-        s.jump_window_s, m.left_on_for_s + 600, m.interlock_for_s + 600,
+        s.jump_window_s, m.left_on_for_s + m.pause_s + 600, m.interlock_for_s + 600,
     )
 
 

@@ -5,7 +5,7 @@ power, so it replaces the left-on finding of that machine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from alerts.config import MachineConfig
 from alerts.findings import Finding, Row
@@ -48,26 +48,50 @@ def evaluate(
         if fault is not None:
             findings.append(fault)
             continue
-        since = held_since(powered, _unattended(sessions.get(key, Sessions([], False)), config))
-        if since is None or int(powered[-1]["time"]) - since < config.left_on_for_s * 1000:
+        latest = int(powered[-1]["time"])
+        ran = _unattended_runs(powered, sessions.get(key, Sessions([], False)), config)
+        if not ran or latest - ran[-1] > config.pause_s * 1000:
+            continue  # not running now, or resting longer than a pause
+        since = ran[-1]
+        for earlier in reversed(ran[:-1]):
+            if since - earlier > config.pause_s * 1000:
+                break
+            since = earlier
+        if latest - since < config.left_on_for_s * 1000:
             continue
-        minutes = (int(powered[-1]["time"]) - since) / 60000
+        minutes = (latest - since) / 60000
         findings.append(Finding(
             kind="machine_left_on", site=site, device=device,
             summary=(
-                f"{site}/{device} draws {float(powered[-1]['w']):.0f} W with no session "
-                f"for {minutes:.0f} min"
+                f"{site}/{device} has been running with no session for {minutes:.0f} min "
+                f"({float(powered[-1]['w']):.0f} W now)"
             ),
-            evidence=evidence(powered, ["w", "a", "relay", "running"], since),
+            evidence=evidence(powered, ["w", "a", "on_s", "relay", "running"], since),
         ))
     return findings
 
 
-def _unattended(sessions: Sessions, config: MachineConfig) -> Callable[[Row], bool]:
-    def check(row: Row) -> bool:
-        return float(row["w"]) > config.idle_w and not sessions.open_at(int(row["time"]))
+def _unattended_runs(rows: Sequence[Row], sessions: Sessions, config: MachineConfig) -> list[int]:
+    """Times of the reports after which the machine had run with no session
+    open, back to the newest report taken inside a session."""
+    times: list[int] = []
+    for k in range(len(rows) - 1, -1, -1):
+        row = rows[k]
+        when = int(row["time"])
+        if sessions.open_at(when):
+            break
+        if _ran(row, rows[k - 1] if k else None, config):
+            times.append(when)
+    times.reverse()
+    return times
 
-    return check
+
+def _ran(row: Row, previous: Row | None, config: MachineConfig) -> bool:
+    """Whether the machine ran during the interval that ends at `row`."""
+    now, before = row.get("on_s"), previous.get("on_s") if previous else None
+    if now is not None and before is not None and int(now) >= int(before):
+        return int(now) > int(before)
+    return float(row["w"]) > config.idle_w  # no counter (or it restarted): the snapshot
 
 
 def _interlock(

@@ -118,3 +118,44 @@ def test_machine_session_open_across_the_window_start_is_respected() -> None:
     ended = Sessions([{"time": T0 + 60_000, "kind": "session_end"}], open_before=True)
     found = machines.evaluate({KEY: data}, {KEY: ended}, MachineConfig(), now)
     assert [f.kind for f in found] == ["machine_left_on"]
+
+
+def _cycling(run_s: int, rest_s: int, counter: bool = True) -> Callable[[int, int], dict[str, Any]]:
+    """A compressor reported every 60 s: running `run_s`, resting `rest_s`;
+    the power snapshot at a report often falls in a rest."""
+    period = run_s + rest_s
+
+    def make(i: int, t: int) -> dict[str, Any]:
+        elapsed = i * 60
+        ran = sum(min(run_s, max(0, elapsed - k * period)) for k in range(elapsed // period + 1))
+        row: dict[str, Any] = {"w": 2200.0 if elapsed % period < run_s else 0.0}
+        if counter:
+            row["on_s"] = ran
+        return row
+
+    return make
+
+
+def _left_on(data: list[Row], config: MachineConfig | None = None) -> list[str]:
+    now = int(data[-1]["time"])
+    return [f.kind for f in machines.evaluate({KEY: data}, {}, config or MachineConfig(), now)]
+
+
+def test_cycling_compressor_left_on_counts_its_rests_as_use() -> None:
+    # 2 min on, 5 min off, for 40 minutes: the snapshot sees it off most of
+    # the time, the running-time counter sees every run.
+    data = rows(T0, T0 + 40 * 60_000, 60, _cycling(120, 300))
+    assert sum(1 for r in data if r["w"] > 0) < len(data) / 2
+    assert _left_on(data[:25]) == []  # 24 minutes: not yet
+    assert _left_on(data) == ["machine_left_on"]
+    # Rests longer than pause_s end a use: 2 min every 20 min is not "left on".
+    sparse = rows(T0, T0 + 80 * 60_000, 60, _cycling(120, 1080))
+    assert _left_on(sparse) == []
+    assert _left_on(sparse, MachineConfig(pause_s=1200)) == ["machine_left_on"]
+
+
+def test_left_on_without_counter_falls_back_to_the_power_snapshot() -> None:
+    steady = rows(T0, T0 + 40 * 60_000, 60, lambda i, t: {"w": 800.0})
+    assert _left_on(steady) == ["machine_left_on"]
+    stopped = steady[:-16] + rows(T0 + 24 * 60_000, T0 + 40 * 60_000, 60, lambda i, t: {"w": 0.0})
+    assert _left_on(stopped) == []  # off for 16 minutes, longer than a pause

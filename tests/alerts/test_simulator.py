@@ -2,14 +2,16 @@
 and gateway into InfluxDB, then the alert service over that data: a boiler
 that fails at a known time raises exactly one heating alert, a node unplugged
 for ten minutes raises an offline alert that resolves when it is back, and the
-heating alert resolves once the boiler is repaired."""
+heating alert resolves once the boiler is repaired; a machine left running
+with no session raises its alert while a normal session does not, and a
+welded interlock relay is caught."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,53 +21,30 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import RulesConfig
 from alerts.models import Alert
 from alerts.runner import AlertService
-from alerts.source import InfluxSource
 from devservers import InfluxDB, Mosquitto
-from devservers.gateway import GatewayProcess
 from simulator.fleet import Fleet
-from simulator.vloop import VirtualTimeLoop
+from tests.alerts.simulated import simulate, source
 from tests.alerts.stepping import MINUTE, first, moments, step_through
-from tests.simulator.harness import run, scenario
 
 FAIL_AT_S, RECOVER_AT_S = 2 * 3600, 3 * 3600 + 1800
 UNPLUG_AT_S, UNPLUG_FOR_S, DURATION_S = 3600, 600, 4 * 3600 + 1800
 NODE = {"telemetry_s": 30, "status_s": 300, "sample_ms": 2000}
 
 
-def _simulate(tmp_path: Path, mosquitto: Mosquitto) -> int:
+def _simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> int:
     """Runs the fleet; returns the scenario's start in Unix ms."""
-    sc = scenario(mosquitto, [
-        {"device": "node3", "role": "heating", "config": dict(NODE)},
-        {"device": "node4", "role": "meter", "config": dict(NODE)},
-    ], building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S, "boiler_recover_at_s": RECOVER_AT_S})
-    fleet = Fleet(sc, tmp_path / "flash")
-    loop = VirtualTimeLoop(speed=400, quiet=fleet.quiet)
 
-    async def play() -> None:
-        fleet.start()
+    async def play(fleet: Fleet) -> None:
         await asyncio.sleep(UNPLUG_AT_S)
         await fleet.apply({"unplug": "node4", "for_s": UNPLUG_FOR_S})
         await asyncio.sleep(DURATION_S - UNPLUG_AT_S)
-        await fleet.shutdown()
 
-    run(loop, play())
-    loop.close()
+    fleet = simulate(tmp_path, mosquitto, influxdb, [
+        {"device": "node3", "role": "heating", "config": dict(NODE)},
+        {"device": "node4", "role": "meter", "config": dict(NODE)},
+    ], play, building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S,
+                       "boiler_recover_at_s": RECOVER_AT_S})
     return fleet.start_unix_ms
-
-
-def _source(influxdb: InfluxDB) -> InfluxSource:
-    return InfluxSource(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
-
-
-def _wait_for_data(influxdb: InfluxDB, until_ms: int) -> None:
-    deadline = time.monotonic() + 60
-    with closing(_source(influxdb)) as source:
-        while time.monotonic() < deadline:
-            series = source.query('SELECT last("seq") FROM telemetry WHERE device = \'node3\'')
-            if series and int(series[0].rows[0]["time"]) >= until_ms:
-                return
-            time.sleep(0.5)
-    raise AssertionError("the gateway did not write the simulation's end")
 
 
 # A stuck simulation (seen once under heavy load) fails here with a traceback
@@ -75,20 +54,14 @@ async def test_simulated_boiler_failure_and_unplugged_node(
     tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
     sessions: sessionmaker[Session], make_service: Callable[..., AlertService],
 ) -> None:
-    gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
-    gateway.start()
-    try:
-        start = await asyncio.to_thread(_simulate, tmp_path, mosquitto)
-        end = start + DURATION_S * 1000
-        await asyncio.to_thread(_wait_for_data, influxdb, end - 5 * MINUTE)
-    finally:
-        gateway.close()
+    start = await asyncio.to_thread(_simulate, tmp_path, mosquitto, influxdb)
+    end = start + DURATION_S * 1000
 
     fail, unplug = start + FAIL_AT_S * 1000, start + UNPLUG_AT_S * 1000
     # The failure shows once the thermostat calls after it: the first call at
     # or after the failure, read from what the node reported.
-    with closing(_source(influxdb)) as source:
-        calls = source.query(
+    with closing(source(influxdb)) as src:
+        calls = src.query(
             f"SELECT \"call\" FROM telemetry WHERE device = 'node3' AND time >= {fail}ms "
             "AND \"call\" = 1 LIMIT 1")
     assert calls, "the thermostat never called after the failure"
@@ -127,3 +100,93 @@ async def test_simulated_boiler_failure_and_unplugged_node(
     back = unplug + UNPLUG_FOR_S * 1000
     resolved = int(offline.resolved_at.timestamp() * 1000)
     assert back < resolved <= back + config.lifecycle.resolve_after_s * 1000 + 2 * MINUTE
+
+
+def _stored(sessions: sessionmaker[Session]) -> list[Alert]:
+    with sessions() as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+HOUR = 3600
+# A kiln watched without interlock (pins.relay = -1): members tap in to claim
+# it and work its own switch. A laser behind its interlock relay.
+KILN = {"device": "node5", "role": "machine", "profile": "compressor",
+        "config": {"telemetry_s": 60, "sample_ms": 5000, "idle_s": 0, "runon_s": 0,
+                   "timeout_s": 8 * HOUR, "pins": {"relay": -1}}}
+LASER = {"device": "node1", "role": "machine", "profile": "laser",
+         "config": {"telemetry_s": 60, "sample_ms": 5000, "idle_s": 0, "runon_s": 0}}
+SESSION = (1 * HOUR, 2 * HOUR + 1800)  # alice on the kiln, 90 minutes
+LEFT_ON = (3 * HOUR, 4 * HOUR + 1800)  # the kiln switched on by nobody badged in
+LASER_SESSION, WELD_AT = (1 * HOUR, 2 * HOUR), 2 * HOUR - 60
+MACHINES_S = 5 * HOUR + 1800
+
+
+async def _machines_play(fleet: Fleet) -> None:
+    actions = [
+        {"at_s": SESSION[0], "tap": "alice", "device": "node5"},
+        {"at_s": SESSION[0] + 10, "switch": "node5", "on": True},
+        {"at_s": SESSION[1] - 10, "switch": "node5", "on": False},
+        {"at_s": SESSION[1], "tap": "alice", "device": "node5"},
+        {"at_s": LEFT_ON[0], "switch": "node5", "on": True},
+        {"at_s": LEFT_ON[1], "switch": "node5", "on": False},
+        {"at_s": LASER_SESSION[0], "tap": "bob", "device": "node1"},
+        {"at_s": WELD_AT, "weld": "node1"},
+        {"at_s": LASER_SESSION[1], "tap": "bob", "device": "node1"},
+    ]
+    for action in sorted(actions, key=lambda a: float(a["at_s"])):
+        await fleet.sleep_until(float(action["at_s"]))
+        await fleet.apply(action)
+    await fleet.sleep_until(MACHINES_S)
+
+
+@pytest.mark.timeout(300)
+async def test_simulated_machine_left_on_and_welded_relay_but_not_a_normal_session(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
+    sessions: sessionmaker[Session], make_service: Callable[..., AlertService],
+) -> None:
+    fleet = await asyncio.to_thread(
+        simulate, tmp_path, mosquitto, influxdb, [KILN, LASER], _machines_play)
+    start = fleet.start_unix_ms
+    # The kiln reports no relay (none fitted); the laser does.
+    with closing(source(influxdb)) as src:
+        relays = {s.tags["device"]: int(s.rows[0]["count"]) for s in src.query(
+            'SELECT count("relay") FROM telemetry GROUP BY device') if s.rows}
+        kiln_sessions = src.query(
+            "SELECT count(\"sid\") FROM event WHERE device = 'node5' AND kind = 'session_start'")
+        # The compressor may be resting when switched on: its first run is
+        # the first report whose running-time counter grew.
+        counters = src.query(
+            f"SELECT \"on_s\" FROM telemetry WHERE device = 'node5' "
+            f"AND time >= {start + LEFT_ON[0] * 1000}ms")[0].rows
+    assert "node5" not in relays and relays["node1"] > 200, relays
+    assert int(kiln_sessions[0].rows[0]["count"]) == 1
+    first_run = next(int(b["time"]) for a, b in pairwise(counters)
+                     if b["on_s"] > a["on_s"])
+
+    config = RulesConfig().machines
+    left_ms = config.left_on_for_s * 1000
+    welded_out = start + LASER_SESSION[1] * 1000
+    service = make_service()
+    seen = await step_through(service, moments(
+        start + 20 * MINUTE, start + MACHINES_S * 1000,
+        fine=[(first_run + left_ms - 2 * MINUTE, first_run + left_ms + 3 * MINUTE),
+              (welded_out - MINUTE, welded_out + 5 * MINUTE)],
+        coarse_ms=5 * MINUTE))
+
+    # The session on the kiln (90 min of cycling, longer than the left-on
+    # threshold) raised nothing; the same use with nobody badged in did, once
+    # the threshold had passed since its first run.
+    left_on = first(seen, "machine_left_on")
+    assert left_on is not None, "the kiln left on raised no alert"
+    assert first_run + left_ms <= left_on <= first_run + left_ms + 90_000, (
+        (left_on - first_run) / 1000)
+    fault = first(seen, "interlock_fault")
+    assert fault is not None, "the welded relay raised no alert"
+    assert welded_out < fault <= welded_out + config.interlock_for_s * 1000 + 3 * MINUTE
+    stored = _stored(sessions)
+    summary = sorted((a.kind, a.device, a.state) for a in stored)
+    assert summary == [("interlock_fault", "node1", "firing"),
+                       ("machine_left_on", "node5", "resolved")], [a.summary for a in stored]
+    print(f"simulator: kiln left on -> alert {(left_on - first_run) / 1000:.0f} s after its "
+          f"first run; "
+          f"welded relay -> alert {(fault - welded_out) / 1000:.0f} s after tap-out")

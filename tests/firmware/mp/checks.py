@@ -273,6 +273,22 @@ def check_session_without_acl():
     assert events[-1][1]["reason"] == "no_acl"
 
 
+def check_session_without_interlock():
+    # No relay and no extraction fitted: the badge still opens and closes
+    # sessions (billing, "left on" alerts), and nothing is switched.
+    events = []
+    decider = Decider(_acl(1, ["1111111111111111"]))
+    s = Session(decider, Outputs(None), lambda k, f: events.append((k, f)),
+                {"card_mode": "tap", "runon_s": 60, "idle_s": 0})
+    assert s.badge_read("1111111111111111", 0) and s.active
+    s.badge_read("1111111111111111", 5000)
+    s.tick(70000, 0.0)
+    s.force_off(71000, "remote")
+    assert not s.active
+    kinds = [(k, f.get("reason")) for k, f in events if k.startswith("session")]
+    assert kinds == [("session_start", None), ("session_end", "badge_out")], kinds
+
+
 def check_mqtt_codec():
     assert codec._varint(0) == b"\x00" and codec._varint(321) == b"\xc1\x02"
     assert codec._varint(2097152) == b"\x80\x80\x80\x01"
@@ -436,7 +452,7 @@ CHECKS = (
     check_clock_never_wraps, check_stamper_strictly_increasing, check_protocol_messages,
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
     check_backoff, check_acl_matching, check_session_tap, check_session_present_timeout_idle,
-    check_session_without_acl, check_mqtt_codec,
+    check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)
 
