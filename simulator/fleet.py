@@ -231,6 +231,7 @@ class Fleet:
             lines.append(
                 f"{sim.name}: boots {sim.boots}, sent {mqtt.sent}, outbox {node.outbox.pending()}, "
                 f"dropped {node.outbox.dropped}, reconnects {mqtt.reconnects}, "
+                f"retransmits {mqtt.retransmits}, "
                 f"last error {mqtt.last_error or '-'}"
             )
         return lines

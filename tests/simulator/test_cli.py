@@ -49,3 +49,35 @@ def test_bad_scenario_is_refused_with_the_reason(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2
     assert "no node 'node9'" in result.stderr
+
+
+def test_fast_clock_runs_hours_connected_without_a_timeout(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """`--fast`: six connected hours of the default scenario. The clock jumps
+    only while no node waits for the broker, so no MQTT timeout fires: no
+    retransmission, no reconnect, and every 10 s telemetry arrives."""
+    hours = 6
+    observer = Observer(mosquitto)
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator", "--scenario", str(DEFAULT), "--fast",
+         "--duration", str(hours * 3600), "--mqtt-host", mosquitto.host,
+         "--mqtt-port", str(mosquitto.port), "--device-password", DEVICE_PASSWORD,
+         "--workdir", str(tmp_path / "flash"),
+         "--acl-user", TEST_USER, "--acl-password", TEST_PASSWORD],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"virtual time {hours * 3600} s" in result.stdout
+    devices = [n["device"] for n in json.loads(DEFAULT.read_text())["nodes"]]
+    summaries = [line for line in result.stdout.splitlines() if "retransmits" in line]
+    assert len(summaries) == len(devices), result.stdout
+    for line in summaries:
+        assert "reconnects 0, retransmits 0," in line, line
+    expected = hours * 3600 // 10
+    observer.wait_for(lambda: all(
+        len(observer.decoded(d, "telemetry")) >= expected - 2 for d in devices))
+    for device in devices:
+        seqs = {m["seq"] for m in observer.decoded(device, "telemetry")}
+        assert expected - 2 <= len(seqs) <= expected + 1, (device, len(seqs))
+    observer.close()
