@@ -24,6 +24,7 @@ test: lint typecheck unit
 bench: setup
 	$(PY) -m bench.ingest
 	$(PY) -m bench.allocation
+	$(PY) -m bench.alerts
 
 # The firmware against the MicroPython ESP32 stubs (also run by tests/firmware/test_build.py).
 typecheck-firmware: setup

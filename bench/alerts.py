@@ -4,9 +4,9 @@ full building, against the 30 s it has between passes.
 Loads a large building into a real InfluxDB (60 machine nodes with sessions in
 working hours, 4 heating nodes with 3 zones, 2 meters; telemetry every 60 s,
 the firmware's default, and health status every 300 s; 16 days, so that the
-base-load rule has its 14 learning nights), with a few faults on the last day
-(a machine left on, a burner out, a node gone silent, a night load on a meter)
-so that alerts open, update and resolve. Then runs `AlertService.evaluate_once`
+base-load rule has its 14 learning nights), with faults on the last day (a
+welded relay, a machine left on, a burner out, a node gone silent, a night load
+on a meter) so that alerts open, update and resolve. Then runs `AlertService.evaluate_once`
 at `--passes` moments spread over the last day, each pass timed whole and by
 phase: fetch (InfluxQL over HTTP + parsing + grouping), rules (pure Python),
 lifecycle (SQL; SQLite in a file, or `--postgres`), write-back (alert points
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -97,14 +98,18 @@ def working_sessions(rng: random.Random, start: int, end: int) -> list[tuple[int
 def plan_building(machines: int, heating: int, meters: int, days: int, seed: int) -> Building:
     rng = random.Random(seed)
     start, last_day = END - days * DAY_MS, END - DAY_MS
+    # Power with no session: through an open relay (welded) on machine00; on
+    # machine05, which has no relay, a machine left on after lunch.
+    faults = {0: (last_day + 10 * HOUR_MS, last_day + 11 * HOUR_MS),
+              5: (last_day + 13 * HOUR_MS, last_day + 15 * HOUR_MS)}
     machine_nodes = []
     for k in range(machines):
         sessions = working_sessions(rng, start, END)
         unattended = []
-        if k == 0:  # left on after lunch, nobody badged in
-            left_on = (last_day + 13 * HOUR_MS, last_day + 15 * HOUR_MS)
-            sessions = [s for s in sessions if s[1] <= left_on[0] or s[0] >= left_on[1]]
-            unattended.append(left_on)
+        if k in faults:
+            a, b = faults[k]
+            sessions = [s for s in sessions if s[1] <= a or s[0] >= b]
+            unattended.append((a, b))
         machine_nodes.append(Machine(
             f"machine{k:02d}", sessions=sessions, unattended=unattended,
             has_relay=k % 6 != 5, running_w=rng.choice([800.0, 1500.0, 3000.0, 7500.0]),
@@ -201,14 +206,21 @@ class Unsent:
         raise RuntimeError("the bench sends nothing")
 
 
-def raw_queries(http: httpx.Client, database: str, queries: list[str]) -> float:
-    """The same statements over HTTP, bytes read but not parsed."""
-    started = time.perf_counter()
+def raw_queries(http: httpx.Client, database: str, queries: list[str]) -> list[float]:
+    """The same statements over HTTP, bytes read but not parsed; seconds each."""
+    seconds = []
     for q in queries:
+        started = time.perf_counter()
         response = http.get("/query", params={"db": database, "q": q, "epoch": "ms"})
         response.raise_for_status()
         _ = response.content
-    return time.perf_counter() - started
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def statement(influxql: str) -> str:
+    """A query with its time bounds blanked, to name it across passes."""
+    return re.sub(r"\d+ms", "<t>", influxql)
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -226,7 +238,7 @@ class Pass:
     now_ms: int
     total_s: float
     phases_s: dict[str, float]
-    raw_s: float
+    raw_s: dict[str, float]  # statement -> seconds
     queries: int
     rows: int
     findings: int
@@ -246,7 +258,8 @@ def one_pass(
         found: list[Finding] = service.evaluate_once(now_ms)[0]
         total = time.perf_counter() - started
         cpu, influx_cpu = own_cpu_s() - cpu, process_cpu_s(influx_pid) - influx_cpu
-    raw = raw_queries(http, source.database, source.queries)
+    raw = dict(zip(map(statement, source.queries),
+                   raw_queries(http, source.database, source.queries), strict=True))
     phases = dict(watch.seconds)
     phases["other"] = max(0.0, total - sum(phases.values()))
     return Pass(now_ms, total, phases, raw, len(source.queries), source.rows, len(found),
@@ -255,7 +268,7 @@ def one_pass(
 
 def measure(
     influx: InfluxDB, database_url: str, passes: int, warmup: int = 1
-) -> tuple[list[Pass], dict[str, int]]:
+) -> tuple[list[Pass], dict[str, Any]]:
     engine = create_engine(database_url)
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
@@ -279,6 +292,7 @@ def measure(
                 ) or 0,
                 "deliveries": session.scalar(select(func.count()).select_from(AlertDelivery))
                 or 0,
+                "alert_kinds": sorted(set(session.scalars(select(Alert.kind)))),
             }
     finally:
         source.close()
@@ -288,7 +302,8 @@ def measure(
 
 def summary(passes: list[Pass], interval_s: float) -> dict[str, Any]:
     totals = [p.total_s for p in passes]
-    raws = [p.raw_s for p in passes]
+    raws = [sum(p.raw_s.values()) for p in passes]
+    statements = sorted({q for p in passes for q in p.raw_s})
     phase_names = ["fetch", "rules", "lifecycle", "write_back", "other"]
     fetch = [p.phases_s.get("fetch", 0.0) for p in passes]
     worst = max(totals)
@@ -298,6 +313,10 @@ def summary(passes: list[Pass], interval_s: float) -> dict[str, Any]:
             name: spread([p.phases_s.get(name, 0.0) for p in passes]) for name in phase_names
         },
         "reference_raw_queries_s": spread(raws),
+        "reference_raw_query_s_by_statement": {
+            q: round(statistics.median(p.raw_s[q] for p in passes if q in p.raw_s), 4)
+            for q in statements
+        },
         "fetch_over_raw_queries": round(statistics.median(fetch) / statistics.median(raws), 2),
         "queries_per_pass": max(p.queries for p in passes),
         "rows_fetched_per_pass": spread([float(p.rows) for p in passes]),

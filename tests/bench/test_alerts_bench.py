@@ -37,7 +37,10 @@ def test_alerts_bench_runs_and_reports(tmp_path: Path) -> None:
     for name in ("fetch", "rules", "lifecycle", "write_back"):
         assert phases[name]["median"] > 0, name
     assert sum(p["median"] for p in phases.values()) <= printed["pass_s"]["max"] * 1.01
-    assert printed["queries_per_pass"] > 0
+    by_statement = printed["reference_raw_query_s_by_statement"]
+    assert len(by_statement) == printed["queries_per_pass"] > 0
+    assert all(seconds > 0 for seconds in by_statement.values())
+    assert any(q.startswith("SELECT * FROM telemetry") for q in by_statement)
     assert printed["interval_s"] == 30.0
     assert printed["headroom_x"] == pytest.approx(30.0 / printed["pass_s"]["max"], rel=0.01)
     # The planted faults (a machine left on, a node gone silent, ...) open alerts.
