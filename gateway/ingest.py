@@ -31,11 +31,29 @@ def decode(channel: str, payload: bytes) -> dict[str, Any]:
     return message
 
 
-def point_time(message: dict[str, Any], received_ms: int) -> int:
+def stamped(message: dict[str, Any]) -> bool:
     # tq 0: the node's clock is not set yet, so its ts means nothing here.
-    if "ts" in message and message.get("tq", 1):
-        return int(message["ts"])
-    return received_ms
+    return "ts" in message and bool(message.get("tq", 1))
+
+
+def point_time(message: dict[str, Any], received_ms: int) -> int:
+    return int(message["ts"]) if stamped(message) else received_ms
+
+
+class ReceiveTimes:
+    """The gateway's receive time for unstamped messages, strictly increasing
+    per device and channel: a node replaying its outbox after a power cut
+    without NTP sends many in one millisecond, and InfluxDB keeps one point
+    per series and time. One instance per gateway process (workers sharing a
+    subscription each keep their own, so the guarantee is per worker)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str, str], int] = {}
+
+    def next(self, key: tuple[str, str, str], now_ms: int) -> int:
+        at = max(now_ms, self._last.get(key, 0) + 1)
+        self._last[key] = at
+        return at
 
 
 def telemetry_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
@@ -86,13 +104,16 @@ def liveness_line(site: str, device: str, online: bool, state: str, at_ms: int) 
 _TO_LINES = {"telemetry": telemetry_lines, "event": event_lines, "status": status_lines}
 
 
-def ingest(topic: str, payload: bytes, received_ms: int) -> Ingested:
+def ingest(topic: str, payload: bytes, received_ms: int,
+           times: ReceiveTimes | None = None) -> Ingested:
     """Raises wire.ProtocolError for anything that must not reach InfluxDB."""
     site, device, channel = parse_topic(topic)
     if channel not in wire.UPLINK:
         # acl/cmd are the server's own downlink traffic on the same tree.
         return Ingested(site, device, channel, None, [])
     message = decode(channel, payload)
+    if times is not None and not stamped(message):
+        received_ms = times.next((site, device, channel), received_ms)
     lines = _TO_LINES[channel](site, device, message, received_ms)
     return Ingested(site, device, channel, message, lines)
 

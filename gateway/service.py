@@ -12,7 +12,7 @@ from gateway.deadletter import DeadLetters
 from gateway.delivery import Delivery
 from gateway.discovery import Discovery
 from gateway.influx_writer import InfluxWriter
-from gateway.ingest import Ingested, ingest, liveness_line
+from gateway.ingest import Ingested, ReceiveTimes, ingest, liveness_line
 from gateway.liveness import Change, Liveness
 from gateway.metrics import Metrics
 from gateway.mqtt_session import MqttSession
@@ -30,6 +30,7 @@ class Gateway:
         self.metrics = Metrics()
         self.batcher = Batcher(settings.batch_size, settings.batch_interval_s)
         self.liveness = Liveness(settings.liveness_timeout_s)
+        self.receive_times = ReceiveTimes()
         self.session = MqttSession(settings, self.on_message, self.on_subscribed)
         self.deadletters = DeadLetters(
             settings.deadletter_file, self.session.publish, self._count_rejected
@@ -63,7 +64,7 @@ class Gateway:
         try:
             if topic is None:
                 raise ProtocolError("bad_topic", "topic is not UTF-8")
-            result = ingest(topic, payload, int(now * 1000))
+            result = ingest(topic, payload, int(now * 1000), self.receive_times)
             lines = result.lines
             if result.message is not None:
                 lines = lines + self._liveness_lines(result, now)

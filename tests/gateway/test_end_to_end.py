@@ -69,3 +69,31 @@ def test_mqtt_3_1_1_session_also_keeps_what_arrives_while_the_gateway_is_away(
         assert influxdb.count("telemetry", "seq") == 600
     finally:
         gw.close()
+
+
+def test_unstamped_replay_keeps_every_point_in_one_millisecond(
+    mosquitto: Mosquitto, influxdb: InfluxDB, gateway: GatewayProcess
+) -> None:
+    """A node back from a power cut without NTP replays its outbox with tq 0:
+    the gateway's receive time stands in, and many messages arrive within one
+    millisecond. InfluxDB keeps one point per series and time, so the
+    gateway must not give two of them the same time."""
+    n = 400
+    messages = []
+    for device in ("node1", "node2"):
+        topic = wire.topic("lab", device, "telemetry")
+        for seq in range(n):
+            msg = wire.telemetry(seq, 5000 + seq, {"wh": seq}, {"w": 1.0}, tq=0)
+            messages.append((topic, wire.encode("telemetry", msg)))
+        event = wire.event(n, 5000 + n, "boot", {}, tq=0)
+        messages.append((wire.topic("lab", device, "event"), wire.encode("event", event)))
+    assert publish_all(mosquitto, messages) == len(messages)
+    wait_until(lambda: gateway.metric("gateway_received_total") == len(messages), 30,
+               "every message at the gateway")
+    wait_until(lambda: influxdb.count("telemetry", "seq") == 2 * n, 20,
+               f"{2 * n} telemetry points")
+    assert influxdb.count("event", "seq") == 2
+    rows = influxdb.query("SELECT seq, tq FROM telemetry WHERE device = 'node1'")[0]["values"]
+    assert isinstance(rows, list)
+    # In arrival order, and stamped by the gateway (tq stays 0 for the reader).
+    assert [r[1] for r in rows] == list(range(n)) and {r[2] for r in rows} == {0}
