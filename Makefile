@@ -25,6 +25,7 @@ bench: setup
 	$(PY) -m bench.ingest
 	$(PY) -m bench.allocation
 	$(PY) -m bench.alerts
+	$(PY) -m bench.simulator
 
 # The firmware against the MicroPython ESP32 stubs (also run by tests/firmware/test_build.py).
 typecheck-firmware: setup
