@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hours", type=float, default=12.0,
                         help="virtual hours per run (members work from hour 8 to 18)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args()
     virtual_s = args.hours * 3600
     users = {sim["device"]: PASSWORD for sim in NODES}
@@ -96,8 +97,8 @@ def main() -> None:
         "speedup": round(fast["virtual_per_real"] / scaled["virtual_per_real"], 1),
         "connected_week_real_s": round(week_s),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
 
 
