@@ -2,7 +2,8 @@
 and gateway into InfluxDB, then the alert service over that data: a boiler
 that fails at a known time raises exactly one heating alert, a node unplugged
 for ten minutes raises an offline alert that resolves when it is back, and the
-heating alert resolves once the boiler is repaired; a machine left running
+heating alert resolves once the boiler is repaired (each delivered by webhook,
+e-mail and MQTT to real local receivers); a machine left running
 with no session raises its alert while a normal session does not, and a
 welded interlock relay is caught."""
 
@@ -19,12 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import RulesConfig
+from alerts.delivery import EmailChannel, MqttChannel, WebhookChannel
 from alerts.models import Alert
 from alerts.runner import AlertService
 from devservers import InfluxDB, Mosquitto
 from simulator.fleet import Fleet
+from tests.alerts.receivers import MqttReceiver, SmtpReceiver, WebhookReceiver
 from tests.alerts.simulated import simulate, source
 from tests.alerts.stepping import MINUTE, first, moments, step_through
+from tests.conftest import TEST_PASSWORD, TEST_USER
 
 FAIL_AT_S, RECOVER_AT_S = 2 * 3600, 3 * 3600 + 1800
 UNPLUG_AT_S, UNPLUG_FOR_S, DURATION_S = 3600, 600, 4 * 3600 + 1800
@@ -69,8 +73,30 @@ async def test_simulated_boiler_failure_and_unplugged_node(
 
     config = RulesConfig()
     window = config.heating.rise_window_s * 1000
-    service = make_service()
-    seen = await step_through(service, moments(start + 20 * MINUTE, end, coarse_ms=30_000))
+    with (
+        WebhookReceiver() as hook,
+        SmtpReceiver() as smtp,
+        MqttReceiver(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD, "mf-alerts/#") as mq,
+    ):
+        service = make_service([
+            WebhookChannel("webhook:ops", hook.url),
+            EmailChannel("127.0.0.1", smtp.port, "monitor@workshop.test", ["coord@workshop.test"]),
+            MqttChannel(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD),
+        ])
+        service.dispatcher.start()
+        try:
+            seen = await step_through(service, moments(start + 20 * MINUTE, end, coarse_ms=30_000))
+            await service.dispatcher.idle()
+        finally:
+            await service.dispatcher.stop()
+    # Each alert reached every channel when it fired and when it resolved.
+    webhook = sorted((b["alert"]["kind"], b["alert"]["event"]) for _, _, b in hook.received)
+    assert webhook == [("device_offline", "fired"), ("device_offline", "resolved"),
+                       ("heating", "fired"), ("heating", "resolved")], webhook
+    mails = [mail["Subject"] for _, mail in smtp.received]
+    assert len(mails) == 4 and sum("RESOLVED" in m for m in mails) == 2, mails
+    assert sorted(b["event"] for _, _, b in mq.received) == ["fired", "fired", "resolved",
+                                                             "resolved"]
 
     heating_at = first(seen, "heating")
     assert heating_at is not None, "the simulated failure raised no heating alert"
