@@ -15,6 +15,7 @@ from alerts.rules.series import DeviceKey
 from alerts.source import InfluxSource, Series, quote_string, time_range
 
 DAY_MS = 86_400_000
+SESSION_LOOKBACK_MS = 2 * DAY_MS
 
 
 @dataclass
@@ -98,11 +99,14 @@ def _fetch_sessions(source: InfluxSource, snap: Snapshot, since: int) -> None:
     ):
         events[_key(series)].extend(series.rows)
     # Whether a session was already open when the window began: the newest
-    # session event before it decides.
+    # session event before it decides. Bounded, so that the query does not
+    # read the whole event history as the database ages: a session open for
+    # more than SESSION_LOOKBACK_MS is not a session (the node's timeout is
+    # hours) and counts as closed.
     before: dict[DeviceKey, tuple[int, bool]] = {}
     for series in source.query(
-        f'SELECT last("sid") FROM event WHERE {is_session} AND time <= {since}ms '
-        "GROUP BY site, device, kind"
+        f'SELECT last("sid") FROM event WHERE {is_session} AND '
+        f"{time_range(since - SESSION_LOOKBACK_MS, since)} GROUP BY site, device, kind"
     ):
         if not series.rows:
             continue
