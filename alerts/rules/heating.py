@@ -38,7 +38,7 @@ def _evaluate_node(
         for text, started in _boiler_conditions(boiler, config):
             conditions.append(text)
             since_ms = started if since_ms is None else min(since_ms, started)
-    zone_fields = sorted({k for r in rows for k in r if k.startswith("t_zone")})
+    zone_fields = sorted(k for k in set().union(*rows) if k.startswith("t_zone"))
     for zone in zone_fields:
         result = _zone_cold(device, zone, with_fields(rows, zone), config, hours)
         if result is not None:

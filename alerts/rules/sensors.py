@@ -37,8 +37,8 @@ def evaluate(
     longer window than the rest)."""
     findings = []
     for (site, device), rows in sorted(telemetry.items()):
-        names = sorted({k for r in rows for k in r
-                        if judged(k) and _range(k, config) is not None})
+        present: set[str] = set().union(*rows)  # rows of one series share their keys
+        names = sorted(k for k in present if judged(k) and _range(k, config) is not None)
         for name in names:
             samples = with_fields(rows, name)
             if not samples:
