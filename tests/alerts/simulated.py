@@ -5,7 +5,6 @@ the nodes published is what InfluxDB holds."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,17 @@ from tests.simulator.harness import Observer, run, scenario, until
 SPEED = 50.0
 CHANNELS = ("telemetry", "event")
 
-Play = Callable[[Fleet], Awaitable[None]]
-
 
 def source(influxdb: InfluxDB) -> InfluxSource:
     return InfluxSource(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
 
 
 def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
-             nodes: list[dict[str, Any]], play: Play, **extra: Any) -> Fleet:
-    """The fleet through a real gateway, `play` driving it on virtual time.
-    Returns once InfluxDB holds every telemetry and event message the broker
-    delivered, each once (asserted per device and channel)."""
+             nodes: list[dict[str, Any]], duration_s: float, **extra: Any) -> Fleet:
+    """The scenario (`extra`: its events, building, start...) for `duration_s`
+    virtual seconds through a real gateway. Returns once InfluxDB holds every
+    telemetry and event message the broker delivered, each once (asserted
+    per device and channel)."""
     observer = Observer(mosquitto)
     gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
     gateway.start()
@@ -47,8 +45,7 @@ def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
         loop = VirtualTimeLoop(speed=SPEED, quiet=fleet.quiet)
 
         async def whole() -> None:
-            fleet.start()
-            await play(fleet)
+            await fleet.run_scenario(duration_s)
             # Everything queued reaches the broker before the power goes.
             await until(lambda: _drained(fleet), 600, "the nodes' outboxes to drain")
             await fleet.shutdown()

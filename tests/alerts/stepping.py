@@ -4,6 +4,7 @@ on the data already in InfluxDB, hand deliveries to the dispatcher."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from alerts.findings import Finding
@@ -31,6 +32,15 @@ async def step_through(
         service.dispatcher.submit(ids)
         seen.append((now, found))
     return seen
+
+
+async def assert_silent(service: AlertService, times: Sequence[int]) -> tuple[int, float]:
+    """Evaluates at `times` and fails on any finding; -> (evaluations, seconds)."""
+    began = time.monotonic()
+    seen = await step_through(service, times)
+    noisy = [(now, f.summary) for now, found in seen for f in found]
+    assert noisy == [], noisy[:5]
+    return len(seen), time.monotonic() - began
 
 
 def first(seen: Sequence[tuple[int, list[Finding]]], kind: str, after: int = 0) -> int | None:

@@ -24,7 +24,6 @@ from alerts.delivery import EmailChannel, MqttChannel, WebhookChannel
 from alerts.models import Alert
 from alerts.runner import AlertService
 from devservers import InfluxDB, Mosquitto
-from simulator.fleet import Fleet
 from tests.alerts.receivers import MqttReceiver, SmtpReceiver, WebhookReceiver
 from tests.alerts.simulated import simulate, source
 from tests.alerts.stepping import MINUTE, first, moments, step_through
@@ -37,17 +36,11 @@ NODE = {"telemetry_s": 30, "status_s": 300, "sample_ms": 2000}
 
 def _simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> int:
     """Runs the fleet; returns the scenario's start in Unix ms."""
-
-    async def play(fleet: Fleet) -> None:
-        await asyncio.sleep(UNPLUG_AT_S)
-        await fleet.apply({"unplug": "node4", "for_s": UNPLUG_FOR_S})
-        await asyncio.sleep(DURATION_S - UNPLUG_AT_S)
-
     fleet = simulate(tmp_path, mosquitto, influxdb, [
         {"device": "node3", "role": "heating", "config": dict(NODE)},
         {"device": "node4", "role": "meter", "config": dict(NODE)},
-    ], play, building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S,
-                       "boiler_recover_at_s": RECOVER_AT_S})
+    ], DURATION_S, events=[{"at_s": UNPLUG_AT_S, "unplug": "node4", "for_s": UNPLUG_FOR_S}],
+        building={"zones": 2, "boiler_fail_at_s": FAIL_AT_S, "boiler_recover_at_s": RECOVER_AT_S})
     return fleet.start_unix_ms
 
 
@@ -147,22 +140,17 @@ LASER_SESSION, WELD_AT = (1 * HOUR, 2 * HOUR), 2 * HOUR - 60
 MACHINES_S = 5 * HOUR + 1800
 
 
-async def _machines_play(fleet: Fleet) -> None:
-    actions = [
-        {"at_s": SESSION[0], "tap": "alice", "device": "node5"},
-        {"at_s": SESSION[0] + 10, "switch": "node5", "on": True},
-        {"at_s": SESSION[1] - 10, "switch": "node5", "on": False},
-        {"at_s": SESSION[1], "tap": "alice", "device": "node5"},
-        {"at_s": LEFT_ON[0], "switch": "node5", "on": True},
-        {"at_s": LEFT_ON[1], "switch": "node5", "on": False},
-        {"at_s": LASER_SESSION[0], "tap": "bob", "device": "node1"},
-        {"at_s": WELD_AT, "weld": "node1"},
-        {"at_s": LASER_SESSION[1], "tap": "bob", "device": "node1"},
-    ]
-    for action in sorted(actions, key=lambda a: float(a["at_s"])):
-        await fleet.sleep_until(float(action["at_s"]))
-        await fleet.apply(action)
-    await fleet.sleep_until(MACHINES_S)
+EVENTS = [
+    {"at_s": SESSION[0], "tap": "alice", "device": "node5"},
+    {"at_s": SESSION[0] + 10, "switch": "node5", "on": True},
+    {"at_s": SESSION[1] - 10, "switch": "node5", "on": False},
+    {"at_s": SESSION[1], "tap": "alice", "device": "node5"},
+    {"at_s": LEFT_ON[0], "switch": "node5", "on": True},
+    {"at_s": LEFT_ON[1], "switch": "node5", "on": False},
+    {"at_s": LASER_SESSION[0], "tap": "bob", "device": "node1"},
+    {"at_s": WELD_AT, "weld": "node1"},
+    {"at_s": LASER_SESSION[1], "tap": "bob", "device": "node1"},
+]
 
 
 @pytest.mark.timeout(300)
@@ -171,7 +159,7 @@ async def test_simulated_machine_left_on_and_welded_relay_but_not_a_normal_sessi
     sessions: sessionmaker[Session], make_service: Callable[..., AlertService],
 ) -> None:
     fleet = await asyncio.to_thread(
-        simulate, tmp_path, mosquitto, influxdb, [KILN, LASER], _machines_play)
+        simulate, tmp_path, mosquitto, influxdb, [KILN, LASER], MACHINES_S, events=EVENTS)
     start = fleet.start_unix_ms
     # The kiln reports no relay (none fitted); the laser does.
     with closing(source(influxdb)) as src:
