@@ -99,14 +99,43 @@ def _interlock(
 ) -> Finding | None:
     if not rows:
         return None
-    since = held_since(rows, lambda r: r["relay"] < 0.5 and float(r["w"]) > config.idle_w)
-    if since is None or int(rows[-1]["time"]) - since < config.interlock_for_s * 1000:
-        return None
+    if len(rows) >= 2 and all(r.get("on_s") is not None for r in rows[-2:]):
+        found = _ran_while_open(rows, config)
+        if found is None:
+            return None
+        since, ran_s = found
+        what = f"ran {ran_s} s"
+    else:  # no running-time counter: power above idle at every report
+        held = held_since(rows, lambda r: r["relay"] < 0.5 and float(r["w"]) > config.idle_w)
+        if held is None or int(rows[-1]["time"]) - held < config.interlock_for_s * 1000:
+            return None
+        since, what = held, f"draws {float(rows[-1]['w']):.0f} W"
     return Finding(
         kind="interlock_fault", site=site, device=device, severity="critical",
         summary=(
-            f"{site}/{device} draws {float(rows[-1]['w']):.0f} W while its interlock relay "
-            "is open (welded relay or bypass)"
+            f"{site}/{device} {what} while its interlock relay is open (welded relay or bypass)"
         ),
-        evidence=evidence(rows, ["w", "a", "relay", "running"], since),
+        evidence=evidence(rows, ["w", "a", "on_s", "relay", "running"], since),
     )
+
+
+def _ran_while_open(rows: Sequence[Row], config: MachineConfig) -> tuple[int, int] | None:
+    """Over the trailing reports with the relay open at both ends of each
+    interval (so a session's last seconds never count): the running time the
+    counter gained, if it reaches `interlock_for_s` and the machine ran within
+    `pause_s`. -> (start of that stretch, seconds run)."""
+    ran_s, since, last_run = 0, None, None
+    for k in range(len(rows) - 1, 0, -1):
+        row, previous = rows[k], rows[k - 1]
+        if row["relay"] >= 0.5 or previous["relay"] >= 0.5 or previous.get("on_s") is None:
+            break
+        gained = int(row["on_s"]) - int(previous["on_s"])  # negative after a reboot
+        if gained > 0:
+            ran_s += gained
+            since = int(previous["time"])
+            last_run = int(row["time"]) if last_run is None else last_run
+    if since is None or last_run is None or ran_s < config.interlock_for_s:
+        return None
+    if int(rows[-1]["time"]) - last_run > config.pause_s * 1000:
+        return None
+    return since, ran_s

@@ -159,3 +159,24 @@ def test_left_on_without_counter_falls_back_to_the_power_snapshot() -> None:
     assert _left_on(steady) == ["machine_left_on"]
     stopped = steady[:-16] + rows(T0 + 24 * 60_000, T0 + 40 * 60_000, 60, lambda i, t: {"w": 0.0})
     assert _left_on(stopped) == []  # off for 16 minutes, longer than a pause
+
+
+def test_welded_relay_on_a_cycling_compressor_is_read_from_its_counter() -> None:
+    cycle = _cycling(120, 300)
+    # In a session (relay closed) for 10 minutes, then the relay opens but
+    # its contacts are welded: the compressor keeps cycling.
+    data = rows(T0, T0 + 40 * 60_000, 60, lambda i, t: {**cycle(i, t), "relay": float(i < 8)})
+    kinds = [f.kind for f in machines.evaluate(
+        {KEY: data}, {}, MachineConfig(), int(data[-1]["time"]))]
+    assert kinds == ["interlock_fault"]
+    # The first interval after the session (relay closed at its start) never
+    # counts: a session's last seconds of running are not a fault.
+    cut = data[:9]
+    assert cut[7]["relay"] == 1.0 and cut[8]["relay"] == 0.0
+    assert cut[8]["on_s"] > cut[7]["on_s"]
+    assert machines.evaluate({KEY: cut}, {}, MachineConfig(), int(cut[-1]["time"])) == []
+    # Switched off (the counter stops) for longer than a pause: resolved.
+    stopped = data + rows(T0 + 40 * 60_000, T0 + 56 * 60_000, 60,
+                          lambda i, t: {"w": 0.0, "on_s": data[-1]["on_s"], "relay": 0.0})
+    assert machines.evaluate({KEY: stopped}, {}, MachineConfig(),
+                             int(stopped[-1]["time"])) == []
