@@ -18,6 +18,7 @@ class InfluxDB(DatabaseServer):
         super().__init__(workdir, *args, **kwargs)
         self.rpc_port = free_port()
         self.conf_path = self.workdir / "influxdb.conf"
+        self._bootstrapped = False  # the admin user and the database exist
 
     @property
     def url(self) -> str:
@@ -62,7 +63,7 @@ bind-address = "{self.host}:{self.rpc_port}"
 
     def after_start(self) -> None:
         wait_for_http(f"{self.url}/ping", 204, 30)
-        if not getattr(self, "_bootstrapped", False):
+        if not self._bootstrapped:
             # With auth on, InfluxDB accepts the first admin without credentials.
             self._query(
                 f"CREATE USER \"{self.user}\" WITH PASSWORD '{self.password}' WITH ALL PRIVILEGES",

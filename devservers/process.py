@@ -84,6 +84,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / f"{self.name}.log"
+        self._prepared = False
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -101,7 +102,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
-        if not getattr(self, "_prepared", False):
+        if not self._prepared:
             self.prepare()
             self._prepared = True
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
