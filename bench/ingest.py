@@ -96,7 +96,8 @@ def publish(broker: Mosquitto, messages: list[tuple[str, bytes]]) -> float:
 def gateway_lines(points: int) -> list[str]:
     """What the gateway writes for machine telemetry: 8 fields a line."""
     msgs = [wire.decode("telemetry", p) for _, p in telemetry(points)]
-    return [telemetry_lines("bench", f"node{i % DEVICES}", m, 0)[0] for i, m in enumerate(msgs)]
+    return [telemetry_lines("bench", f"node{i % DEVICES}", m, m["ts"])[0]
+            for i, m in enumerate(msgs)]
 
 
 def one_field_lines(points: int) -> list[str]:
@@ -168,17 +169,8 @@ def paho_receive(broker: Mosquitto, count: int, name: str) -> Drain:
 
 
 def written_points(gw: GatewayProcess, workers: int) -> float:
-    # Worker i serves its metrics on the gateway's port + i.
-    total = 0.0
-    for index in range(workers):
-        try:
-            text = httpx.get(f"http://{gw.host}:{gw.port + index}/metrics", timeout=5).text
-        except httpx.HTTPError:
-            continue
-        for row in text.splitlines():
-            if row.startswith("gateway_written_points_total "):
-                total += float(row.split()[1])
-    return total
+    return sum(gw.metric("gateway_written_points_total", index) or 0.0
+               for index in range(workers))
 
 
 def wait_written(gw: GatewayProcess, target: int, timeout: float, workers: int = 1) -> float:
@@ -230,8 +222,7 @@ def gateway_drain(
         mqtt_topic=f"mf/{name}/+/+",
         workers=workers,
     )
-    gw.start()  # creates the persistent session(s) and subscription(s)
-    wait_until_subscribed(gw, workers)
+    gw.start()  # creates the persistent session(s) and subscription(s), every worker's
     # What starting up costs (imports, connect): taken off the drain's CPU.
     startup_cpu = sum(process_cpu_s(pid) for pid in consumer_pids(gw, workers))
     gw.stop()
@@ -247,21 +238,6 @@ def gateway_drain(
     if stored != count:
         raise RuntimeError(f"gateway stored {stored} of {count}")
     return Drain(count / (end - start), cpu / count * 1e6)
-
-
-def wait_until_subscribed(gw: GatewayProcess, workers: int) -> None:
-    deadline = time.monotonic() + 30
-    for index in range(workers):
-        url = f"http://{gw.host}:{gw.port + index}/metrics"
-        while True:
-            try:
-                if "gateway_subscribed 1.0" in httpx.get(url, timeout=5).text:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gateway worker {index + 1} did not subscribe")
-            time.sleep(0.05)
 
 
 def gateway_live(workdir: Path, broker: Mosquitto, influx: InfluxDB, count: int) -> float:
@@ -304,7 +280,7 @@ def line_costs(samples: int = 20000) -> dict[str, float]:
     costs = {}
     for name, encode in (
         ("point", with_point),
-        ("lean", lambda: telemetry_lines("bench", "node1", msg, 0)[0]),
+        ("lean", lambda: telemetry_lines("bench", "node1", msg, msg["ts"])[0]),
     ):
         start = time.perf_counter()
         for _ in range(samples):

@@ -58,9 +58,9 @@ class GatewayProcess(ServerProcess):
         }
         self.settings.update(settings_overrides)
 
-    @property
-    def metrics_url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
+    def metrics_url(self, worker: int = 0) -> str:
+        """Worker k (GATEWAY_WORKERS) serves its metrics on the port after k."""
+        return f"http://{self.host}:{self.port + worker}/metrics"
 
     @property
     def deadletter_file(self) -> Path:
@@ -88,17 +88,18 @@ class GatewayProcess(ServerProcess):
 
     def after_start(self) -> None:
         deadline = time.monotonic() + 30
-        while self.metric("gateway_subscribed") != 1:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited with code {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("gateway did not subscribe")
-            time.sleep(0.05)
+        for worker in range(int(self.settings.get("workers", 1))):
+            while self.metric("gateway_subscribed", worker) != 1:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"gateway exited with code {self.proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"gateway worker {worker + 1} did not subscribe")
+                time.sleep(0.05)
 
-    def metrics(self) -> dict[str, float]:
-        """Every sample of the metrics endpoint, keyed `name` or `name{labels}`."""
+    def metrics(self, worker: int = 0) -> dict[str, float]:
+        """Every sample of a metrics endpoint, keyed `name` or `name{labels}`."""
         try:
-            text = httpx.get(self.metrics_url, timeout=5).text
+            text = httpx.get(self.metrics_url(worker), timeout=5).text
         except httpx.HTTPError:
             return {}
         samples = {}
@@ -108,8 +109,8 @@ class GatewayProcess(ServerProcess):
                 samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
         return samples
 
-    def metric(self, name: str, **labels: str) -> float | None:
+    def metric(self, name: str, worker: int = 0, **labels: str) -> float | None:
         key = name
         if labels:
             key += "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-        return self.metrics().get(key)
+        return self.metrics(worker).get(key)

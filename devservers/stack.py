@@ -125,7 +125,7 @@ workshop-monitor is running (data and logs in {workdir})
   MQTT broker        {broker.host}:{broker.port}   (user gateway / {SERVICE_PASSWORDS['gateway']})
   InfluxDB           {influx.url}   database {influx.database}, user {influx.user} / \
 {influx.password}
-  gateway metrics    {gateway.metrics_url}
+  gateway metrics    {gateway.metrics_url()}
   dead letters       {gateway.deadletter_file}
   simulated building {SCENARIO.name}: {len(scenario['nodes'])} nodes at {speed:g}x real time
 Try:  curl -s -u {influx.user}:{influx.password} '{influx.url}/query?db={influx.database}' \\

@@ -36,10 +36,6 @@ def stamped(message: dict[str, Any]) -> bool:
     return "ts" in message and bool(message.get("tq", 1))
 
 
-def point_time(message: dict[str, Any], received_ms: int) -> int:
-    return int(message["ts"]) if stamped(message) else received_ms
-
-
 class ReceiveTimes:
     """The gateway's receive time for unstamped messages, strictly increasing
     per device and channel: a node replaying its outbox after a power cut
@@ -56,16 +52,16 @@ class ReceiveTimes:
         return at
 
 
-def telemetry_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+def telemetry_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list[str]:
     parts = [f"{k}={v}i" for k, v in msg["ct"].items()]
     parts.extend([f"{k}={float(v)!r}" for k, v in msg.get("rd", {}).items()])
     parts.append(f"seq={msg['seq']}i")
     parts.append(f"tq={msg.get('tq', 1)}i")
     fields = ",".join(parts)
-    return [f"telemetry,site={site},device={device} {fields} {point_time(msg, received_ms)}"]
+    return [f"telemetry,site={site},device={device} {fields} {at_ms}"]
 
 
-def event_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+def event_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list[str]:
     fields = {"seq": int_field(msg["seq"])}
     if "badge" in msg:
         fields["badge"] = string_field(msg["badge"])
@@ -79,10 +75,10 @@ def event_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -
     for name, value in msg.get("ct", {}).items():
         fields["ct_" + name] = int_field(value)
     tags = tag_suffix(("site", site), ("device", device), ("kind", msg["kind"]))
-    return [line("event", tags, fields, point_time(msg, received_ms))]
+    return [line("event", tags, fields, at_ms)]
 
 
-def status_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) -> list[str]:
+def status_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list[str]:
     online = msg["state"] == "online"
     fields = {"online": int_field(1 if online else 0), "state": string_field(msg["state"])}
     if online:
@@ -92,7 +88,7 @@ def status_lines(site: str, device: str, msg: dict[str, Any], received_ms: int) 
             if key in msg:
                 fields[key] = int_field(msg[key])
     tags = tag_suffix(("site", site), ("device", device))
-    return [line("status", tags, fields, point_time(msg, received_ms))]
+    return [line("status", tags, fields, at_ms)]
 
 
 def liveness_line(site: str, device: str, online: bool, state: str, at_ms: int) -> str:
@@ -112,8 +108,10 @@ def ingest(topic: str, payload: bytes, received_ms: int,
         # acl/cmd are the server's own downlink traffic on the same tree.
         return Ingested(site, device, channel, None, [])
     message = decode(channel, payload)
-    if times is not None and not stamped(message):
-        received_ms = times.next((site, device, channel), received_ms)
-    lines = _TO_LINES[channel](site, device, message, received_ms)
+    if stamped(message):
+        at_ms = int(message["ts"])
+    else:
+        at_ms = received_ms if times is None else times.next((site, device, channel), received_ms)
+    lines = _TO_LINES[channel](site, device, message, at_ms)
     return Ingested(site, device, channel, message, lines)
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER
@@ -30,15 +28,7 @@ def alive(pid: int) -> bool:
 
 
 def worker_metric(gw: GatewayProcess, index: int, name: str) -> float:
-    url = f"http://{gw.host}:{gw.port + index}/metrics"
-    try:
-        text = httpx.get(url, timeout=5).text
-    except httpx.HTTPError:
-        return 0.0
-    for row in text.splitlines():
-        if row.startswith(name + " "):
-            return float(row.split()[1])
-    return 0.0
+    return gw.metric(name, index) or 0.0
 
 
 def test_two_workers_store_every_message_once_and_outlive_a_killed_parent(
