@@ -24,6 +24,21 @@ from dashboards.panels import (
 )
 
 BUCKET = "GROUP BY time($__interval)"
+
+
+def per_device(select: str, where: str, fill: str = "null", alias: str = "$tag_device",
+               measurement: str = "telemetry") -> Json:
+    """One series per device, in Grafana's time buckets."""
+    return target(f'SELECT {select} FROM "{measurement}" WHERE {where} AND $timeFilter '
+                  f'{BUCKET}, "device" fill({fill})', "A", alias)
+
+
+def per_day(select: str, where: str, measurement: str = "telemetry") -> Json:
+    """One bar per device and day."""
+    return target(f'SELECT {select} FROM "{measurement}" WHERE {where} AND $timeFilter '
+                  'GROUP BY time(1d), "device"', "A", "$tag_device")
+
+
 # Daily totals from cumulative counters: spread = last - first of the day, so
 # every day of the range gets its bar (a difference to the previous day would
 # drop the first). Counters survive reboots, so a reset is rare; its day shows
@@ -53,8 +68,7 @@ def overview() -> Json:
                    f'{BUCKET}, "device" fill(null)', "B", "$col $tag_device"),
         ], (0, 4, 12, 8), unit="celsius"),
         timeseries("Building power", [
-            target(f'SELECT mean("w") FROM "telemetry" WHERE {METER} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('mean("w")', METER),
         ], (12, 4, 12, 8), unit="watt"),
         table("Recent alerts", 'SELECT "state", "severity", "kind", "device", "summary" '
               'FROM "alert" WHERE $timeFilter ORDER BY time DESC LIMIT 50', (0, 12, 24, 8)),
@@ -64,28 +78,21 @@ def overview() -> Json:
 def heating() -> Json:
     return dashboard("wm-heating", "Workshop: heating", [
         timeseries("Flow and return", [
-            target('SELECT mean("t_flow") AS "flow", mean("t_return") AS "return" FROM '
-                   f'"telemetry" WHERE {HEATING} AND $timeFilter {BUCKET}, "device" fill(null)',
-                   "A", "$col $tag_device"),
+            per_device('mean("t_flow") AS "flow", mean("t_return") AS "return"', HEATING,
+                       alias="$col $tag_device"),
         ], (0, 0, 12, 9), unit="celsius"),
         timeseries("Zones", [
-            target(f'SELECT mean(/^t_zone/) FROM "telemetry" WHERE {HEATING} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$col $tag_device"),
+            per_device("mean(/^t_zone/)", HEATING, alias="$col $tag_device"),
         ], (12, 0, 12, 9), unit="celsius"),
         state_timeline("Boiler call", [
-            target(f'SELECT max("call") FROM "telemetry" WHERE {HEATING} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(previous)', "A", "$tag_device"),
+            per_device('max("call")', HEATING, fill="previous"),
         ], (0, 9, 24, 5), on_off("idle", "calling")),
         timeseries("Flow - return difference", [
-            target('SELECT mean("t_flow") - mean("t_return") FROM "telemetry" WHERE '
-                   f'{HEATING} AND $timeFilter {BUCKET}, "device" fill(null)', "A",
-                   "$tag_device"),
+            per_device('mean("t_flow") - mean("t_return")', HEATING),
         ], (0, 14, 12, 8), unit="celsius",
             description="Collapses towards 0 when the burner stops while the pump runs."),
         bars("Burner hours per day", [
-            target('SELECT spread("burn_s") / 3600 FROM "telemetry" '
-                   f'WHERE {HEATING} AND $timeFilter GROUP BY time(1d), "device"', "A",
-                   "$tag_device"),
+            per_day('spread("burn_s") / 3600', HEATING),
         ], (12, 14, 12, 8), unit="h"),
     ], time_from="now-2d")
 
@@ -94,25 +101,19 @@ def machines() -> Json:
     pick = '"device" =~ /^$machine$/'
     return dashboard("wm-machines", "Workshop: machines and sessions", [
         timeseries("Power per machine", [
-            target(f'SELECT mean("w") FROM "telemetry" WHERE {MACHINE} AND {pick} AND '
-                   f'$timeFilter {BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('mean("w")', f"{MACHINE} AND {pick}"),
         ], (0, 0, 24, 8), unit="watt"),
         state_timeline("Running", [
-            target(f'SELECT max("running") FROM "telemetry" WHERE {MACHINE} AND {pick} AND '
-                   f'$timeFilter {BUCKET}, "device" fill(previous)', "A", "$tag_device"),
+            per_device('max("running")', f"{MACHINE} AND {pick}", fill="previous"),
         ], (0, 8, 12, 6), on_off("off", "running")),
         state_timeline("Interlock relay", [
-            target(f'SELECT max("relay") FROM "telemetry" WHERE {MACHINE} AND {pick} AND '
-                   f'$timeFilter {BUCKET}, "device" fill(previous)', "A", "$tag_device"),
+            per_device('max("relay")', f"{MACHINE} AND {pick}", fill="previous"),
         ], (12, 8, 12, 6), on_off("open", "closed")),
         bars("Sessions per day", [
-            target(f'SELECT count("sid") FROM "event" WHERE "kind" = \'session_start\' AND '
-                   f'{pick} AND $timeFilter GROUP BY time(1d), "device"', "A", "$tag_device"),
+            per_day('count("sid")', f'"kind" = \'session_start\' AND {pick}', "event"),
         ], (0, 14, 12, 8)),
         bars("Machine-on hours per day", [
-            target('SELECT spread("on_s") / 3600 FROM "telemetry" '
-                   f'WHERE {MACHINE} AND {pick} AND $timeFilter GROUP BY time(1d), "device"',
-                   "A", "$tag_device"),
+            per_day('spread("on_s") / 3600', f"{MACHINE} AND {pick}"),
         ], (12, 14, 12, 8), unit="h"),
         table("Sessions and badge decisions", 'SELECT "device", "kind", "sid", "ok", "reason" '
               'FROM "event" WHERE ("kind" = \'session_start\' OR "kind" = \'session_end\' OR '
@@ -124,18 +125,13 @@ def machines() -> Json:
 def energy() -> Json:
     return dashboard("wm-energy", "Workshop: energy", [
         timeseries("Building power", [
-            target(f'SELECT mean("w") FROM "telemetry" WHERE {METER} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('mean("w")', METER),
         ], (0, 0, 24, 8), unit="watt"),
         bars("Building energy per day", [
-            target('SELECT spread("wh") / 1000 FROM "telemetry" '
-                   f'WHERE {METER} AND $timeFilter GROUP BY time(1d), "device"', "A",
-                   "$tag_device"),
+            per_day('spread("wh") / 1000', METER),
         ], (0, 8, 12, 8), unit="kwatth"),
         bars("Energy per machine per day", [
-            target('SELECT spread("wh") / 1000 FROM "telemetry" '
-                   f'WHERE {MACHINE} AND $timeFilter GROUP BY time(1d), "device"', "A",
-                   "$tag_device"),
+            per_day('spread("wh") / 1000', MACHINE),
         ], (12, 8, 12, 8), unit="kwatth"),
         timeseries("Base load (lowest 15-min mean of each day)", [
             target('SELECT min("w") FROM (SELECT mean("w") AS "w" FROM "telemetry" WHERE '
@@ -154,26 +150,21 @@ def devices() -> Json:
               '$timeFilter GROUP BY "device"', (0, 0, 12, 8),
               description="Time of each device's newest telemetry."),
         state_timeline("Online", [
-            target(f'SELECT last("online") FROM "status" WHERE {pick} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(previous)', "A", "$tag_device"),
+            per_device('last("online")', pick, fill="previous", measurement="status"),
         ], (12, 0, 12, 8), [{"type": "value", "options": {
             "0": {"text": "offline", "color": "red", "index": 0},
             "1": {"text": "online", "color": "green", "index": 1}}}]),
         timeseries("Free heap", [
-            target(f'SELECT min("heap") FROM "status" WHERE {pick} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('min("heap")', pick, measurement="status"),
         ], (0, 8, 12, 8), unit="bytes"),
         timeseries("Outbox depth", [
-            target(f'SELECT max("outbox") FROM "status" WHERE {pick} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('max("outbox")', pick, measurement="status"),
         ], (12, 8, 12, 8), description="Messages queued on the node's flash, not yet sent."),
         timeseries("Reconnects", [
-            target(f'SELECT max("reconnects") FROM "status" WHERE {pick} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('max("reconnects")', pick, measurement="status"),
         ], (0, 16, 12, 8)),
         timeseries("Wi-Fi signal", [
-            target(f'SELECT mean("rssi") FROM "status" WHERE {pick} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "$tag_device"),
+            per_device('mean("rssi")', pick, measurement="status"),
         ], (12, 16, 12, 8), unit="dBm"),
     ], variables=[device_variable("device", "Device")])
 
