@@ -49,15 +49,8 @@ def evaluate(
             findings.append(fault)
             continue
         latest = int(powered[-1]["time"])
-        ran = _unattended_runs(powered, sessions.get(key, Sessions([], False)), config)
-        if not ran or latest - ran[-1] > config.pause_s * 1000:
-            continue  # not running now, or resting longer than a pause
-        since = ran[-1]
-        for earlier in reversed(ran[:-1]):
-            if since - earlier > config.pause_s * 1000:
-                break
-            since = earlier
-        if latest - since < config.left_on_for_s * 1000:
+        since = _unattended_since(powered, sessions.get(key, Sessions([], False)), config)
+        if since is None or latest - since < config.left_on_for_s * 1000:
             continue
         minutes = (latest - since) / 60000
         findings.append(Finding(
@@ -71,27 +64,33 @@ def evaluate(
     return findings
 
 
-def _unattended_runs(rows: Sequence[Row], sessions: Sessions, config: MachineConfig) -> list[int]:
-    """Times of the reports after which the machine had run with no session
-    open, back to the newest report taken inside a session."""
-    times: list[int] = []
+def _unattended_since(rows: Sequence[Row], sessions: Sessions, config: MachineConfig) -> int | None:
+    """The first report of the machine's current use with no session open:
+    runs no further apart than `pause_s`, the newest within `pause_s` of the
+    newest report. None when it is not in use now."""
+    pause_ms = config.pause_s * 1000
+    since, newer = None, int(rows[-1]["time"])
     for k in range(len(rows) - 1, -1, -1):
-        row = rows[k]
-        when = int(row["time"])
+        when = int(rows[k]["time"])
         if sessions.open_at(when):
             break
-        if _ran(row, rows[k - 1] if k else None, config):
-            times.append(when)
-    times.reverse()
-    return times
+        gained = _gained(rows[k], rows[k - 1] if k else None)
+        ran = gained > 0 if gained is not None else float(rows[k]["w"]) > config.idle_w
+        if not ran:
+            continue
+        if newer - when > pause_ms:
+            break
+        since = newer = when
+    return since
 
 
-def _ran(row: Row, previous: Row | None, config: MachineConfig) -> bool:
-    """Whether the machine ran during the interval that ends at `row`."""
+def _gained(row: Row, previous: Row | None) -> int | None:
+    """Seconds the running-time counter gained over the interval that ends at
+    `row`; None without the counter or when it restarted (a reboot)."""
     now, before = row.get("on_s"), previous.get("on_s") if previous else None
-    if now is not None and before is not None and int(now) >= int(before):
-        return int(now) > int(before)
-    return float(row["w"]) > config.idle_w  # no counter (or it restarted): the snapshot
+    if now is None or before is None or int(now) < int(before):
+        return None
+    return int(now) - int(before)
 
 
 def _interlock(
@@ -129,7 +128,7 @@ def _ran_while_open(rows: Sequence[Row], config: MachineConfig) -> tuple[int, in
         row, previous = rows[k], rows[k - 1]
         if row["relay"] >= 0.5 or previous["relay"] >= 0.5 or previous.get("on_s") is None:
             break
-        gained = int(row["on_s"]) - int(previous["on_s"])  # negative after a reboot
+        gained = _gained(row, previous) or 0
         if gained > 0:
             ran_s += gained
             since = int(previous["time"])
