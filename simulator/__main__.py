@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from protocol import wire
 from simulator.fleet import Fleet
 from simulator.scenario import Scenario, ScenarioError
 from simulator.vloop import VirtualTimeLoop
@@ -38,13 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str) -> None:
     import paho.mqtt.publish as publish
 
-    messages: list[Any] = []
-    for spec in scenario.nodes:
-        if spec["role"] != "machine":
-            continue
-        payload = wire.encode("acl", wire.acl(1, scenario.acl_for(spec)))
-        messages.append({"topic": wire.topic(scenario.site, spec["device"], "acl"),
-                         "payload": payload, "qos": 1, "retain": True})
+    messages: list[Any] = [{"topic": topic, "payload": payload, "qos": 1, "retain": True}
+                           for topic, payload in scenario.acl_messages()]
     if messages:
         publish.multiple(messages, hostname=host, port=port,
                          auth={"username": user, "password": password})

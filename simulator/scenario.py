@@ -172,6 +172,13 @@ class Scenario:
         users = spec.get("users") or list(self.members)
         return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
 
+    def acl_messages(self) -> list[tuple[str, bytes]]:
+        """(topic, payload) of each machine node's allow-list, version 1: what
+        the api would publish, retained, for a run without it."""
+        return [(wire.topic(self.site, spec["device"], "acl"),
+                 wire.encode("acl", wire.acl(1, self.acl_for(spec))))
+                for spec in self.nodes if spec["role"] == "machine"]
+
 
 def _parse_start(text: Any) -> int:
     if text is None:

@@ -202,7 +202,7 @@ class _WatchedWriter:
         self._exchange = exchange
 
     def write(self, data: bytes) -> None:
-        self._exchange.sent(bytes(data))
+        self._exchange.sent(data)
         self._writer.write(data)
 
     def __getattr__(self, name: str) -> Any:  # drain, close, transport, ...

@@ -38,9 +38,8 @@ def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
     gateway.start()
     try:
         sc = scenario(mosquitto, nodes, **extra)
-        for spec in nodes:  # what the api publishes: who may use each machine
-            if spec["role"] == "machine":
-                observer.publish_acl(sc.site, spec["device"], 1, sc.acl_for(spec))
+        for topic, payload in sc.acl_messages():  # what the api publishes
+            observer.publish_retained(topic, payload)
         fleet = Fleet(sc, tmp_path / "flash")
         loop = VirtualTimeLoop(speed=SPEED, quiet=fleet.quiet)
 
@@ -67,7 +66,13 @@ def _drained(fleet: Fleet) -> bool:
 
 
 def _published(observer: Observer, devices: list[str]) -> dict[tuple[str, str], int]:
-    """Distinct seq per (device, channel) as the broker delivered them."""
+    """Distinct seq per (device, channel) as the broker delivered them, counted
+    once the observer has received nothing new for a second (the broker had
+    acknowledged every message before the nodes went off)."""
+    received = -1
+    while received != len(observer.messages):
+        received = len(observer.messages)
+        time.sleep(1.0)
     return {(device, channel): len({m["seq"] for m in observer.decoded(device, channel)})
             for device in devices for channel in CHANNELS}
 
@@ -83,12 +88,11 @@ def stored_counts(src: InfluxSource) -> dict[tuple[str, str], int]:
 
 def _wait_for_data(influxdb: InfluxDB, observer: Observer, devices: list[str],
                    real_s: float = 180) -> None:
+    published = _published(observer, devices)
     deadline = time.monotonic() + real_s
-    published: dict[tuple[str, str], int] = {}
     stored: dict[tuple[str, str], int] = {}
     with closing(source(influxdb)) as src:
         while time.monotonic() < deadline:
-            published = _published(observer, devices)
             stored = {key: n for key, n in stored_counts(src).items() if key in published}
             if stored == {key: n for key, n in published.items() if n}:
                 return

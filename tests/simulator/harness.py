@@ -97,8 +97,10 @@ class Observer:
 
     def publish_acl(self, site: str, device: str, ver: int, hashes: list[str]) -> None:
         payload = wire.encode("acl", wire.acl(ver, hashes))
-        info = self.client.publish(wire.topic(site, device, "acl"), payload, qos=1, retain=True)
-        info.wait_for_publish(10)
+        self.publish_retained(wire.topic(site, device, "acl"), payload)
+
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
 
     def close(self) -> None:
         self.client.loop_stop()
