@@ -34,6 +34,17 @@ def _energy_kwh(runs: list[Run]) -> Fraction:
         (Fraction(r.watts * (ms(r.end) - ms(r.start)), 3_600_000_000) for r in runs), Fraction(0)
     )
 
+def _flat_bill(api: Api, kwh: str = "500", cost: str = "100.00", **extra: str) -> int:
+    """A one-band tariff and a bill on it for 1 March 2026; -> the bill's id."""
+    tariff = api.ok(
+        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
+    )["id"]
+    return int(api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "all", "kwh": kwh, "cost": cost}], **extra,
+    })["id"])  # fmt: skip
+
+
 
 @pytest.fixture
 def site_with_data(
@@ -124,13 +135,7 @@ def test_split_from_influx_counters_and_sessions(
     site_with_data: tuple[Api, dict[str, Any], int],
 ) -> None:
     api, _, _ = site_with_data
-    tariff = api.ok(
-        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
-    )["id"]
-    bill = api.ok("treasurer", "POST", "/bills", json={
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}], "fixed_cost": "10.00",
-    })["id"]  # fmt: skip
+    bill = _flat_bill(api, fixed_cost="10.00")
     run = api.ok("treasurer", "POST", f"/bills/{bill}/splits")
     result = run["result"]
     energy = {
@@ -158,13 +163,7 @@ def test_influx_down_is_a_503_and_stores_nothing(
     influxdb: InfluxDB, site_with_data: tuple[Api, dict[str, Any], int]
 ) -> None:
     api, _, _ = site_with_data
-    tariff = api.ok(
-        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
-    )["id"]
-    bill = api.ok("treasurer", "POST", "/bills", json={
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}],
-    })["id"]  # fmt: skip
+    bill = _flat_bill(api)
     influxdb.stop()
     before = api.counts()
     response = api.call("treasurer", "POST", f"/bills/{bill}/splits")
@@ -188,14 +187,7 @@ def test_counter_cache_gives_the_same_split_as_influxdb(
     from api.services.split_input import build_split_input
 
     api, _, _ = site_with_data
-    tariff = api.ok(
-        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
-    )["id"]
-    bill_body = {
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}], "fixed_cost": "10.00",
-    }  # fmt: skip
-    bill_id = api.ok("treasurer", "POST", "/bills", json=bill_body)["id"]
+    bill_id = _flat_bill(api, fixed_cost="10.00")
     cached_run = api.ok("treasurer", "POST", f"/bills/{bill_id}/splits")["result"]
     reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
     with api.session() as session:
@@ -241,15 +233,9 @@ def test_demand_charge_from_the_main_meter(
         base_w=5000,
     )
     influxdb.write(lines)
-    tariff = api.ok(
-        "treasurer", "POST", "/tariffs", json={"name": "flat", "bands": [{"name": "all"}]}
-    )["id"]
     building_kwh = 48 * 5 + _energy_kwh(LASER_RUNS) + _energy_kwh(CNC_RUNS)
-    bill = api.ok("treasurer", "POST", "/bills", json={
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": str(float(building_kwh)), "cost": "73.08"}],
-        "demand_cost": "100.00", "fixed_cost": "0",
-    })["id"]  # fmt: skip
+    bill = _flat_bill(api, str(float(building_kwh)), "73.08", demand_cost="100.00",
+                      fixed_cost="0")
     result = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
     # Shapley by hand, kW of the coalitions' peaks: v(A)=2, v(B)=3, v(base)=5, v(AB)=3,
     # v(A,base)=7, v(B,base)=8, v(all)=8 -> A 1 kW, B 2 kW, base 5 kW of 8 kW x 100.00.
