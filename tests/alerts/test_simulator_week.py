@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,25 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.models import Alert
 from alerts.runner import AlertService
+from bench.simulator import NODES
 from devservers import InfluxDB, Mosquitto
 from tests.alerts.simulated import simulate, source
 from tests.alerts.stepping import MINUTE, assert_silent, moments
 
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
-# Nodes sample every 5 s instead of 1 s: a week of 1 s sampling costs the
-# simulator minutes of CPU and changes nothing the rules read.
-MACHINE = {"sample_ms": 5000}
-NODES: list[dict[str, Any]] = [
-    {"device": "node1", "role": "machine", "profile": "laser", "sessions_per_day": 4,
-     "users": ["alice", "bob"], "config": dict(MACHINE)},
-    {"device": "node2", "role": "machine", "profile": "compressor", "sessions_per_day": 2,
-     "users": ["bob", "carla"], "config": {**MACHINE, "power": "pzem"}},
-    {"device": "node5", "role": "machine", "profile": "compressor", "sessions_per_day": 1,
-     "users": ["carla"], "config": {**MACHINE, "pins": {"relay": -1}}},
-    {"device": "node3", "role": "heating", "config": {"sample_ms": 5000}},
-    {"device": "node4", "role": "meter", "config": {"sample_ms": 5000}},
-]
 
 
 def _week_ago_midnight() -> str:

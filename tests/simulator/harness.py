@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 
 from devservers import Mosquitto
 from protocol import wire
-from simulator.fleet import Fleet
+from simulator.fleet import Fleet, SimNode
 from simulator.scenario import Scenario
 from simulator.vloop import VirtualTimeLoop
 from tests.conftest import DEVICE_PASSWORD, TEST_PASSWORD, TEST_USER
@@ -105,6 +105,20 @@ class Observer:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def laser_for_alice(broker: Mosquitto, workdir: Path) -> tuple[Observer, Fleet]:
+    """node1, a laser sampled every 2 s, with alice on its retained ACL (version 1)."""
+    observer = Observer(broker)
+    fleet = Fleet(scenario(broker, [machine("node1", sample_ms=2000)]), workdir)
+    observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
+    return observer, fleet
+
+
+async def acl_version(sim: SimNode, ver: int, virtual_s: float) -> None:
+    """Until the node runs with ACL version `ver`."""
+    await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == ver,
+                virtual_s, f"ACL version {ver}")
 
 
 def make_fleet(sc: Scenario, workdir: Path) -> Fleet:

@@ -16,23 +16,28 @@ from devservers import Mosquitto
 from firmware.app import Node
 from simulator.fleet import Fleet
 from simulator.vloop import VirtualTimeLoop
-from tests.simulator.harness import Observer, machine, run, scenario, until
+from tests.simulator.harness import (
+    Observer,
+    acl_version,
+    laser_for_alice,
+    machine,
+    run,
+    scenario,
+    until,
+)
 
 PERSIST_WH = 100  # firmware default: the documented bound on energy lost per power cut
 
 
 def test_power_cut_keeps_counters_within_the_loss_bound(tmp_path: Path,
                                                         mosquitto: Mosquitto) -> None:
-    observer = Observer(mosquitto)
-    sc = scenario(mosquitto, [machine("node1", sample_ms=2000)])
-    fleet = Fleet(sc, tmp_path / "flash")
-    observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
+    observer, fleet = laser_for_alice(mosquitto, tmp_path / "flash")
     loop = VirtualTimeLoop(speed=400)
 
     async def play() -> dict[str, float]:
         fleet.start()
         sim = fleet.node("node1")
-        await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 1, 120, "ACL")
+        await acl_version(sim, 1, 120)
         fleet.tap("node1", "alice")
         await asyncio.sleep(2 * 3600 + 1234)  # not on a save boundary
         assert sim.node is not None
@@ -132,9 +137,9 @@ def test_access_control_without_server_and_broker(tmp_path: Path, mosquitto: Mos
     async def play() -> dict[str, object]:
         fleet.start()
         sim = fleet.node("node1")
-        await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 1, 60, "v1")
+        await acl_version(sim, 1, 60)
         observer.publish_acl("test", "node1", 2, [alice])  # bob revoked
-        await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 2, 60, "v2")
+        await acl_version(sim, 2, 60)
         # Real seconds > the broker's 1 s autosave: the observer's session is on disk.
         time.sleep(2.5)
         mosquitto.kill()

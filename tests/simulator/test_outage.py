@@ -13,9 +13,8 @@ import pytest
 
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
-from simulator.fleet import Fleet
 from simulator.vloop import VirtualTimeLoop
-from tests.simulator.harness import Observer, machine, run, scenario, until
+from tests.simulator.harness import acl_version, laser_for_alice, run, until
 
 HOURS = 25
 
@@ -25,17 +24,13 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
     gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
     request.addfinalizer(gateway.close)  # also when an assertion fails
     gateway.start()
-    observer = Observer(mosquitto)
-    sc = scenario(mosquitto, [machine("node1", sample_ms=2000)])
-    fleet = Fleet(sc, tmp_path / "flash")
-    observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
+    observer, fleet = laser_for_alice(mosquitto, tmp_path / "flash")
     loop = VirtualTimeLoop(speed=400)
 
     async def play() -> dict[str, float]:
         fleet.start()
         sim = fleet.node("node1")
-        await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == 1, 120,
-                    "the ACL")
+        await acl_version(sim, 1, 120)
         fleet.tap("node1", "alice")
         await asyncio.sleep(300)
         assert sim.board is not None and sim.board.interlock is not None
