@@ -5,15 +5,14 @@ want to reach the app's state directly."""
 from __future__ import annotations
 
 import threading
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 
-from devservers.process import free_port, wait_for_http
+from devservers.process import Closing, free_port, wait_for_http
 
 
-class ThreadedApp:
+class ThreadedApp(Closing):
     def __init__(self, app: Any, port: int | None = None, health: str = "/health") -> None:
         self.app = app
         self.port = port or free_port()
@@ -28,14 +27,3 @@ class ThreadedApp:
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-
-    def __enter__(self) -> ThreadedApp:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

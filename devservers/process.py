@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -71,7 +72,25 @@ def find_binary(name: str, *candidates: str) -> str:
     return found
 
 
-class ServerProcess:
+class Closing:
+    """`with X(...) as x:` calls x.close() on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ServerProcess(Closing):
     """Start, stop, SIGKILL and restart one server; its data stays in `workdir`
     across restarts so that a restart looks like a real crash and recovery."""
 
@@ -156,14 +175,6 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class DatabaseServer(ServerProcess):

@@ -115,6 +115,15 @@ def laser_for_alice(broker: Mosquitto, workdir: Path) -> tuple[Observer, Fleet]:
     return observer, fleet
 
 
+async def alice_badged_in(fleet: Fleet) -> SimNode:
+    """Power the fleet of `laser_for_alice`; once node1 has its ACL, alice taps in."""
+    fleet.start()
+    sim = fleet.node("node1")
+    await acl_version(sim, 1, 120)
+    fleet.tap("node1", "alice")
+    return sim
+
+
 async def acl_version(sim: SimNode, ver: int, virtual_s: float) -> None:
     """Until the node runs with ACL version `ver`."""
     await until(lambda: sim.node is not None and sim.node.role.decider.acl.ver == ver,

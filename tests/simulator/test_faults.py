@@ -19,6 +19,7 @@ from simulator.vloop import VirtualTimeLoop
 from tests.simulator.harness import (
     Observer,
     acl_version,
+    alice_badged_in,
     laser_for_alice,
     machine,
     run,
@@ -35,10 +36,7 @@ def test_power_cut_keeps_counters_within_the_loss_bound(tmp_path: Path,
     loop = VirtualTimeLoop(speed=400)
 
     async def play() -> dict[str, float]:
-        fleet.start()
-        sim = fleet.node("node1")
-        await acl_version(sim, 1, 120)
-        fleet.tap("node1", "alice")
+        sim = await alice_badged_in(fleet)
         await asyncio.sleep(2 * 3600 + 1234)  # not on a save boundary
         assert sim.node is not None
         before_wh = sim.node.role.energy.wh

@@ -14,7 +14,7 @@ import pytest
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from simulator.vloop import VirtualTimeLoop
-from tests.simulator.harness import acl_version, laser_for_alice, run, until
+from tests.simulator.harness import alice_badged_in, laser_for_alice, run, until
 
 HOURS = 25
 
@@ -28,10 +28,7 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
     loop = VirtualTimeLoop(speed=400)
 
     async def play() -> dict[str, float]:
-        fleet.start()
-        sim = fleet.node("node1")
-        await acl_version(sim, 1, 120)
-        fleet.tap("node1", "alice")
+        sim = await alice_badged_in(fleet)
         await asyncio.sleep(300)
         assert sim.board is not None and sim.board.interlock is not None
         assert sim.board.interlock.on, "alice's session did not start"
