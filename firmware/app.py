@@ -67,7 +67,6 @@ class Node:
         self.mqtt.on_connect = self.publish_status
         self.mqtt.restamp = self.restamp
         self.started_ms = self.clock.now_ms()
-        self.downlink_errors = 0
         self.queued = {"telemetry": 0, "event": 0}
         self.save(self.started_ms)  # the boot count and the seq jump are on flash now
 
@@ -156,7 +155,6 @@ class Node:
                 self.command(msg)
         except (wire.ProtocolError, ValueError, KeyError, TypeError) as exc:
             # Bad downlink: reported, nothing changed.
-            self.downlink_errors += 1
             self.emit("fault", {"reason": "downlink", "detail": str(exc)[:DETAIL_MAX]})
 
     def command(self, msg: dict) -> None:

@@ -15,7 +15,6 @@ class Clock:
         self._mono = 0
         self._offset = 0
         self.trusted = False
-        self.corrections = 0
         self.first_shift_ms = 0
 
     def now_ms(self) -> int:
@@ -38,7 +37,6 @@ class Clock:
             self.first_shift_ms = offset - self._offset
         self._offset = offset
         self.trusted = True
-        self.corrections += 1
 
     def start_after(self, unix_ms: int) -> None:
         """Before any trusted time: continue from the last time saved to flash,

@@ -47,7 +47,6 @@ class SimNode:
         self.interlocked = Scenario.interlocked(spec)
         self.welded = False
         self.switched_on = False
-        self.latencies_ms: list[float] = []
         self._write_config()
 
     def _enabled(self) -> bool:

@@ -66,6 +66,3 @@ class Auditor:
     def updated(self, row: Base, before: dict[str, Any]) -> None:
         self.session.flush()
         self.record("update", row.__tablename__, getattr(row, "id", None), before, snapshot(row))
-
-    def deleted(self, row: Base) -> None:
-        self.record("delete", row.__tablename__, getattr(row, "id", None), before=snapshot(row))

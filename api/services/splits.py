@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.allocation import ScenarioError, allocate, parse_scenario, split_to_csv, split_to_dict
@@ -93,11 +92,3 @@ def run_split(
     )
     return run
 
-
-def latest_run(session: Session, bill_id: int) -> AllocationRun | None:
-    return session.scalar(
-        select(AllocationRun)
-        .where(AllocationRun.bill_id == bill_id)
-        .order_by(AllocationRun.id.desc())
-        .limit(1)
-    )

@@ -88,15 +88,6 @@ class MqttClient:
         self._retained[topic] = payload
         self.wake.set()
 
-    def drop_connection(self) -> None:
-        """Network gone under us (simulator outage, Wi-Fi lost)."""
-        writer = self._writer
-        if writer is not None:
-            try:
-                writer.close()
-            except OSError:
-                pass
-
     # -- the loop ----------------------------------------------------------
 
     async def run(self) -> None:

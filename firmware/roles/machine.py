@@ -37,8 +37,6 @@ class MachineRole:
         self.amps = 0.0
         self.running = False
         self.meter_faults = 0
-        # Latency of the last decision, card read to interlock set, in ms.
-        self.last_decision_ms = -1
 
     # -- persistence --------------------------------------------------------
 
@@ -126,4 +124,3 @@ class MachineRole:
                 self.session.card_removed(now)
                 continue
             self.session.badge_read(badge_hash(self.key, uid), now)
-            self.last_decision_ms = self.clock.now_ms() - now

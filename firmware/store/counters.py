@@ -25,7 +25,6 @@ class CounterStore:
         self.record_size = self._body + 4
         self._buf = bytearray(self.record_size)
         self.generation = 0
-        self.writes = 0
         self._file = 0
 
     def load(self) -> dict:
@@ -78,7 +77,6 @@ class CounterStore:
             fsutil.remove(path)
         with open(path, "ab") as f:
             f.write(self._buf)
-        self.writes += 1
 
 
 class SavePolicy:

@@ -38,7 +38,6 @@ class Outbox:
         self.dropped = 0
         self.last_tag = 0  # tag of the record last read
         self.oversize = 0
-        self.corrupt = 0
         self._acked_since_save = 0
         self._load()
 
@@ -144,12 +143,10 @@ class Outbox:
         except OSError:
             got = 0
         if got != RECORD:
-            self.corrupt += 1
             return None
         n, ch, tag, crc = struct.unpack_from("<HBBI", self._buf, 0)
         payload = self._view[HEADER : HEADER + n]
         if n > MAX_PAYLOAD or ch >= len(CHANNELS) or binascii.crc32(payload) != crc:
-            self.corrupt += 1
             return None
         self.last_tag = tag
         return CHANNELS[ch], payload

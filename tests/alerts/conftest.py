@@ -19,8 +19,6 @@ from alerts.source import InfluxSource
 from api.models.base import Base
 from devservers import InfluxDB
 
-SessionFactory = Callable[[], Session]
-
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:

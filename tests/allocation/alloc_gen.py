@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 from datetime import date, datetime, timedelta
-from fractions import Fraction
 from typing import Any
 
 from hypothesis import strategies as st
@@ -157,6 +156,3 @@ def renamed(scenario: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     ]
     return out
 
-
-def to_fraction(text: str) -> Fraction:
-    return Fraction(text)

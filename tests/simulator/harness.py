@@ -130,10 +130,6 @@ async def acl_version(sim: SimNode, ver: int, virtual_s: float) -> None:
                 virtual_s, f"ACL version {ver}")
 
 
-def make_fleet(sc: Scenario, workdir: Path) -> Fleet:
-    return Fleet(sc, workdir)
-
-
 def machine(device: str, **config: Any) -> dict[str, Any]:
     base = {"telemetry_s": 60, "idle_s": 0, "timeout_s": 200000, "runon_s": 0}
     base.update(config)
