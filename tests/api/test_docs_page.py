@@ -23,15 +23,6 @@ def served(tmp_path: Path) -> Iterator[str]:
         yield app.url
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    profile = tmp_path / "chromium"
-    profile.mkdir()
-    chromium = Browser(profile)
-    yield chromium
-    chromium.close()
-
-
 def test_docs_page_renders_every_operation_from_local_assets(
     served: str, browser: Browser
 ) -> None:
