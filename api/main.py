@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
 from api.deps import get_site_row
+from api.docs_page import add_docs_page
 from api.migrate import migrate, seed
 from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
 from api.routes.common import site_today
@@ -145,7 +146,8 @@ def create_app(
                 app.state.influx.close()
             engine.dispose()
 
-    app = FastAPI(title="workshop-monitor api", lifespan=lifespan)
+    app = FastAPI(title="workshop-monitor api", lifespan=lifespan, docs_url=None, redoc_url=None)
+    add_docs_page(app)
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,15 +58,6 @@ def served(
     with ThreadedApp(create_app(make_settings(database_url), influx=reader)) as served:
         yield served.url, api
     reader.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    profile = tmp_path / "chromium"
-    profile.mkdir()
-    chromium = Browser(profile)
-    yield chromium
-    chromium.close()
 
 
 def _login(browser: Browser, url: str, username: str, password: str) -> None:
