@@ -94,3 +94,19 @@ def test_board_drivers_under_micropython_with_fake_hardware() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     line = [row for row in result.stdout.splitlines() if row.startswith("BOARD-OK ")][-1]
     assert json.loads(line.split(" ", 1)[1])["unix_ms"] == 1767225600000
+
+
+def test_entry_point_under_micropython_with_fake_hardware() -> None:
+    result = subprocess.run(
+        ["node", str(RUNNER),
+         "--mount", f"{REPO / 'firmware'}:/app/firmware",
+         "--mount", f"{REPO / 'protocol'}:/app/protocol",
+         "--mount", f"{MP_DIR / 'fakes'}:/fakes",
+         str(MP_DIR / "main_check.py")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = [row for row in result.stdout.splitlines() if row.startswith("MAIN-OK ")][-1]
+    out = json.loads(line.split(" ", 1)[1])
+    assert out["exits"] == ["crash", "ctrl-c", "exit"]
+    print(f"\nheap kept by main.load_config(): {out['config_kept_bytes']} B")
