@@ -86,6 +86,6 @@ def test_sensor_names_follow_the_protocols_rule() -> None:
         rom = "28AAAAAAAAAAAAAA" if name == "t_ok" else "28aaaaaaaaaaaaaa"
         _, errors = config.parse(json.dumps({**heating, "sensors": {name: rom}}))
         assert len(errors) == 1 and expected in errors[0], (name, errors)
-    many = {"t_%d" % k: "28aaaaaaaaaaaaaa" for k in range(40)}
+    many = {f"t_{k}": "28aaaaaaaaaaaaaa" for k in range(40)}
     _, errors = config.parse(json.dumps({**heating, "sensors": many}))
     assert errors and "more than 32" in errors[0], errors

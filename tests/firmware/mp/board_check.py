@@ -49,7 +49,7 @@ out["unix_ms"] = run_coro(m.ntp.unix_ms("pool.ntp.org"))
 assert out["unix_ms"] == 1767225600000, out  # 2026-01-01 in Unix ms
 assert m.reset_cause() == "watchdog"
 # The crash counter (RTC memory): 5 s x 2^n before the reset, n capped at 8.
-from firmware.drivers import watchdog
+from firmware.drivers import watchdog  # noqa: E402
 
 machine.RTC.data = b"\x02"
 assert watchdog.count_crash() == 20 and machine.RTC.data == b"\x03"

@@ -10,13 +10,13 @@ import sys
 sys.path.insert(0, "/app")
 sys.path.insert(0, "/fakes")
 
-import asyncio  # noqa: E402
+import asyncio
 
-import machine  # noqa: E402
+import machine
 
-from firmware import main  # noqa: E402
-from firmware.drivers import watchdog  # noqa: E402
-from protocol import wire  # noqa: E402, F401 - loaded by the node anyway, not counted below
+from firmware import main
+from firmware.drivers import watchdog
+from protocol import wire  # noqa: F401 - loaded by the node anyway, not counted below
 
 CFG = {"site": "b", "device": "m1", "role": "machine", "mqtt": {"host": "10.0.0.2"},
        "wifi": {"ssid": "w", "password": "p"}, "badge_key": "00112233445566778899aabbccddeeff"}
