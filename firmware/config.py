@@ -64,7 +64,8 @@ ROLE_DEFAULTS = {
 
 # What each ESP32 GPIO may carry (hardware/pinmap.json "esp32" holds the same
 # sets; tests/firmware/test_pinmap.py keeps them equal).
-GPIOS = (*range(0, 20), 21, 22, 23, 25, 26, 27, *range(32, 40))
+# Concatenated, not unpacked: MicroPython has no * in a tuple display.
+GPIOS = tuple(range(20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))  # noqa: RUF005
 FLASH_PINS = (6, 7, 8, 9, 10, 11)  # the SPI flash chip
 UART0_PINS = (1, 3)  # the USB serial console: REPL, flashing, SAFE MODE messages
 # Sampled at reset: a pull-up, a pull-down or a driven level on them can stop
