@@ -185,7 +185,7 @@ def check_backoff():
 
 
 def _acl(ver, hashes, master=None):
-    return Acl.from_msg(wire.decode("acl", wire.encode("acl", wire.acl(ver, hashes, master))))
+    return Acl.from_payload(wire.encode("acl", wire.acl(ver, hashes, master)))
 
 
 def check_acl_matching():
@@ -314,17 +314,39 @@ def check_mqtt_codec():
     assert p.next() is None  # half a PINGRESP
     p.feed(b"\x00")
     assert p.next()[0] == codec.PINGRESP
+    # A PUBLISH above the limit is refused unread (topic and packet id for
+    # the PUBACK) and the stream goes on; any other oversized packet ends it.
     big = codec.Parser(max_packet=100)
-    big.feed(b"\x30\xff\x01")
+    oversize = codec.publish("mf/s/d/acl", b"x" * 300, 1, True, 9)
+    for k in range(0, len(oversize), 7):
+        big.feed(oversize[k : k + 7])
+        got = big.next()
+        if got is not None:
+            assert got[0] == codec.TOO_LARGE and k < 20, (got, k)
+            topic, _, _, pid, _ = codec.parse_publish(got[1], got[2])
+            assert (topic, pid) == ("mf/s/d/acl", 9)
+    big.feed(codec.pingreq())
+    assert big.next()[0] == codec.PINGREQ and big.next() is None
+    huge = codec.Parser(max_packet=100)
+    huge.feed(b"\x20\xff\x01")
     try:
-        big.next()
+        huge.next()
         raise AssertionError("oversized packet accepted")
     except codec.MqttError:
         pass
+    # A large body is received into one buffer of its size, byte by byte too.
+    large = codec.publish("t", bytes(range(256)) * 8, 1, False, 3) + codec.pingreq()
+    p = codec.Parser()
+    for k in range(len(large)):
+        p.feed(large[k : k + 1])
+    kind, flags, body = p.next()
+    topic, payload, _, pid, _ = codec.parse_publish(flags, body)
+    assert kind == codec.PUBLISH and bytes(payload) == bytes(range(256)) * 8 and pid == 3
+    assert p.next()[0] == codec.PINGREQ
 
 
 def _clean(folder):
-    if fsutil.exists(folder):
+    if fsutil.FS.exists(folder):
         for name in os.listdir(folder):
             path = folder + "/" + name
             if os.stat(path)[0] & 0x4000:
@@ -336,7 +358,7 @@ def _clean(folder):
 
 def check_counter_store(tmp):
     folder = tmp + "/ctr"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     store = CounterStore(folder, ("wh", "seq"))
     assert store.load() == {"wh": 0, "seq": 0}
@@ -352,7 +374,7 @@ def check_counter_store(tmp):
     assert third.load() == {"wh": 5990, "seq": 599}
     third.save({"wh": 6000, "seq": 600})
     assert CounterStore(folder, ("wh", "seq")).load()["wh"] == 6000
-    total = fsutil.size(store.paths[0]) + fsutil.size(store.paths[1])
+    total = fsutil.FS.size(store.paths[0]) + fsutil.FS.size(store.paths[1])
     assert total <= 2 * 256 * store.record_size + 3
     p = SavePolicy(100, 600000, 500)
     p.mark(0, 1000, 10, 5)
@@ -364,7 +386,7 @@ def check_counter_store(tmp):
 
 def check_outbox(tmp):
     folder = tmp + "/ob"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     box = Outbox(folder, capacity=4 * SEGMENT)
     for k in range(100):
@@ -400,7 +422,7 @@ def check_outbox(tmp):
 
 def check_outbox_torn_record(tmp):
     folder = tmp + "/ob2"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     box = Outbox(folder, capacity=4 * SEGMENT)
     for k in range(10):

@@ -116,6 +116,7 @@ out["meter"] = meter.role.counters()
 # A message queued with an untrusted clock (as after a power cut offline) is
 # sent with its true time once NTP has answered.
 meter.emit_telemetry()
+meter.write_flash()  # the flash task's step: queued records go to flash
 record = meter.outbox.read(meter.outbox.head - 1)
 assert meter.outbox.last_tag == meter.boot_tag
 sent_before = json.loads(bytes(record[1]))

@@ -1,0 +1,185 @@
+# A machine node on the flash model (simulator/devices/flash.py), under
+# MicroPython (tools/mpy/run.mjs) and CPython (tests/firmware/test_flash.py):
+# LittleFS's erase-and-copy stays off the badge path, and a power cut at any
+# point of a config write leaves config.json whole, old or new.
+# `run(tmp)` -> {check name: figures}.
+import json
+import os
+
+from firmware.app import Node
+from firmware.clock import Clock
+from firmware.logic.acl import Acl
+from simulator.devices.flash import Flash, PowerCut
+
+KEY = "00112233445566778899aabbccddeeff"
+UID = b"\x04\xa1\xb2\xc3"
+
+
+class Ticks:
+    t = 1000
+
+
+def sleep_ms(ms):
+    Ticks.t += ms
+    yield
+
+
+def charge(ms):
+    # A flash write blocks the whole interpreter: the node's clock moves on.
+    Ticks.t += int(ms + 0.5)
+
+
+class Out:
+    def __init__(self):
+        self.on = False
+
+    def set(self, on):
+        self.on = on
+
+    def value(self):
+        return self.on
+
+
+class _Turn:
+    """One scheduler turn, awaitable under CPython and MicroPython."""
+
+    def __await__(self):
+        yield
+
+    __iter__ = __await__
+
+
+class Reader:
+    async def wait_change(self, current):
+        await _Turn()
+        return UID
+
+
+class Link:
+    def isconnected(self):
+        return False
+
+    def rssi(self):
+        return 0
+
+
+class Hw:
+    def __init__(self, root, fs):
+        self.clock = Clock(lambda: Ticks.t, lambda a, b: a - b, sleep_ms)
+        self.storage_root = root
+        self.config_path = root + "/config.json"
+        self.fs = fs
+        self.link = Link()
+        self.interlock = Out()
+        self.extraction = Out()
+        self.reader = Reader()
+        self.running = None
+        self.uart = None
+        self.adc = None
+        self.resets = 0
+
+    def heap(self):
+        return 50000
+
+    def rand(self):
+        return 0.5
+
+    def reset_cause(self):
+        return "power_on"
+
+    def reset(self):
+        self.resets += 1
+
+
+def machine_cfg(device):
+    from firmware import config
+
+    raw = {"site": "fl", "device": device, "role": "machine", "badge_key": KEY,
+           "power": "pzem", "mqtt": {"host": "10.0.0.2"}}
+    cfg, errors = config.parse(json.dumps(raw))
+    assert not errors, errors
+    return cfg
+
+
+def node_on_flash(root, flash):
+    os.mkdir(root)
+    return Node(machine_cfg(root.split("/")[-1]), Hw(root, flash))
+
+
+def step(coro, times):
+    for _ in range(times):
+        coro.send(None)
+
+
+def check_badge_path_writes_no_flash(tmp):
+    flash = Flash(charge=charge)
+    node = node_on_flash(tmp + "/badge", flash)
+    from protocol.badge import badge_hash
+
+    allowed = badge_hash(bytes.fromhex(KEY), UID)
+    node.role.decider.replace(Acl.from_hashes(1, [allowed]))
+    node.write_flash()
+    reader = node.role.reader_loop()
+    step(reader, 1)  # polling
+    busy, erases, head = flash.busy_ms, flash.erases, node.outbox.head
+    step(reader, 1)  # the card: hash, decision, interlock, two events queued
+    assert node.hw.interlock.on
+    spent = flash.busy_ms - busy
+    assert spent == 0, "flash written on the badge path: %.1f ms" % spent
+    node.write_flash()  # the flash task's turn: both records in one write
+    assert node.outbox.head == head + 2, (node.outbox.head, head)
+    assert flash.erases - erases == 1, flash.erases - erases
+    write_ms = flash.busy_ms - busy
+    assert write_ms < flash.erase_ms + 4 * flash.program_ms, write_ms
+    # Acknowledged records: the tail log waits for the flash task too.
+    for k in range(20):
+        node.emit("fault", {"reason": "test", "detail": str(k)})
+        node.write_flash()
+    busy = flash.busy_ms
+    node.outbox.ack_to(node.outbox.head)
+    assert flash.busy_ms == busy
+    node.write_flash()
+    assert flash.busy_ms > busy
+    return {"write_ms": write_ms, "badge_path_ms": 0}
+
+
+def check_config_write_survives_power_cut(tmp):
+    flash = Flash()
+    node = node_on_flash(tmp + "/cut", flash)
+    path = node.hw.config_path
+    old = machine_cfg("cut")
+    new = machine_cfg("cut")
+    new["telemetry_s"] = 30
+    old_text = json.dumps(old)
+    outcomes = []
+    k = 0
+    while True:
+        k += 1
+        node.fs.write(path, old_text.encode())  # the old config, then a cut at op k
+        flash.ops = 0
+        flash.cut_at = k
+        resets = node.hw.resets
+        try:
+            node.command({"op": "config", "args": {"config": new}})
+        except PowerCut:
+            pass
+        flash.cut_at = -1
+        data = flash.read(path)
+        assert data is not None, "no config.json after a cut at operation %d" % k
+        got = json.loads(data)
+        assert got in (old, new), got
+        outcomes.append("new" if got == new else "old")
+        if node.hw.resets > resets:
+            break  # the write went through and the node restarted
+    assert outcomes[0] == "old" and outcomes[-1] == "new", outcomes
+    return {"cuts": len(outcomes) - 1, "outcomes": outcomes}
+
+
+CHECKS = (check_badge_path_writes_no_flash, check_config_write_survives_power_cut)
+
+
+def run(tmp):
+    out = {}
+    for check in CHECKS:
+        out[check.__name__] = check(tmp)
+    return out
