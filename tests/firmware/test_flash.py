@@ -21,6 +21,7 @@ def check_figures(out: dict) -> None:
     assert badge["badge_path_ms"] == 0 and 45 <= badge["write_ms"] < 48, badge
     cut = out["check_config_write_survives_power_cut"]
     assert cut["cuts"] >= 2 and "old" in cut["outcomes"] and "new" in cut["outcomes"], cut
+    assert out["check_acl_refused_keeps_the_cached_one"]["refused"] == 2
 
 
 def test_flash_under_cpython(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import sys
 
 from firmware.clock import Clock
 from firmware.logic import modbus
-from firmware.logic.acl import Acl, Decider
+from firmware.logic.acl import Acl, Decider, pack
 from firmware.logic.backoff import Backoff
 from firmware.logic.energy import EnergyCounter, OnTimer, RegisterDelta
 from firmware.logic.presence import Presence
@@ -22,6 +22,7 @@ from firmware.net import mqtt_codec as codec
 from firmware.store import fsutil
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
+from protocol import acl as aclwire
 from protocol import wire
 from protocol.badge import badge_hash
 
@@ -202,6 +203,55 @@ def check_acl_matching():
     assert d.replace(acl) and d.allowed(allowed[0])
     assert not d.replace(_acl(3, []))  # the same version again changes nothing
     assert d.replace(_acl(4, allowed[1:])) and not d.allowed(allowed[0])
+
+
+def _acl_answer(decoder, payload):
+    try:
+        return decoder(payload)
+    except wire.ProtocolError as exc:
+        return exc.code
+
+
+def check_acl_parser_matches_wire():
+    """protocol/acl.py (the node's parser) and wire.decode agree on every
+    payload: same lists when valid, same error code when not."""
+    hashes = ["%016x" % (k * 7919) for k in range(1, 40)]
+    ok = wire.encode("acl", wire.acl(7, hashes, ["ffffffffffffffff"]))
+    n = wire.MAX_ACL_BADGES
+    payloads = [
+        ok, wire.encode("acl", wire.acl(0, [])),
+        b'{ "x": {"a": [1, "]", {"b": null}]}, "allow" :[ "00000000000000ff" ,"0a00000000000000"]'
+        b' , "ver":3,"v":1, "t": true, "f": -2.5e3 }',
+        b'{"ver": 1, "allow": []}', b'{"v": 2, "ver": 1, "allow": []}',
+        b'{"v": "1", "ver": 1, "allow": []}', b'{"v": 1, "allow": []}',
+        b'{"v": 1, "ver": -1, "allow": []}', b'{"v": 1, "ver": 1.5, "allow": []}',
+        b'{"v": 1, "ver": true, "allow": []}',
+        b'{"v": 1, "ver": 99999999999999999999, "allow": []}',
+        b'{"v": 1, "ver": 1}', b'{"v": 1, "ver": 1, "allow": "x"}',
+        b'{"v": 1, "ver": 1, "allow": ["00000000000000FF"]}',
+        b'{"v": 1, "ver": 1, "allow": ["00ff"]}', b'{"v": 1, "ver": 1, "allow": [255]}',
+        b'{"v": 1, "ver": 1, "allow": ["0000000000000002", "0000000000000001"]}',
+        b'{"v": 1, "ver": 1, "allow": [], "master": ["0000000000000002", "0000000000000001"]}',
+        b'{"v": 1, "ver": 1, "allow": [], "master": 5}',
+        b'{"v": 1, "ver": 1, "allow": []', b'{"v": 1, "ver": 1, "allow": []} x', b'[]', b'',
+        b'{"v": 1, "ver": 1, "allow": [' + b", ".join(b'"%016x"' % k for k in range(n + 1)) + b']}',
+        b" " * (wire.MAX_ACL_PAYLOAD + 1),
+    ]
+    codes = []
+    for payload in payloads:
+        mine = _acl_answer(aclwire.unpack, payload)
+        theirs = _acl_answer(lambda p: wire.decode("acl", p), payload)
+        if isinstance(theirs, dict):
+            assert not isinstance(mine, str), (payload[:80], mine)
+            ver, allow, n_allow, master, n_master = mine
+            assert ver == theirs["ver"] and n_allow == len(theirs["allow"]), payload[:80]
+            assert bytes(allow[: 8 * n_allow]) == pack(theirs["allow"]), payload[:80]
+            assert bytes(master[: 8 * n_master]) == pack(theirs.get("master", [])), payload[:80]
+            codes.append("ok")
+        else:
+            assert mine == theirs, (payload[:80], mine, theirs)
+            codes.append(mine)
+    assert codes.count("ok") == 3 and "not_sorted" in codes and "too_many_badges" in codes, codes
 
 
 class Relay:
@@ -473,7 +523,8 @@ def check_fake_drivers():
 CHECKS = (
     check_clock_never_wraps, check_stamper_strictly_increasing, check_protocol_messages,
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
-    check_backoff, check_acl_matching, check_session_tap, check_session_present_timeout_idle,
+    check_backoff, check_acl_matching, check_acl_parser_matches_wire, check_session_tap,
+    check_session_present_timeout_idle,
     check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)

@@ -175,7 +175,45 @@ def check_config_write_survives_power_cut(tmp):
     return {"cuts": len(outcomes) - 1, "outcomes": outcomes}
 
 
-CHECKS = (check_badge_path_writes_no_flash, check_config_write_survives_power_cut)
+def check_acl_refused_keeps_the_cached_one(tmp):
+    """An ACL too large for the limit (refused by the MQTT parser, handed on
+    as None) or for the RAM left (MemoryError while parsing) is reported and
+    changes nothing: the node decides with the ACL it had, also after a
+    restart. Being retained, such an ACL comes back on every connect: it must
+    never reset the node."""
+    from protocol import wire
+
+    root = tmp + "/acl"
+    node = node_on_flash(root, Flash())
+    faults = []
+    emit = node.emit
+    node.emit = lambda kind, fields: (faults.append(fields), emit(kind, fields))
+    topic = wire.topic("fl", "acl", "acl")
+    node.on_message(topic, memoryview(wire.encode("acl", wire.acl(1, ["00000000000000aa"]))))
+    assert node.role.decider.acl.ver == 1 and not faults
+    node.on_message(topic, None)
+    real = Acl.from_payload
+
+    def no_memory(payload):
+        raise MemoryError("memory allocation failed, allocating 16384 bytes")
+
+    Acl.from_payload = no_memory
+    try:
+        node.on_message(topic, wire.encode("acl", wire.acl(2, ["00000000000000bb"])))
+    finally:
+        Acl.from_payload = real
+    assert node.role.decider.acl.ver == 1 and node.role.decider.allowed("00000000000000aa")
+    details = [f["detail"] for f in faults if f.get("reason") == "acl"]
+    assert len(details) == 2 and "above" in details[0] and "RAM" in details[1], details
+    assert details[1].endswith("version 1 kept"), details
+    node.write_flash()
+    again = Node(machine_cfg("acl"), Hw(root, node.fs))
+    assert again.role.decider.acl.ver == 1
+    return {"refused": len(details)}
+
+
+CHECKS = (check_badge_path_writes_no_flash, check_config_write_survives_power_cut,
+          check_acl_refused_keeps_the_cached_one)
 
 
 def run(tmp):
