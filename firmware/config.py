@@ -189,7 +189,7 @@ def check_sensors(sensors) -> list:
     if not isinstance(sensors, dict):
         return ["sensors must map reading names to 1-Wire ROM ids"]
     errors = []
-    readings = {"call": 0}
+    readings: dict = {"call": 0}
     for name in sensors:
         if not isinstance(name, str) or not name.startswith("t_"):
             errors.append("sensor %r: reading names start with t_" % (name,))

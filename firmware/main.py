@@ -25,7 +25,7 @@ def load_config() -> tuple:
     from firmware import config
 
     cfg, errors = config.load()
-    config = None
+    del config  # the last reference to the module, for _forget
     if not errors:
         _forget("firmware.config")
     return cfg, errors

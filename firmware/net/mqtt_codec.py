@@ -5,6 +5,11 @@ import struct
 
 from protocol import wire
 
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
 CONNECT = 1
 CONNACK = 2
 PUBLISH = 3
@@ -123,7 +128,7 @@ class Parser:
     def __init__(self, max_packet: int = MAX_PACKET):
         self.max_packet = max_packet
         self._buf = bytearray()
-        self._big = None  # the body of a large packet, filled as it arrives
+        self._big: Any = None  # the body of a large packet, filled as it arrives
         self._big_got = 0
         self._big_first = 0
         self._skip = 0  # bytes of a refused packet still to drop
