@@ -254,6 +254,21 @@ def check_acl_parser_matches_wire():
     assert codes.count("ok") == 3 and "not_sorted" in codes and "too_many_badges" in codes, codes
 
 
+def check_config_refuses_unsafe_pins_and_names():
+    from firmware import config
+
+    base = {"site": "s", "device": "d", "role": "heating", "mqtt": {"host": "10.0.0.2"}}
+    good = dict(base, sensors={"t_flow": "28aaaaaaaaaaaaaa"})
+    assert config.parse(json.dumps(good))[1] == []
+    upper = dict(base, sensors={"t_Flow": "28aaaaaaaaaaaaaa"})
+    errors = config.parse(json.dumps(upper))[1]
+    assert len(errors) == 1 and "only a-z 0-9 _ -" in errors[0], errors
+    for pin, words in ((12, "strapping"), (3, "console"), (20, "not an ESP32 GPIO"),
+                       (9, "flash chip"), (36, "input only")):
+        errors = config.parse(json.dumps(dict(good, pins={"onewire": pin})))[1]
+        assert len(errors) == 1 and words in errors[0], (pin, errors)
+
+
 class Relay:
     def __init__(self):
         self.on = False
@@ -524,7 +539,7 @@ CHECKS = (
     check_clock_never_wraps, check_stamper_strictly_increasing, check_protocol_messages,
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
     check_backoff, check_acl_matching, check_acl_parser_matches_wire, check_session_tap,
-    check_session_present_timeout_idle,
+    check_session_present_timeout_idle, check_config_refuses_unsafe_pins_and_names,
     check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)

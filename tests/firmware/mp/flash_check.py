@@ -1,7 +1,9 @@
 # A machine node on the flash model (simulator/devices/flash.py), under
 # MicroPython (tools/mpy/run.mjs) and CPython (tests/firmware/test_flash.py):
-# LittleFS's erase-and-copy stays off the badge path, and a power cut at any
-# point of a config write leaves config.json whole, old or new.
+# LittleFS's erase-and-copy stays off the badge path, a power cut at any
+# point of a config write leaves config.json whole (old or new), an ACL too
+# large is refused with the cached one kept, and the watchdog is fed only
+# while every supervised task shows progress.
 # `run(tmp)` -> {check name: figures}.
 import json
 import os
@@ -17,11 +19,6 @@ UID = b"\x04\xa1\xb2\xc3"
 
 class Ticks:
     t = 1000
-
-
-def sleep_ms(ms):
-    Ticks.t += ms
-    yield
 
 
 def charge(ms):
@@ -47,6 +44,11 @@ class _Turn:
         yield
 
     __iter__ = __await__
+
+
+def sleep_ms(ms):
+    Ticks.t += ms
+    return _Turn()
 
 
 class Reader:
@@ -212,8 +214,35 @@ def check_acl_refused_keeps_the_cached_one(tmp):
     return {"refused": len(details)}
 
 
-CHECKS = (check_badge_path_writes_no_flash, check_config_write_survives_power_cut,
-          check_acl_refused_keeps_the_cached_one)
+def check_watchdog_fed_only_with_progress(tmp):
+    node = node_on_flash(tmp + "/wd", Flash())
+    fed = []
+    faults = []
+
+    class Wdt:
+        def feed(self):
+            fed.append(node.clock.now_ms())
+
+    node.hw.watchdog = Wdt()
+    emit = node.emit
+    node.emit = lambda kind, fields: (faults.append(fields), emit(kind, fields))
+    sample = ["sample", object(), -1]  # a supervised task, not yet waiting
+    node.supervisor._entries.append(sample)
+    feeder = node.watchdog_loop()
+    step(feeder, 1)
+    assert len(fed) == 1
+    sample[2] = node.clock.now_ms() - 1  # past the wait it announced
+    step(feeder, 2)
+    assert len(fed) == 1, "fed while a task was stalled"
+    assert [f["detail"] for f in faults if f["reason"] == "stalled"] == ["sample"], faults
+    sample[2] = node.clock.now_ms() + 60000  # it came back and waits again
+    step(feeder, 1)
+    assert len(fed) == 2
+    return {"feeds": len(fed)}
+
+
+CHECKS = (check_watchdog_fed_only_with_progress, check_badge_path_writes_no_flash,
+          check_config_write_survives_power_cut, check_acl_refused_keeps_the_cached_one)
 
 
 def run(tmp):
