@@ -5,15 +5,10 @@ script, run under CPython and under MicroPython 1.27."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
+from tests.firmware.micropython import report, run_text
 from tests.firmware.mp import flash_check
-
-REPO = Path(__file__).resolve().parents[2]
-RUNNER = REPO / "tools" / "mpy" / "run.mjs"
-MP_DIR = Path(__file__).parent / "mp"
 
 
 def check_figures(out: dict) -> None:
@@ -29,21 +24,6 @@ def test_flash_under_cpython(tmp_path: Path) -> None:
 
 
 def test_flash_under_micropython(tmp_path: Path) -> None:
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(
-        "import sys, os, json\nsys.path.insert(0, '/app')\nos.mkdir('/tmp/fl')\n"
-        "from mp import flash_check\n"
-        "print('FLASH-OK ' + json.dumps(flash_check.run('/tmp/fl')))\n"
-    )
-    result = subprocess.run(
-        ["node", str(RUNNER),
-         "--mount", f"{REPO / 'firmware'}:/app/firmware",
-         "--mount", f"{REPO / 'protocol'}:/app/protocol",
-         "--mount", f"{REPO / 'simulator' / 'devices'}:/app/simulator/devices",
-         "--mount", f"{MP_DIR}:/app/mp",
-         str(launcher)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = [row for row in result.stdout.splitlines() if row.startswith("FLASH-OK ")][-1]
-    check_figures(json.loads(line.split(" ", 1)[1]))
+    script = "import os\nos.mkdir('/tmp/fl')\nfrom mp import flash_check\n" \
+             "print('FLASH-OK ' + json.dumps(flash_check.run('/tmp/fl')))\n"
+    check_figures(report(run_text("import json\n" + script, tmp_path), "FLASH-OK"))

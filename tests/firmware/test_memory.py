@@ -17,15 +17,12 @@ TLS session; ports/esp32/mpconfigport.h), less a margin for fragmentation."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 from protocol import wire
+from tests.firmware.micropython import MP_DIR, report, run
 from tools.mpy.build import build as build_mpy
 
-REPO = Path(__file__).resolve().parents[2]
-RUNNER = REPO / "tools" / "mpy" / "run.mjs"
 HEAP = 2 * 56 * 1024
 MARGIN = 8 * 1024
 # Estimate: module dicts, classes and function objects of the ~35 modules a
@@ -37,16 +34,7 @@ SCENARIO_BADGES = 200
 
 def measure(tmp_path: Path) -> dict[str, int]:
     build_mpy(tmp_path)
-    result = subprocess.run(
-        ["node", str(RUNNER),
-         "--mount", f"{tmp_path / 'firmware'}:/app/firmware",
-         "--mount", f"{tmp_path / 'protocol'}:/app/protocol",
-         str(Path(__file__).parent / "mp" / "memory_cycle.py")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = [row for row in result.stdout.splitlines() if row.startswith("MEMORY ")][-1]
-    figures: dict[str, int] = json.loads(line.split(" ", 1)[1])
+    figures: dict[str, int] = report(run(MP_DIR / "memory_cycle.py", code=tmp_path), "MEMORY")
     return figures
 
 
