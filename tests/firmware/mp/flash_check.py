@@ -13,6 +13,8 @@ from firmware.clock import Clock
 from firmware.logic.acl import Acl
 from simulator.devices.flash import Flash, PowerCut
 
+from .fakeparts import BoardBase, Out
+
 KEY = "00112233445566778899aabbccddeeff"
 UID = b"\x04\xa1\xb2\xc3"
 
@@ -24,17 +26,6 @@ class Ticks:
 def charge(ms):
     # A flash write blocks the whole interpreter: the node's clock moves on.
     Ticks.t += int(ms + 0.5)
-
-
-class Out:
-    def __init__(self):
-        self.on = False
-
-    def set(self, on):
-        self.on = on
-
-    def value(self):
-        return self.on
 
 
 class _Turn:
@@ -65,7 +56,7 @@ class Link:
         return 0
 
 
-class Hw:
+class Hw(BoardBase):
     def __init__(self, root, fs):
         self.clock = Clock(lambda: Ticks.t, lambda a, b: a - b, sleep_ms)
         self.storage_root = root
@@ -79,15 +70,6 @@ class Hw:
         self.uart = None
         self.adc = None
         self.resets = 0
-
-    def heap(self):
-        return 50000
-
-    def rand(self):
-        return 0.5
-
-    def reset_cause(self):
-        return "power_on"
 
     def reset(self):
         self.resets += 1

@@ -27,6 +27,8 @@ BASELINE = gc.mem_alloc()
 import json  # noqa: E402
 import math  # noqa: E402
 
+from mp.fakeparts import Out  # noqa: E402
+
 from firmware import config  # noqa: E402
 from firmware.app import Node  # noqa: E402
 from firmware.clock import Clock  # noqa: E402
@@ -149,17 +151,6 @@ class Link:
         down = Pipe()
         self.broker.task = asyncio.create_task(self.broker.serve(Stream(up, down)))
         return Stream(down, up), Stream(down, up)
-
-
-class Out:
-    def __init__(self):
-        self.on = False
-
-    def set(self, on):
-        self.on = on
-
-    def value(self):
-        return self.on
 
 
 class Reader:
