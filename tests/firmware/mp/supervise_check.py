@@ -2,12 +2,14 @@
 # CPython (tests/firmware/test_supervisor.py) and MicroPython 1.27: a task
 # that raises is reported and restarted with a growing delay while the others
 # go on; a task stuck in an await past its announced wait is named as
-# stalled, which stops the watchdog feeding. `await run()` -> figures.
+# stalled, which stops the watchdog feeding; the MQTT client's drain() is
+# bounded. `await run()` -> figures.
 import asyncio
 import time
 
 from firmware import supervisor
 from firmware.clock import Clock
+from firmware.net.mqtt_client import MqttClient
 
 try:
     ticks_ms = time.ticks_ms  # type: ignore[attr-defined]
@@ -25,7 +27,52 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
+class _Stuck:
+    """A connection whose peer stopped reading: drain() never returns."""
+
+    def write(self, data):
+        pass
+
+    async def drain(self):
+        await asyncio.Event().wait()
+
+    def close(self):
+        pass
+
+
+class _Link:
+    async def open_connection(self, host, port):
+        return None, _Stuck()
+
+
+async def drain_is_bounded(clock):
+    """A broker that stops reading ends the session after the MQTT timeout
+    (then the client reconnects); before, drain() held the client for ever."""
+    client = MqttClient(_Link(), clock, {"host": "10.0.0.2", "timeout_s": 1}, None, "s", "d",
+                        lambda: 0.5)
+    began = ticks_ms()
+    ended = []
+
+    async def session():
+        try:
+            await client._session()
+        except asyncio.TimeoutError:
+            ended.append(ticks_diff(ticks_ms(), began))
+
+    task = asyncio.create_task(session())
+    for _ in range(300):
+        if ended:
+            break
+        await asyncio.sleep(0.01)
+    if not ended:
+        task.cancel()
+    assert ended and 900 <= ended[0] < 2500, ended
+    waited = ended[0]
+    return waited
+
+
 async def run():
+    drained_ms = await drain_is_bounded(Clock(ticks_ms, ticks_diff, sleep_ms))
     supervisor.GRACE_MS = 60
     supervisor.FIRST_RESTART_MS = 20
     clock = Clock(ticks_ms, ticks_diff, sleep_ms)
@@ -68,4 +115,5 @@ async def run():
     assert reports == [["flaky", "ValueError: boom 1"], ["flaky", "ValueError: boom 2"]], reports
     assert runs["flaky"] == 3 and runs["steady"] >= 10, runs
     assert relay["on"] and sup.failures == 2
-    return {"restarts": runs["flaky"] - 1, "stalled": late, "steady_runs": runs["steady"]}
+    return {"restarts": runs["flaky"] - 1, "stalled": late, "steady_runs": runs["steady"],
+            "drain_ms": drained_ms}
