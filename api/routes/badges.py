@@ -66,6 +66,7 @@ def enrol_badge(
         Badge(member_id=body.member_id, hash=digest, kind=body.kind, holder=body.holder),
     )
     machines = acl.machines_of_member(session, body.member_id)
+    push.check(session, machines)
     session.commit()
     push.publish(machines)
     return badge

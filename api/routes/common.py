@@ -93,6 +93,13 @@ class AclPush:
     def publish(self, machine_ids: Iterable[int]) -> None:
         acl.publish_many(self.factory, self.publisher, machine_ids, self.today())
 
+    def check(self, session: Session, machine_ids: Iterable[int]) -> None:
+        """409 when a machine's allow-list would exceed what its node holds."""
+        try:
+            acl.check_fits(session, machine_ids, self.today())
+        except acl.AclTooLarge as exc:
+            raise conflict(str(exc)) from exc
+
 
 def get_acl_push(factory: FactoryDep, publisher: PublisherDep, site: SiteDep) -> AclPush:
     return AclPush(factory, publisher, site)

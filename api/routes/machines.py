@@ -121,6 +121,7 @@ def grant_training(
     if body.expires_on is not None and body.expires_on < push.today():
         raise unprocessable(f"expiry {body.expires_on} is in the past")
     training = add_row(session, audit, Training(**body.model_dump(), granted_by=user.id))
+    push.check(session, [training.machine_id])
     session.commit()
     push.publish([training.machine_id])
     return training

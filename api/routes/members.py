@@ -50,6 +50,8 @@ def update_member(
     member = get_or_404(session, Member, member_id, "member")
     before = apply_update(audit, member, body)
     machines = acl.machines_of_member(session, member.id)
+    if member.active and not before["active"]:
+        push.check(session, machines)
     session.commit()
     if before["active"] != member.active:
         push.publish(machines)

@@ -22,6 +22,23 @@ from protocol import wire
 log = logging.getLogger(__name__)
 
 
+class AclTooLarge(ValueError):
+    """A machine's allow-list would hold more badges than its node can
+    (protocol.wire.MAX_ACL_BADGES, what fits in the node's RAM)."""
+
+
+def check_fits(session: Session, machine_ids: Iterable[int], today: date) -> None:
+    """Before committing a change that may lengthen allow-lists."""
+    session.flush()
+    for machine_id in sorted(set(machine_ids)):
+        count = len(allow_list(session, machine_id, today))
+        if count > wire.MAX_ACL_BADGES:
+            raise AclTooLarge(
+                f"machine {machine_id} would allow {count} badges; a machine node holds at most "
+                f"{wire.MAX_ACL_BADGES} (the ACL limit that fits in its RAM)"
+            )
+
+
 def allow_list(session: Session, machine_id: int, today: date) -> list[str]:
     rows = session.scalars(
         select(Badge.hash)
@@ -72,6 +89,9 @@ def publish_machine(
             return False
         device, topic = target
         allow = allow_list(session, machine_id, today)
+        if len(allow) > wire.MAX_ACL_BADGES:
+            raise AclTooLarge(f"machine {machine_id}: {len(allow)} badges, limit "
+                              f"{wire.MAX_ACL_BADGES}; not published")
         new_digest = digest(device, allow)
         if only_if_changed and new_digest == machine.acl_digest:
             return False
@@ -111,7 +131,7 @@ def publish_many(
     for machine_id in sorted(set(machine_ids)):
         try:
             publish_machine(factory, publisher, machine_id, today)
-        except PublishError as exc:
+        except (PublishError, AclTooLarge) as exc:
             log.warning("ACL of machine %s not published: %s", machine_id, exc)
             failed.append(machine_id)
     return failed
@@ -127,7 +147,7 @@ def sweep(factory: sessionmaker[Session], publisher: Publisher, today: date) -> 
         try:
             if publish_machine(factory, publisher, machine_id, today, only_if_changed=True):
                 published.append(machine_id)
-        except PublishError as exc:
+        except (PublishError, AclTooLarge) as exc:
             log.warning("ACL sweep: machine %s not published: %s", machine_id, exc)
     return published
 
