@@ -10,16 +10,23 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Badge, Device, Machine, Member, Site, Training
+from api.services.errors import Unavailable
 from api.services.mqtt import Publisher, PublishError
 from protocol import wire
 
 log = logging.getLogger(__name__)
+
+
+def site_today(site: Site) -> date:
+    """Trainings expire by the site's calendar, not the server's."""
+    return datetime.now(ZoneInfo(site.timezone)).date()
 
 
 def allow_list(session: Session, machine_id: int, today: date) -> list[str]:
@@ -140,3 +147,40 @@ def machines_of_member(session: Session, member_id: int) -> list[int]:
             )
         )
     )
+
+
+class AclPush:
+    """Republishes the allow-lists of machines after a committed change that may alter them."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], publisher: Publisher | None, site: Site
+    ) -> None:
+        self.factory = factory
+        self.publisher = publisher
+        self.site = site
+
+    def today(self) -> date:
+        return site_today(self.site)
+
+    def publish(self, machine_ids: Iterable[int]) -> list[int]:
+        """Returns the machines whose ACL the broker did not take (left to the sweep)."""
+        return publish_many(self.factory, self.publisher, machine_ids, self.today())
+
+    def move(self, machine_id: int, old_device: str | None) -> None:
+        """A machine moved to another device (or none): the old device gets an
+        empty list, the new one the machine's list."""
+        if old_device is not None and self.publisher is not None:
+            try:
+                clear_device(self.factory, self.publisher, machine_id, old_device)
+            except PublishError as exc:
+                log.warning("old device %s keeps its ACL: %s", old_device, exc)
+        self.publish([machine_id])
+
+    def publish_site(self) -> int:
+        """Republish every machine of the site; returns how many."""
+        with self.factory() as session:
+            ids = list(session.scalars(select(Machine.id).where(Machine.site_id == self.site.id)))
+        failed = self.publish(ids)
+        if failed:
+            raise Unavailable(f"ACL of machine(s) {failed} not published (broker unreachable?)")
+        return len(ids)
