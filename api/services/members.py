@@ -11,7 +11,7 @@ from api.models import Member, Site, User
 from api.schemas.people import MemberCreate, MemberUpdate
 from api.services import acl
 from api.services.errors import Forbidden
-from api.services.records import add_row, apply_update, check_code_free, get
+from api.services.records import apply_update, create_coded, get
 from api.services.work import Work
 
 
@@ -40,10 +40,7 @@ def profile(session: Session, user: User) -> dict[str, Any]:
 
 
 def create_member(work: Work, body: MemberCreate) -> Member:
-    check_code_free(work.session, Member, work.site, body.code, "member")
-    member = add_row(work.session, work.audit, Member(site_id=work.site.id, **body.model_dump()))
-    work.session.commit()
-    return member
+    return create_coded(work, Member, body, "member")
 
 
 def update_member(work: Work, member_id: int, body: MemberUpdate) -> Member:

@@ -10,8 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import Badge, Base, Device, Machine, Member, Site, Training, Unit
+from api.schemas.people import MemberCreate
+from api.schemas.spaces import UnitCreate
 from api.services.audit import Auditor, snapshot
 from api.services.errors import Conflict, NotFound
+from api.services.work import Work
 
 Row = TypeVar("Row", bound=Base)
 Found = TypeVar("Found")  # any mapped class, the alerts' included
@@ -58,6 +61,19 @@ def check_code_free(
     taken = session.scalar(select(model).where(model.site_id == site.id, model.code == code))
     if taken is not None:
         raise Conflict(f"{what} code {code} is taken")
+
+
+Sited = TypeVar("Sited", Member, Unit)
+
+
+def create_coded(
+    work: Work, model: type[Sited], body: MemberCreate | UnitCreate, what: str
+) -> Sited:
+    """A member or unit of the work's site, its code checked free, created and logged."""
+    check_code_free(work.session, model, work.site, body.code, what)
+    row = add_row(work.session, work.audit, model(site_id=work.site.id, **body.model_dump()))
+    work.session.commit()
+    return row
 
 
 Revocable = TypeVar("Revocable", Badge, Training)

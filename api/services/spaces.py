@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from api.models import Lease, Member, Site, Unit
 from api.schemas.spaces import LeaseCreate, LeaseUpdate, UnitCreate, UnitUpdate
 from api.services.errors import Conflict, Invalid
-from api.services.records import add_row, apply_update, check_code_free, get
+from api.services.records import add_row, apply_update, create_coded, get
 from api.services.work import Work
 
 
@@ -19,10 +19,7 @@ def list_units(session: Session, site: Site) -> list[Unit]:
 
 
 def create_unit(work: Work, body: UnitCreate) -> Unit:
-    check_code_free(work.session, Unit, work.site, body.code, "unit")
-    unit = add_row(work.session, work.audit, Unit(site_id=work.site.id, **body.model_dump()))
-    work.session.commit()
-    return unit
+    return create_coded(work, Unit, body, "unit")
 
 
 def update_unit(work: Work, unit_id: int, body: UnitUpdate) -> Unit:
