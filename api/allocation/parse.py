@@ -6,7 +6,7 @@ Every problem raises ScenarioError with the field's path and what is wrong
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from fractions import Fraction
 from types import MappingProxyType
@@ -37,6 +37,12 @@ VACANCY_POLICIES = ("owner", "redistribute")
 RESERVED_IDS = frozenset({"base", "vacancy", "common"})
 _DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,64}$")
+_BAND_KEYS = {"name", "kwh", "cost", "hours"}
+_MACHINE_KEYS = {
+    "id", "rated_kw", "grace_minutes", "kind", "history_kwh_per_session_hour", "counter_wh",
+}  # fmt: skip
+_SESSION_KEYS = {"member", "machine", "start", "end"}
+_SUBMETER_KEYS = {"unit", "rated_kw", "counter_wh"}
 
 
 # --- field readers ---------------------------------------------------------
@@ -70,6 +76,15 @@ def _check_keys(obj: Mapping[str, Any], allowed: set[str], path: str) -> None:
         raise _fail(path, f"unknown field '{unknown[0]}'")
 
 
+def _objects(raw: Any, name: str, allowed: set[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each entry of a list of objects, with its path (`units[2]`), its fields checked."""
+    for i, item in enumerate(_list(raw, name)):
+        path = f"{name}[{i}]"
+        obj = _obj(item, path)
+        _check_keys(obj, allowed, path)
+        yield path, obj
+
+
 def _number(value: Any, path: str, *, negative_ok: bool = False) -> Fraction:
     # Floats are refused: 0.1 in JSON is already inexact once parsed.
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -93,6 +108,14 @@ def _money(value: Any, path: str) -> Fraction:
 def _ident(value: Any, path: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise _fail(path, f"malformed id {value!r}")
+    return value
+
+
+def _known(obj: Mapping[str, Any], key: str, path: str, known: set[str]) -> str:
+    """An id field naming an entry given elsewhere in the scenario (a machine, a unit)."""
+    value = _ident(_req(obj, key, path), f"{path}.{key}")
+    if value not in known:
+        raise _fail(f"{path}.{key}", f"unknown {key} {value}")
     return value
 
 
@@ -176,10 +199,7 @@ def _bill(data: Mapping[str, Any]) -> Bill:
     raw = _obj(_req(data, "bill", "scenario"), "bill")
     _check_keys(raw, {"bands", "demand", "fixed"}, "bill")
     bands: list[Band] = []
-    for i, item in enumerate(_list(_req(raw, "bands", "bill"), "bill.bands")):
-        path = f"bill.bands[{i}]"
-        obj = _obj(item, path)
-        _check_keys(obj, {"name", "kwh", "cost", "hours"}, path)
+    for path, obj in _objects(_req(raw, "bands", "bill"), "bill.bands", _BAND_KEYS):
         name = _ident(_req(obj, "name", path), f"{path}.name")
         if any(b.name == name for b in bands):
             raise _fail(f"{path}.name", f"band '{name}' given twice")
@@ -212,10 +232,9 @@ def _bill(data: Mapping[str, Any]) -> Bill:
 
 def _units(data: Mapping[str, Any]) -> tuple[Unit, ...]:
     units: list[Unit] = []
-    for i, item in enumerate(_list(data.get("units", []), "units")):
-        path = f"units[{i}]"
-        obj = _obj(item, path)
-        _check_keys(obj, {"id", "area_m2", "weight", "heated"}, path)
+    for path, obj in _objects(
+        data.get("units", []), "units", {"id", "area_m2", "weight", "heated"}
+    ):
         uid = _ident(_req(obj, "id", path), f"{path}.id")
         if any(u.id == uid for u in units):
             raise _fail(f"{path}.id", f"unit {uid} given twice")
@@ -236,10 +255,7 @@ def _units(data: Mapping[str, Any]) -> tuple[Unit, ...]:
 def _leases(data: Mapping[str, Any], period: Period, units: tuple[Unit, ...]) -> tuple[Lease, ...]:
     unit_ids = {u.id for u in units}
     leases: list[Lease] = []
-    for i, item in enumerate(_list(data.get("leases", []), "leases")):
-        path = f"leases[{i}]"
-        obj = _obj(item, path)
-        _check_keys(obj, {"member", "unit", "from", "to"}, path)
+    for path, obj in _objects(data.get("leases", []), "leases", {"member", "unit", "from", "to"}):
         lease = Lease(
             _member(_req(obj, "member", path), f"{path}.member"),
             _ident(_req(obj, "unit", path), f"{path}.unit"),
@@ -322,11 +338,7 @@ def _counter(raw: Any, path: str, origin: datetime) -> tuple[Reading, ...]:
 
 def _machines(data: Mapping[str, Any], origin: datetime) -> tuple[Machine, ...]:
     machines: list[Machine] = []
-    for i, item in enumerate(_list(data.get("machines", []), "machines")):
-        path = f"machines[{i}]"
-        obj = _obj(item, path)
-        allowed = {"id", "rated_kw", "grace_minutes", "kind", "history_kwh_per_session_hour"}
-        _check_keys(obj, allowed | {"counter_wh"}, path)
+    for path, obj in _objects(data.get("machines", []), "machines", _MACHINE_KEYS):
         mid = _ident(_req(obj, "id", path), f"{path}.id")
         if any(m.id == mid for m in machines):
             raise _fail(f"{path}.id", f"machine {mid} given twice")
@@ -349,13 +361,8 @@ def _sessions(
 ) -> tuple[Session, ...]:
     known = {m.id for m in machines}
     sessions: list[Session] = []
-    for i, item in enumerate(_list(data.get("sessions", []), "sessions")):
-        path = f"sessions[{i}]"
-        obj = _obj(item, path)
-        _check_keys(obj, {"member", "machine", "start", "end"}, path)
-        machine = _ident(_req(obj, "machine", path), f"{path}.machine")
-        if machine not in known:
-            raise _fail(f"{path}.machine", f"unknown machine {machine}")
+    for path, obj in _objects(data.get("sessions", []), "sessions", _SESSION_KEYS):
+        machine = _known(obj, "machine", path, known)
         start = _timestamp(_req(obj, "start", path), f"{path}.start", origin)
         end = _timestamp(_req(obj, "end", path), f"{path}.end", origin)
         if end <= start:
@@ -372,13 +379,8 @@ def _submeters(
 ) -> tuple[SubMeter, ...]:
     unit_ids = {u.id for u in units}
     meters: list[SubMeter] = []
-    for i, item in enumerate(_list(data.get("submeters", []), "submeters")):
-        path = f"submeters[{i}]"
-        obj = _obj(item, path)
-        _check_keys(obj, {"unit", "rated_kw", "counter_wh"}, path)
-        unit = _ident(_req(obj, "unit", path), f"{path}.unit")
-        if unit not in unit_ids:
-            raise _fail(f"{path}.unit", f"unknown unit {unit}")
+    for path, obj in _objects(data.get("submeters", []), "submeters", _SUBMETER_KEYS):
+        unit = _known(obj, "unit", path, unit_ids)
         meters.append(
             SubMeter(
                 unit,
