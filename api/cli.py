@@ -24,6 +24,7 @@ from api.db import make_sessionmaker
 from api.main import make_publisher, make_reader, start_up
 from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
 from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
+from api.schemas.common import readable
 from api.schemas.machines import (
     DeviceCreate,
     MachineCreate,
@@ -105,10 +106,7 @@ def parse(schema: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        fail(problems)
+        fail(readable(exc.errors(), whole="input"))
 
 
 def _show(row: Any, schema: type[BaseModel] | None = None) -> None:

@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +22,7 @@ from api.db import make_engine, make_sessionmaker, session_scope, wait_for_datab
 from api.deps import get_site_row
 from api.migrate import migrate, seed
 from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
+from api.schemas.common import readable
 from api.services import acl, counter_cache
 from api.services.errors import (
     Conflict,
@@ -41,20 +41,12 @@ log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
 
 
-def _readable(errors: list[Any]) -> str:
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     return JSONResponse(
         {
-            "detail": _readable(list(errors)),
+            "detail": readable(errors, whole="body"),
             "errors": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in errors],
         },
         status_code=422,
