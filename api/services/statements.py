@@ -1,20 +1,27 @@
-"""A member's statement from a stored split: as a dict and as a PDF page."""
+"""A member's statement from a stored split: who may see it, as a dict and as a PDF page."""
 
 from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.models import AllocationRun, Member, Site
+from api.models import AllocationRun, ElectricityBill, Member, Site, User
+from api.services.errors import Conflict, Forbidden, NotFound
 from api.services.pdf_table import draw_table
+from api.services.records import get
 
 # Decimals a person reads per unit; the split itself keeps exact figures (JSON, CSV).
 PLACES = {"kWh": 1, "kW": 2, "m2": 1, "m2·days": 1, "m2·degree-days": 1, "days": 0}
 KEY_TEXT = re.compile(r"^(?P<part>[\d,.]+) of (?P<whole>[\d,.]+) (?P<unit>.+)$")
+
+# Who sees every member's statement, held or not.
+_BOOKKEEPERS = ("treasurer", "admin")
 
 
 def member_statement(result: dict[str, Any], code: str) -> dict[str, Any] | None:
@@ -136,3 +143,83 @@ def run_statement_pdf(
         run.id,
         bool(run.result.get("held")),
     )
+
+
+class OwnStatement(NamedTuple):
+    run: AllocationRun
+    member: Member
+    body: dict[str, Any]  # the member's part of run.result (member_statement)
+
+
+def statement_of(session: Session, user: User, run_id: int, member_id: int) -> OwnStatement:
+    """A member's statement in a stored split, for that member or a bookkeeper."""
+    if user.role not in _BOOKKEEPERS and user.member_id != member_id:
+        raise Forbidden("members see only their own statement")
+    run = get(session, AllocationRun, run_id, "split")
+    if run.result.get("held") and user.role not in _BOOKKEEPERS:
+        # ALLOCATION.md step 4: beyond the tolerance the statements wait for the treasurer.
+        raise Conflict(f"split {run_id} is held for review")
+    member = get(session, Member, member_id, "member")
+    statement = member_statement(run.result, member.code)
+    if statement is None:
+        raise NotFound(f"member {member.code} has no share in split {run_id}")
+    return OwnStatement(run, member, statement)
+
+
+def statement_view(session: Session, user: User, run_id: int, member_id: int) -> dict[str, Any]:
+    run, member, statement = statement_of(session, user, run_id, member_id)
+    return {
+        "split_id": run.id,
+        "bill_id": run.bill_id,
+        "member": {"id": member.id, "code": member.code, "name": member.name},
+        "period": run.result.get("period"),
+        "held": run.result.get("held", False),
+        **statement,
+    }
+
+
+class Pdf(NamedTuple):
+    filename: str
+    content: bytes
+
+
+def statement_pdf_of(session: Session, user: User, site: Site, run_id: int, member_id: int) -> Pdf:
+    run, member, statement = statement_of(session, user, run_id, member_id)
+    return Pdf(
+        f"statement-{run.id}-{member.code}.pdf", run_statement_pdf(site, run, member, statement)
+    )
+
+
+def my_statements(session: Session, user: User) -> list[dict[str, Any]]:
+    """The newest split of each bill, with this member's statement; held splits are
+    not shown until the treasurer runs a split that is not held."""
+    if user.member_id is None:
+        return []
+    member = get(session, Member, user.member_id, "member")
+    out = []
+    for bill in session.scalars(
+        select(ElectricityBill).order_by(ElectricityBill.period_start.desc())
+    ):
+        run = session.scalar(
+            select(AllocationRun)
+            .where(AllocationRun.bill_id == bill.id)
+            .order_by(AllocationRun.id.desc())
+            .limit(1)
+        )
+        if run is None or run.result.get("held"):
+            continue  # a held split waits for the treasurer (ALLOCATION.md step 4)
+        statement = member_statement(run.result, member.code)
+        if statement is None:
+            continue
+        out.append(
+            {
+                "split_id": run.id,
+                "bill_id": bill.id,
+                "period": run.result.get("period"),
+                "closed": bill.closed_at is not None,
+                "held": run.result.get("held", False),
+                "member_id": member.id,
+                **statement,
+            }
+        )
+    return out
