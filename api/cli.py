@@ -55,12 +55,12 @@ from api.schemas.people import (
 from api.schemas.spaces import LeaseCreate, LeasePublic, UnitCreate, UnitPublic
 from api.services import acl, counter_cache
 from api.services.audit import Auditor
-from api.services.influx import InfluxError, InfluxReader
 from api.services.mqtt import MqttPublisher
 from api.services.split_input import ManualInputs
 from api.services.splits import SplitError, run_split
 from api.services.statements import member_statement, run_statement_pdf
 from api.settings import Settings
+from timeseries import InfluxClient, InfluxError
 
 
 class CliError(Exception):
@@ -89,23 +89,14 @@ class Context:
     def publisher(self) -> MqttPublisher:
         if self._publisher is None:
             s = self.settings
-            self._publisher = MqttPublisher(
-                s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password, s.mqtt_timeout_s
-            )
+            self._publisher = MqttPublisher(s, s.mqtt_timeout_s)
         return self._publisher
 
     def acl_push(self) -> AclPush:
         return AclPush(self.factory, self.publisher, self.site)
 
-    def reader(self) -> InfluxReader:
-        s = self.settings
-        return InfluxReader(
-            s.influx_url,
-            s.influx_database,
-            s.influx_username,
-            s.influx_password,
-            s.influx_timeout_s,
-        )
+    def reader(self) -> InfluxClient:
+        return InfluxClient(self.settings)
 
     def by_code(self, model: Any, code: str, what: str) -> Any:
         column = model.name if model is Device else model.code

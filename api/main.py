@@ -25,9 +25,9 @@ from api.migrate import migrate, seed
 from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
 from api.routes.common import site_today
 from api.services import acl, counter_cache
-from api.services.influx import InfluxReader
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
+from timeseries import InfluxClient
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
@@ -105,7 +105,7 @@ async def _counter_refresh(app: FastAPI, interval_s: float) -> None:
 def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
-    influx: InfluxReader | None = None,
+    influx: InfluxClient | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
 
@@ -114,20 +114,8 @@ def create_app(
         engine = await asyncio.to_thread(start_up, settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.publisher = publisher or MqttPublisher(
-            settings.mqtt_host,
-            settings.mqtt_port,
-            settings.mqtt_username,
-            settings.mqtt_password,
-            settings.mqtt_timeout_s,
-        )
-        app.state.influx = influx or InfluxReader(
-            settings.influx_url,
-            settings.influx_database,
-            settings.influx_username,
-            settings.influx_password,
-            settings.influx_timeout_s,
-        )
+        app.state.publisher = publisher or MqttPublisher(settings, settings.mqtt_timeout_s)
+        app.state.influx = influx or InfluxClient(settings)
         tasks = [asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")]
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)

@@ -1,22 +1,14 @@
-"""Alembic environment: every table on api.models.Base, plus alerts.models if installed."""
+"""Alembic environment: the api's tables and the alerts' (see api/migrate.py)."""
 
 from __future__ import annotations
-
-import importlib
-import importlib.util
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import api.models
-from api.models import Base
+from api.migrate import METADATA
 
-if importlib.util.find_spec("alerts") and importlib.util.find_spec("alerts.models"):
-    importlib.import_module("alerts.models")
-
-_ = api.models  # imported for its side effect: the tables join Base.metadata
 config = context.config
-target_metadata = Base.metadata
+target_metadata = list(METADATA)
 
 
 def run_migrations_offline() -> None:

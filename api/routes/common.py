@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, HTTPException, status
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from api.deps import FactoryDep, PublisherDep, SiteDep
 from api.models import Badge, Base, Machine, Member, Site, Training, Unit
@@ -19,9 +19,11 @@ from api.services.audit import Auditor, snapshot
 from api.services.mqtt import Publisher
 
 Row = TypeVar("Row", bound=Base)
+# Any mapped row: the api's tables and the alerts' (on their own declarative base).
+AnyRow = TypeVar("AnyRow", bound=DeclarativeBase)
 
 
-def get_or_404(session: Session, model: type[Row], row_id: int, what: str) -> Row:
+def get_or_404(session: Session, model: type[AnyRow], row_id: int, what: str) -> AnyRow:
     row = session.get(model, row_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{what} {row_id} not found")

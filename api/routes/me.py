@@ -12,9 +12,9 @@ from sqlalchemy import select
 from api.deps import CurrentUser, SessionDep, SiteDep, Staff
 from api.models import AllocationRun, AuditEntry, Badge, Device, ElectricityBill, Machine, Member
 from api.routes.common import get_or_404
-from api.services.influx import InfluxError
 from api.services.sessions import read_sessions
 from api.services.statements import member_statement
+from timeseries import InfluxError
 
 router = APIRouter(tags=["me"])
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from api.models import CounterSlot, CounterWatermark, Device
-from api.services.influx import InfluxReader, quote_string, rfc3339
+from timeseries import InfluxClient, quote_string, rfc3339
 
 SLOT_MS = 15 * 60_000
 SETTLE = timedelta(days=2)
@@ -40,7 +40,7 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def query_counters(
-    reader: InfluxReader, site: str, devices: Iterable[str], start: datetime, end: datetime
+    reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
     """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
     names = sorted(set(devices))
@@ -70,7 +70,7 @@ _refresh_lock = threading.Lock()
 
 def refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None = None,
@@ -84,7 +84,7 @@ def refresh(
 
 def _refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None,
@@ -139,7 +139,7 @@ def rebuild(session: Session, device_ids: Sequence[int]) -> None:
 
 def read(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     start_ms: int,

@@ -10,8 +10,8 @@ from api.allocation import ScenarioError, allocate, parse_scenario, split_to_csv
 from api.models import AllocationRun, ElectricityBill, Site
 from api.services import counter_cache
 from api.services.audit import Auditor
-from api.services.influx import InfluxError, InfluxReader
 from api.services.split_input import ManualInputs, build_split_input
+from timeseries import InfluxClient, InfluxError
 
 # Series are re-readable from InfluxDB; storing them would make a yearly run ~100 MB.
 _SERIES_KEYS = ("counter_wh",)
@@ -51,7 +51,7 @@ def preview(scenario: dict[str, Any]) -> dict[str, Any]:
 
 def run_split(
     session: Session,
-    reader: InfluxReader | None,
+    reader: InfluxClient | None,
     site: Site,
     bill: ElectricityBill,
     auditor: Auditor,
