@@ -32,7 +32,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/pip install -q --upgrade pip
     # compat mode puts the repository on sys.path, so every top-level package
     # (protocol, gateway, api, simulator, ...) imports without reinstalling.
-    .venv/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+    .venv/bin/pip install -q -e '.[dev,bench]' --config-settings editable_mode=compat
     touch "$stamp"
 fi
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.models import CounterSlot, CounterWatermark, Device, Site
 from api.services.errors import Unavailable
-from api.services.influx import InfluxError, InfluxReader, quote_string, rfc3339
+from timeseries import InfluxClient, InfluxError, quote_string, rfc3339
 
 SLOT_MS = 15 * 60_000
 SETTLE = timedelta(days=2)
@@ -41,7 +41,7 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def query_counters(
-    reader: InfluxReader, site: str, devices: Iterable[str], start: datetime, end: datetime
+    reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
     """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
     names = sorted(set(devices))
@@ -71,7 +71,7 @@ _refresh_lock = threading.Lock()
 
 def refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None = None,
@@ -85,7 +85,7 @@ def refresh(
 
 def _refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None,
@@ -139,7 +139,7 @@ def rebuild(session: Session, device_ids: Sequence[int]) -> None:
 
 
 def refresh_site(
-    session: Session, reader: InfluxReader, site: Site, *, rebuild_first: bool = False
+    session: Session, reader: InfluxClient, site: Site, *, rebuild_first: bool = False
 ) -> tuple[int, int]:
     """Refresh the cache of every counted device of the site (forgotten first with
     `rebuild_first`) and commit; returns (devices, rows added)."""
@@ -156,7 +156,7 @@ def refresh_site(
 
 def read(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     start_ms: int,

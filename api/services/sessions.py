@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.services.influx import InfluxReader, quote_string, rfc3339
+from timeseries import InfluxClient, quote_string, rfc3339
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class MachineSession:
 
 
 def read_sessions(
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     start: datetime,
     end: datetime,
@@ -49,7 +49,7 @@ def read_sessions(
     sessions: list[MachineSession] = []
     for series in reader.query(query):
         device = series.tags.get("device", "")
-        for found in _pair(device, series.rows()):
+        for found in _pair(device, series.rows):
             if found.start_ms < end_ms and (found.end_ms is None or found.end_ms > start_ms):
                 sessions.append(found)
     sessions.sort(key=lambda s: (s.start_ms, s.device))

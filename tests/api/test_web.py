@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from api.main import create_app
-from api.services.influx import InfluxReader
 from devservers import InfluxDB
 from devservers.asgi import ThreadedApp
 from protocol.badge import badge_hash, uid_from_hex
@@ -54,7 +53,7 @@ def served(
     end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000 - 3600))
     influxdb.write(session_lines(SITE, "node1", 1, badge, start, end, 1))
 
-    reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    reader = influxdb.client()
     with ThreadedApp(create_app(make_settings(database_url), influx=reader)) as served:
         yield served.url, api
     reader.close()
