@@ -1,8 +1,6 @@
 # MFRC522 (RC522 boards) over SPI: just enough ISO 14443A to read the UID of
 # the card in the field (4-byte UIDs; the first cascade level of longer ones,
 # which is unique enough for an allow-list hash).
-from machine import SPI, Pin
-
 COMMAND, COM_IEN, COM_IRQ, ERROR = 0x01, 0x02, 0x04, 0x06
 FIFO_DATA, FIFO_LEVEL, CONTROL, BIT_FRAMING = 0x09, 0x0A, 0x0C, 0x0D
 MODE, TX_CONTROL, TX_ASK = 0x11, 0x14, 0x15
@@ -12,11 +10,10 @@ WUPA, ANTICOLL_CL1 = 0x52, 0x93
 
 
 class Mfrc522:
-    def __init__(self, sck: int, mosi: int, miso: int, cs: int, rst: int, spi_id: int = 2):
-        self.spi = SPI(spi_id, baudrate=1000000, polarity=0, phase=0,
-                       sck=Pin(sck), mosi=Pin(mosi), miso=Pin(miso))
-        self.cs = Pin(cs, Pin.OUT, value=1)
-        self.rst = Pin(rst, Pin.OUT, value=1)
+    def __init__(self, port, spi, cs: int, rst: int):
+        self.spi = spi
+        self.cs = port.Pin(cs, port.Pin.OUT, value=1)
+        self.rst = port.Pin(rst, port.Pin.OUT, value=1)
         self._one = bytearray(1)
         self._two = bytearray(2)
         self._write(COMMAND, SOFT_RESET)

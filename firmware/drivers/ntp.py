@@ -2,7 +2,7 @@
 # timeout; that happens once an hour and the watchdog allows 30 s.
 import ntptime
 
-from firmware.drivers import board_time
+from firmware.drivers import port
 
 
 class Ntp:
@@ -12,4 +12,4 @@ class Ntp:
             seconds = ntptime.time()
         except (OSError, OverflowError, IndexError):
             return None
-        return board_time.unix_ms_from_board_seconds(seconds)
+        return (seconds + port.EPOCH_OFFSET_S) * 1000

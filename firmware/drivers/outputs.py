@@ -1,13 +1,12 @@
 # Relay / contactor coil / machine-enable output, and plain digital inputs.
-from machine import Pin
 
 
 class Output:
-    def __init__(self, pin: int, active_high: bool = True):
+    def __init__(self, port, pin: int, active_high: bool = True):
         self._on = 1 if active_high else 0
         # Start de-energised before anything else runs: a reset never closes
         # the interlock by itself.
-        self.pin = Pin(pin, Pin.OUT, value=1 - self._on)
+        self.pin = port.Pin(pin, port.Pin.OUT, value=1 - self._on)
         self._state = False
 
     def set(self, on: bool) -> None:
@@ -19,8 +18,8 @@ class Output:
 
 
 class Input:
-    def __init__(self, pin: int, active_high: bool = True, pull=None):
-        self.pin = Pin(pin, Pin.IN, pull)
+    def __init__(self, port, pin: int, active_high: bool = True, pull=None):
+        self.pin = port.Pin(pin, port.Pin.IN, pull)
         self._active = 1 if active_high else 0
 
     def value(self) -> bool:

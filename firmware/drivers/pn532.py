@@ -1,9 +1,5 @@
 # PN532 (NFC module in I2C mode, address 0x24): SAM configuration once, then
 # InListPassiveTarget for one ISO 14443A card per poll.
-import time
-
-from machine import I2C, Pin
-
 ADDRESS = 0x24
 HOST_TO_PN532 = 0xD4
 SAM_CONFIGURATION = 0x14
@@ -35,18 +31,20 @@ def parse_response(data, command: int):
 
 
 class Pn532:
-    def __init__(self, sda: int, scl: int, i2c_id: int = 0):
-        self.i2c = I2C(i2c_id, sda=Pin(sda), scl=Pin(scl), freq=100000)
+    def __init__(self, port, i2c):
+        self.port = port
+        self.i2c = i2c
         self._command(SAM_CONFIGURATION, b"\x01\x14\x01")
 
     def _ready(self, timeout_ms: int) -> bool:
         status = bytearray(1)
-        deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
-        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        port = self.port
+        deadline = port.ticks_add(port.ticks_ms(), timeout_ms)
+        while port.ticks_diff(deadline, port.ticks_ms()) > 0:
             self.i2c.readfrom_into(ADDRESS, status)
             if status[0] == 0x01:
                 return True
-            time.sleep_ms(2)
+            port.sleep_ms_blocking(2)
         return False
 
     def _command(self, command: int, params: bytes, reply: int = 32, timeout_ms: int = 50):

@@ -1,14 +1,14 @@
 # Polls a card reader chip and reports when the card on it changes. The
 # decision itself is in the machine role; this is the part with the reader's
 # own polling delay (poll_ms) which comes on top of the decision time.
-from firmware.drivers import board_time
 from firmware.logic.presence import Presence
 
 
 class PolledReader:
-    def __init__(self, chip, poll_ms: int):
+    def __init__(self, chip, poll_ms: int, sleep_ms):
         """chip: object with read_uid() -> bytes or None."""
         self.chip = chip
+        self.sleep_ms = sleep_ms
         self.poll_ms = poll_ms
         self.presence = Presence()
         self.errors = 0
@@ -22,4 +22,4 @@ class PolledReader:
                 uid = None
             if self.presence.poll(uid):
                 return self.presence.current
-            await board_time.sleep_ms(self.poll_ms)
+            await self.sleep_ms(self.poll_ms)

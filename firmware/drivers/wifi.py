@@ -6,7 +6,7 @@ import asyncio
 
 import network
 
-from firmware.drivers import board_time
+from firmware.drivers import port
 
 
 class WifiLink:
@@ -38,11 +38,11 @@ class WifiLink:
                 except OSError:
                     pass
                 for _ in range(20):
-                    await board_time.sleep_ms(500)
+                    await port.sleep_ms(500)
                     if self.wlan.isconnected():
                         break
                 wait_ms = min(wait_ms * 2, 60000) if not self.wlan.isconnected() else 1000
-            await board_time.sleep_ms(wait_ms)
+            await port.sleep_ms(wait_ms)
 
     def open_connection(self, host: str, port: int):
         return asyncio.open_connection(host, port)
