@@ -44,14 +44,33 @@ class Board:
         self.ntp: Any = None
 
     def start_outputs(self) -> None:
-        """Outputs first and off, before anything that can fail."""
+        """Outputs first and off, before anything that can fail. A polarity
+        that cannot be trusted (a broken config) drives nothing: a floating
+        IN energises neither kind of relay module."""
         from firmware.drivers.outputs import Output
 
-        pins = self.cfg.get("pins") or {}
-        if pins.get("relay", -1) >= 0:
-            self.interlock = Output(self.port, pins["relay"])
-        if pins.get("extraction", -1) >= 0:
-            self.extraction = Output(self.port, pins["extraction"])
+        cfg = self.cfg
+        pins = cfg.get("pins")
+        active_low = cfg.get("relay_active_low")
+        if not isinstance(pins, dict) or not isinstance(active_low, bool):
+            return
+        for name in ("relay", "extraction"):
+            pin = pins.get(name, -1)
+            if isinstance(pin, int) and not isinstance(pin, bool) and pin >= 0:
+                try:
+                    out = Output(self.port, pin, active_low)
+                except ValueError:  # no such GPIO, or input only: left alone
+                    continue
+                if name == "relay":
+                    self.interlock = out
+                else:
+                    self.extraction = out
+
+    def _input(self, pin: int):
+        from firmware.drivers.outputs import Input
+
+        cfg = self.cfg
+        return Input(self.port, pin, cfg["input_active_low"], cfg["input_pull"] == "internal")
 
     def outputs_off(self) -> None:
         for out in (self.interlock, self.extraction):
@@ -69,7 +88,8 @@ class Board:
         device = self.cfg.get("device")
         self.link = WifiLink(str(wifi.get("ssid", "")), str(wifi.get("password", "")),
                              device if isinstance(device, str) else "workshop-node")
-        self.ntp = Ntp()
+        mqtt = self.cfg.get("mqtt")
+        self.ntp = Ntp(self.port, str(mqtt.get("host", "")) if isinstance(mqtt, dict) else "")
         self.watchdog = Watchdog(watchdog_ms)
         gc.collect()
 
@@ -87,15 +107,14 @@ class Board:
             self._machine(cfg, pins)
         elif role == "heating":
             from firmware.drivers.ds18b20 import Thermometers
-            from firmware.drivers.outputs import Input
 
-            self.thermometers = Thermometers(port.ds18x20_bus(pins["onewire"]), port.OneWireError)
-            self.call = Input(port, pins["call"])
+            self.thermometers = Thermometers(port.ds18x20_bus(pins["onewire"]))
+            self.call = self._input(pins["call"])
         else:
             if cfg["source"] == "s0":
                 from firmware.drivers.s0 import S0Counter
 
-                self.s0 = S0Counter(port, pins["s0"], int(cfg["min_gap_ms"]))
+                self.s0 = S0Counter(port, pins["s0"])
             else:
                 from firmware.drivers.pzem import PzemUart
 
@@ -104,7 +123,6 @@ class Board:
 
     def _machine(self, cfg: dict, pins: dict) -> None:
         port = self.port
-        from firmware.drivers.outputs import Input
         from firmware.drivers.reader import PolledReader
 
         if cfg["reader"] == "pn532":
@@ -121,7 +139,7 @@ class Board:
             chip = Mfrc522(port, spi, pins["rc522_cs"], pins["rc522_rst"])
         self.reader = PolledReader(chip, int(cfg["poll_ms"]), port.sleep_ms)
         if pins.get("running", -1) >= 0:
-            self.running = Input(port, pins["running"])
+            self.running = self._input(pins["running"])
         if cfg["power"] == "pzem":
             from firmware.drivers.pzem import PzemUart
 

@@ -1,22 +1,13 @@
 # ISO/IEC 14443-3 type A cards in a reader's field: the state machine both
 # reader models (mfrc522, pn532) talk to. One card at a time (no collisions).
+# CRC_A is the firmware's (checked against the standard's HLTA vector).
+from firmware.logic.iso14443 import CASCADE_TAG, crc_a
+
 IDLE, READY, ACTIVE, HALT = 0, 1, 2, 3
 REQA, WUPA, HLTA = 0x26, 0x52, 0x50
 SEL = (0x93, 0x95, 0x97)  # cascade levels 1, 2, 3
-CASCADE_TAG = 0x88  # ISO 14443-3 6.5.4: "CT", first byte of a level that is not the last
 BIT_US = 9.44  # 106 kbit/s: 128 carrier periods of 13.56 MHz per bit
 FDT_US = 91  # frame delay time PCD -> PICC, ~1236 / fc (ISO 14443-3 6.2.1.1)
-
-
-def crc_a(data) -> bytes:
-    """CRC_A (ISO 14443-3 Annex B): x^16 + x^12 + x^5 + 1, preset 0x6363,
-    least significant byte first."""
-    crc = 0x6363
-    for byte in data:
-        byte ^= crc & 0xFF
-        byte = (byte ^ (byte << 4)) & 0xFF
-        crc = (crc >> 8) ^ (byte << 8) ^ (byte << 3) ^ (byte >> 4)
-    return bytes((crc & 0xFF, crc >> 8))
 
 
 def air_us(bits_out: int, bits_in: int) -> int:

@@ -43,7 +43,9 @@ class Ds18b20:
         self.raw = POWER_ON_RAW
         self._converting = None  # (done_us, raw)
 
-    def power_cycle(self) -> None:
+    def plug(self, connected: bool) -> None:
+        """Unplugged it loses power; plugged back it starts at +85 degC."""
+        self.connected = connected
         self.raw = POWER_ON_RAW
         self._converting = None
 

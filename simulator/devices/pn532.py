@@ -84,7 +84,9 @@ class Pn532Model:
         self._bus_check()
         now = self.port.now_us()
         if self._out and self._out[0][0] <= now:
-            frame = self._out.pop(0)[1]
+            # The status byte alone leaves the frame there (6.2.4: the host
+            # polls it, then reads status and frame in one go).
+            frame = self._out.pop(0)[1] if n > 1 else b""
             data = b"\x01" + frame
         elif self._busy is not None and self.busy_nack and not self._out:
             self.nacks += 1

@@ -291,6 +291,7 @@ class ModelPCNT(_PcntConstants):
         self.min = 0
         self.count = 0
         self.running = False
+        self.high = True
 
     def init(self, pin=None, rising=None, falling=None, filter=None, max=None, min=None,
              value=None, channel=0, **kwargs):
@@ -299,6 +300,7 @@ class ModelPCNT(_PcntConstants):
                 self.port.net(self.gpio).pcnt.remove(self)
             self.gpio = pin if isinstance(pin, int) else pin.id
             self.port.net(self.gpio).pcnt.append(self)
+            self.high = self.port.net(self.gpio).level() == 1
         if rising is not None or falling is not None:
             self.rising = rising or 0
             self.falling = falling or 0
@@ -332,8 +334,11 @@ class ModelPCNT(_PcntConstants):
         return old
 
     def edge(self, rising, width_us):
-        if not self.running or width_us * 1000 < self.filter_ns:
+        # The filter passes a level only once it held FILTER_THRES cycles; a
+        # spike's two edges both vanish, as the filtered input never moved.
+        if not self.running or width_us * 1000 < self.filter_ns or rising == self.high:
             return
+        self.high = rising
         action = self.rising if rising else self.falling
         if action == self.INCREMENT:
             self.count += 1
@@ -437,9 +442,6 @@ class Port:
         self.ADC = ADC
         self.UART = UART
         self.PCNT = PcntFactory(self) if pcnt else None
-        from .onewire import OneWireError
-
-        self.OneWireError = OneWireError
 
     # -- wiring (for the models and the checks) ------------------------------
 
