@@ -27,7 +27,8 @@ class Ntp:
         if address is None:
             import socket
 
-            address = socket.getaddrinfo(host, self.server_port, socket.AF_INET, socket.SOCK_DGRAM)[0][-1]
+            found = socket.getaddrinfo(host, self.server_port, socket.AF_INET, socket.SOCK_DGRAM)
+            address = found[0][-1]
             self._addresses[host] = address
         return address
 

@@ -20,7 +20,7 @@ ADC = machine.ADC
 UART = machine.UART
 PCNT: "Any" = None
 try:
-    from esp32 import PCNT  # hardware pulse counter (MicroPython 1.25+)
+    from esp32 import PCNT  # noqa: F401 - hardware pulse counter (MicroPython 1.25+)
 except ImportError:
     pass
 

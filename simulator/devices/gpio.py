@@ -76,7 +76,7 @@ class S0Output:
         self.glitch_us = glitch_us
         self.pulses = 0
         self._low_until = -1
-        self._rises = []
+        self._rises: list = []
         port.net(gpio).drivers.append(self)
         port.sources.append(self)
 

@@ -52,7 +52,7 @@ class Card:
         all) -> (answer bytes, valid bits in its last byte) or None."""
         if last_bits == 7 and len(frame) == 1:
             cmd = frame[0]
-            if cmd == WUPA and self.state in (IDLE, HALT) or cmd == REQA and self.state == IDLE:
+            if (cmd == WUPA and self.state in (IDLE, HALT)) or (cmd == REQA and self.state == IDLE):
                 self.woken_from_halt = self.state == HALT
                 self.state = READY
                 self.level = 0

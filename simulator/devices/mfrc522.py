@@ -5,6 +5,11 @@
 # and bit meanings are the datasheet's; what a card answers is iso14443.py.
 from .iso14443 import Field, air_us
 
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
+
 COMMAND, COM_IEN, DIV_IEN, COM_IRQ, DIV_IRQ, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 FIFO_DATA, FIFO_LEVEL, CONTROL, BIT_FRAMING, COLL = 0x09, 0x0A, 0x0C, 0x0D, 0x0E
 MODE, TX_MODE, RX_MODE, TX_CONTROL, TX_ASK = 0x11, 0x12, 0x13, 0x14, 0x15
@@ -38,7 +43,7 @@ class Mfrc522Model:
         self.rst_gpio = -1
         self._in_reset = False
         self._ready_at = 0
-        self._pending = None  # (answer or None, last bits, due_us, timeout_due_us)
+        self._pending: Any = None  # (answer or None, last bits, due_us, timeout_due_us)
         self.frames = 0
         self.power_on()
 

@@ -10,6 +10,10 @@
 # calls, same exceptions: OneWireError when no presence pulse answers a
 # reset(True), a plain Exception("CRC error") from read_scratch), over this
 # bus model instead of the `_onewire` C module.
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
 MATCH_ROM, SKIP_ROM, SEARCH_ROM = 0x55, 0xCC, 0xF0
 CONVERT_T, READ_SCRATCHPAD = 0x44, 0xBE
 RESET_US = 960  # 480 us reset pulse + 480 us presence window ("1-Wire signaling")
@@ -41,7 +45,7 @@ class Ds18b20:
         self.connected = True
         self.bit_error_rate = 0.0  # per byte read: a noisy or too long cable
         self.raw = POWER_ON_RAW
-        self._converting = None  # (done_us, raw)
+        self._converting: Any = None  # (done_us, raw)
 
     def plug(self, connected: bool) -> None:
         """Unplugged it loses power; plugged back it starts at +85 degC."""
@@ -68,13 +72,13 @@ class OneWireBus:
     def __init__(self, port, gpio: int, pullup: bool = True):
         self.port = port
         self.gpio = gpio
-        self.devices = []
+        self.devices: list = []
         self.stuck_low = False
         self.pullup = pullup
-        self._selected = []
+        self._selected: list = []
         self._out = bytearray()
         self._rom_phase = False
-        self._matching = None
+        self._matching: Any = None
         port.net(gpio).onewire = self
         if pullup:
             port.net(gpio).ext_pull = 1

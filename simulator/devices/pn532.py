@@ -11,6 +11,11 @@
 from .iso14443 import HLTA, SEL, WUPA, Field, crc_a
 from .port import ENODEV, ETIMEDOUT
 
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
+
 ADDRESS = 0x24
 ACK = b"\x00\x00\xff\x00\xff\x00"
 ERROR_FRAME = b"\x00\x00\xff\x01\xff\x7f\x81\x00"  # application level error (6.2.1.5)
@@ -38,8 +43,8 @@ class Pn532Model:
         self.sam_done = False  # LowVbat mode until SAMConfiguration (7.2.10)
         self.retries = INFINITE
         self._wake_at = 0
-        self._out = []  # frames to the host: [ready_at_us, bytes]
-        self._busy = None  # the running command: [code, params, due_us or None]
+        self._out: list = []  # frames to the host: [ready_at_us, bytes]
+        self._busy: Any = None  # the running command: [code, params, due_us or None]
         self.commands = 0
         self.refused = 0  # commands written over an unfinished one
         self.nacks = 0
@@ -111,8 +116,7 @@ class Pn532Model:
     # -- commands ----------------------------------------------------------------
 
     def _schedule(self, ack_at: int) -> None:
-        code, params, _ = self._busy
-        if code == 0x4A:
+        if self._busy[0] == 0x4A:
             self._busy[2] = self._activation_due(ack_at)
         else:
             self._busy[2] = ack_at + ANSWER_US

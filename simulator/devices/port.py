@@ -14,6 +14,13 @@
 # call (flash erase, a blocking socket call) nothing runs: handlers queue, at
 # most MICROPY_SCHEDULER_DEPTH of them (8 on the ESP32, ports/esp32/
 # mpconfigport.h); the rest are lost.
+from .rng import Rng
+
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
+
 ETIMEDOUT = 116  # newlib's value, used by the ESP32 port (no internal errno)
 ENODEV = 19
 SCHEDULER_DEPTH = 8
@@ -25,7 +32,6 @@ I2C_CALL_US = 20
 ADC_READ_US = 20  # one-shot conversion plus the call, an estimate
 FILTER_TICK_NS = 12.5  # PCNT glitch filter counts APB_CLK (80 MHz) cycles
 
-from .rng import Rng
 
 
 class Net:
@@ -65,14 +71,6 @@ class Net:
             return 1 if pull > 0 else 0
         return self.port.rng.bit()  # floating: the input picks up whatever is near
 
-    def floating(self) -> bool:
-        if self.driven_by_esp() is not None or self.ext_pull or self.pull:
-            return False
-        for d in self.drivers:
-            if d.drive() is not None:
-                return False
-        return True
-
     def notify(self):
         for listener in self.listeners:
             listener.changed(self)
@@ -86,7 +84,7 @@ class ModelPin:
     PULL_DOWN = 1
     IRQ_RISING = 1
     IRQ_FALLING = 2
-    _port = None  # set on the per-port subclass
+    _port: Any = None  # set on the per-port subclass
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         port = self._port
@@ -137,6 +135,8 @@ class ModelPin:
 
 
 class ModelSPI:
+    _port: Any = None
+
     def __init__(self, id, baudrate=1000000, polarity=0, phase=0, sck=None, mosi=None,
                  miso=None, **kwargs):
         self.port = self._port
@@ -173,6 +173,8 @@ class ModelSPI:
 
 
 class ModelI2C:
+    _port: Any = None
+
     def __init__(self, id, scl=None, sda=None, freq=400000, timeout=50000, **kwargs):
         self.port = self._port
         self.freq = freq
@@ -202,6 +204,8 @@ class ModelI2C:
 
 
 class ModelADC:
+    _port: Any = None
+
     ATTN_0DB = 0
     ATTN_2_5DB = 1
     ATTN_6DB = 2
@@ -230,6 +234,8 @@ class ModelADC:
 
 
 class ModelUART:
+    _port: Any = None
+
     def __init__(self, id, baudrate=9600, tx=None, rx=None, timeout=0, **kwargs):
         self.port = self._port
         self.baudrate = baudrate

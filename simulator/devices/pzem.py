@@ -28,7 +28,7 @@ class PzemModel:
         self.divider = divider
         self.alive = True
         self._request = bytearray()
-        self._queue = []  # (arrival_us, byte) not yet read by the host
+        self._queue: list = []  # (arrival_us, byte) not yet read by the host
         self.requests = 0
         self.answered = 0
 

@@ -3,11 +3,16 @@
 # both interpreters, and noise never depends on the interpreter's own random.
 import math
 
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
+
 
 class Rng:
     def __init__(self, seed: int = 1):
         self.state = (seed * 2654435761) & 0xFFFFFFFF or 1
-        self._spare = None
+        self._spare: Any = None
 
     def next32(self) -> int:
         x = self.state

@@ -436,7 +436,7 @@ def check_pzem_slow_replies(tmp):
     b, meter, energy = _pzem_board(p, (30, 250))
     power = PzemPower(b.uart, 1)
     samples = []
-    for k in range(30):
+    for _ in range(30):
         energy["wh"] += 2
         samples.append(finish(power.sample()))
         p.idle_us(1000000)
