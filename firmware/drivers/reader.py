@@ -16,9 +16,12 @@ class PolledReader:
         self.on_fault = None
         self._fault = ""
 
+    async def poll(self):
+        return await self.chip.read_uid()
+
     async def wait_change(self, current):
         while True:
-            uid = await self.chip.read_uid()
+            uid = await self.poll()
             fault = self.chip.fault
             if fault != self._fault:
                 self._fault = fault

@@ -94,6 +94,7 @@ class Field:
         self.card = None
         self.placed_at_us = None
         self.changes = 0
+        self.on_change = None  # called after a card came or went
 
     def put(self, card, now_us: int = 0) -> None:
         if self.card is not None:
@@ -101,14 +102,19 @@ class Field:
         card.power_off()
         self.card = card
         self.placed_at_us = now_us
-        self.changes += 1
+        self._changed()
 
     def remove(self) -> None:
         if self.card is not None:
             self.card.power_off()
         self.card = None
         self.placed_at_us = None
+        self._changed()
+
+    def _changed(self):
         self.changes += 1
+        if self.on_change is not None:
+            self.on_change()
 
     def exchange(self, frame: bytes, last_bits: int = 0):
         if self.card is None:
