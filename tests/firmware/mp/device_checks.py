@@ -5,14 +5,16 @@
 # built from a config by drivers/board.py, the drivers on the models' buses.
 # `run(tmp)` runs them all and returns their names.
 import json
-import os
 
 from firmware import config
 from firmware.app import Node
 from firmware.drivers.board import Board
 from firmware.logic.modbus import PZEM_REGISTERS
 from firmware.roles.power import ClampPower
+from firmware.store import fsutil
 from protocol.badge import badge_hash
+
+from .checks import _clean
 
 try:
     from simulator.devices import adc, gpio, iso14443, mfrc522, onewire, pn532, port, pzem
@@ -71,23 +73,9 @@ def node(p, role, root, extra=None):
     b.watchdog = Dog()
     b.storage_root = root
     b.config_path = root + "/config.json"
+    fsutil.makedirs(root)
     _clean(root)
     return Node(b.cfg, b)
-
-
-def _clean(folder):
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        os.mkdir(folder)
-        return
-    for name in names:
-        path = folder + "/" + name
-        if os.stat(path)[0] & 0x4000:
-            _clean(path)
-            os.rmdir(path)
-        else:
-            os.remove(path)
 
 
 def step(coro, times=1):
