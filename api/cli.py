@@ -261,10 +261,14 @@ def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
-    count, added = counter_cache.refresh_site(
+    count, refreshed = counter_cache.refresh_site(
         ctx.session, ctx.reader, ctx.site, rebuild_first=args.rebuild
     )
-    print(json.dumps({"devices": count, "rows_added": added}))
+    print(
+        json.dumps(
+            {"devices": count, "rows_added": refreshed.rows, "late_days": refreshed.late_days}
+        )
+    )
 
 
 def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
