@@ -36,26 +36,21 @@ def markers(lines: Iterable[str], now_ms: int) -> list[str]:
     """The marker lines for the points among `lines` older than LATE_MS at
     `now_ms`; none for points without site and device tags, or for markers."""
     edge = now_ms - LATE_MS
-    days: set[tuple[str, str, int]] = set()
+    keyed: set[tuple[str, int]] = set()  # (series key, day): tags are read once per series
     for text in lines:
-        cut = text.rfind(" ")
         try:
-            at_ms = int(text[cut + 1 :])
+            at_ms = int(text[text.rfind(" ") + 1 :])
         except ValueError:
             continue
-        if at_ms >= edge:
-            continue
-        key = text[: text.find(" ")].split(",")
-        if key[0] == MEASUREMENT:
-            continue
-        site = device = ""
-        for tag in key[1:]:
-            if tag.startswith("site="):
-                site = tag
-            elif tag.startswith("device="):
-                device = tag
-        if site and device:
-            days.add((site, device, day_start(at_ms)))
+        if at_ms < edge:
+            keyed.add((text[: text.find(" ")], at_ms - at_ms % DAY_MS))
+    days: set[tuple[str, str, int]] = set()
+    for key, day in keyed:
+        measurement, *tags = key.split(",")
+        site = next((t for t in tags if t.startswith("site=")), "")
+        device = next((t for t in tags if t.startswith("device=")), "")
+        if measurement != MEASUREMENT and site and device:
+            days.add((site, device, day))
     return [
         f"{MEASUREMENT},{device},{site} {FIELD}={now_ms}i {day}"
         for site, device, day in sorted(days)
