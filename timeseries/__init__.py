@@ -2,8 +2,9 @@
 
 The ground floor under the gateway, the api, the alerts, devservers and the
 benchmarks: the client (`client`), the line-protocol encoder (`lines`),
-InfluxQL quoting (`influxql`), the connection settings (`settings`) and the
-errors (`errors`). It imports nothing of the project."""
+InfluxQL quoting (`influxql`), the connection settings (`settings`), the
+errors (`errors`) and the late-write markers that writers of late points leave
+for readers that cache (`arrivals`). It imports nothing of the project."""
 
 from timeseries.client import InfluxClient, Series
 from timeseries.errors import InfluxError, InfluxPartialWrite, InfluxRejected, InfluxUnavailable
