@@ -30,6 +30,9 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     influx_timeout_s: Seconds = 30.0
     rules_file: Path | None = None
     interval_s: float = 30.0
+    # Touched after each pass that reached InfluxDB; `python -m alerts.health`
+    # (the container's health check) reads it.
+    heartbeat_file: Path | None = None
 
     # JSON list, e.g. [{"url": "https://ntfy.example/", "ntfy_topic": "heating"}]
     webhooks: list[WebhookTarget] = []

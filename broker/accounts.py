@@ -57,6 +57,7 @@ def service_roles(site: str, alerts_prefix: str = ALERTS_PREFIX) -> dict[str, li
     commands of its site and administers the plugin (device logins); the alerts
     write alerts; the health check only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
+    wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
     return {
         GATEWAY: [*_read(nodes), *_read("$share/+/" + nodes),
