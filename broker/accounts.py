@@ -10,7 +10,7 @@ Mosquitto 2.0 does not put the username into a role's topics (%u, %c come in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from broker.passwords import PasswordHash
@@ -102,7 +102,8 @@ def service_accounts(
     clients = []
     for name in SERVICE_LOGINS:
         kept = PasswordHash.from_dynsec(old.get(name, {}))
-        hashed = kept if kept and kept.matches(passwords[name]) else PasswordHash.of(passwords[name])
+        still = kept is not None and kept.matches(passwords[name])
+        hashed = kept if kept is not None and still else PasswordHash.of(passwords[name])
         clients.append(client(name, hashed, [name]))
     roles = [{"rolename": name, "acls": acls}
              for name, acls in service_roles(site, alerts_prefix).items()]
@@ -158,7 +159,7 @@ def _acl_key(acl: Mapping[str, Any]) -> tuple[str, str, bool]:
 
 
 def grant_commands(
-    site: str, device: str, password: str, lookup: list[Mapping[str, Any]]
+    site: str, device: str, password: str, lookup: Sequence[Mapping[str, Any]]
 ) -> list[Config]:
     """Give `device` a working login with `password` and exactly its own
     topics, from what `lookup_commands` found. Changing the password of a

@@ -5,6 +5,7 @@ per command in the same order. The login must hold the plugin's admin role
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import secrets
@@ -65,10 +66,8 @@ class DynsecControl:
         self._answered.set()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        try:
+        with contextlib.suppress(ValueError, KeyError, TypeError):  # not the plugin's
             self._answers.put(json.loads(message.payload)["responses"])
-        except (ValueError, KeyError, TypeError):
-            pass  # not an answer of the plugin's
 
     def _connect(self) -> None:
         if self._ready.is_set():

@@ -130,7 +130,7 @@ def dynsec_plugin() -> str:
     found = sorted(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so"))
     found += sorted(glob.glob("/usr/lib/mosquitto_dynamic_security.so"))
     if not found:
-        raise FileNotFoundError("mosquitto_dynamic_security.so is not installed (package mosquitto)")
+        raise FileNotFoundError("mosquitto_dynamic_security.so is missing (package mosquitto)")
     return found[0]
 
 

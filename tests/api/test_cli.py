@@ -18,6 +18,7 @@ from api.cli import main
 from api.db import make_engine, make_sessionmaker
 from api.models import Base
 from devservers.process import free_port
+from protocol import wire
 from tests.api.conftest import BADGE_KEY, SITE
 from tests.api.factories import worked_example
 
@@ -32,6 +33,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str
         "API_BADGE_HASH_KEY": BADGE_KEY,
         "API_MQTT_PORT": str(free_port()),
         "API_MQTT_TIMEOUT_S": "1",
+        "API_DEVICE_LOGINS": "manual",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -233,3 +235,37 @@ def test_acls_close_and_passwd(
     passwd = tmp_path / "passwd"
     ok(capsys, "export-passwd", str(passwd))
     assert passwd.read_text().startswith("node1:$7$")
+
+
+def test_add_device_and_revoke_device_reach_the_site_broker(
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    site_mosquitto: Any,
+) -> None:
+    """The admin's `add-device` prints a password the broker takes at once;
+    `revoke-device` takes it away; with the broker away nothing is stored."""
+    from pydantic import SecretStr
+
+    from broker import MqttSettings
+    from tests.broker.probe import Probe
+    from tests.conftest import SERVICE_PASSWORDS
+
+    monkeypatch.setenv("API_DEVICE_LOGINS", "dynsec")
+    monkeypatch.setenv("API_MQTT_PORT", str(site_mosquitto.port))
+    monkeypatch.setenv("API_MQTT_PASSWORD", SERVICE_PASSWORDS["api"])
+    code, _, err = run(capsys, "add-device", "drill", "--role", "machine")
+    assert code == 0, err
+    password = err.split("(shown once): ")[1].strip()
+    login = MqttSettings(mqtt_host=site_mosquitto.host, mqtt_port=site_mosquitto.port,
+                         mqtt_username="drill", mqtt_password=SecretStr(password))
+    with Probe(login) as drill:
+        assert drill.connect().value == 0
+        assert drill.publish(wire.topic(SITE, "drill", "status"))
+    assert ok(capsys, "revoke-device", "drill")["revoked_at"] is not None
+    assert Probe(login).connect().is_failure
+    monkeypatch.setenv("API_MQTT_PORT", str(free_port()))
+    before = counts(cli_env["API_DATABASE_URL"])
+    code, _, err = run(capsys, "add-device", "saw", "--role", "machine")
+    assert code == 2 and "unreachable" in err
+    assert counts(cli_env["API_DATABASE_URL"]) == before

@@ -23,7 +23,7 @@ from broker.accounts import (
 )
 from broker.control import ControlError, DynsecControl
 from devservers import SiteMosquitto
-from devservers.process import free_port, find_binary
+from devservers.process import find_binary, free_port
 from protocol import wire
 from tests.broker.probe import Probe
 from tests.conftest import (
