@@ -29,6 +29,14 @@ def _load(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def _as_loaded(config: dict[str, Any]) -> dict[str, Any]:
+    """What the plugin reads from a file: it keeps a role's ACLs in an order of
+    its own, so their order says nothing."""
+    roles = [{**role, "acls": sorted(role.get("acls", []), key=lambda acl: json.dumps(
+        acl, sort_keys=True))} for role in config.get("roles", [])]
+    return {**config, "roles": roles}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
@@ -45,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except BadFile as exc:
         print(f"broker_init: {exc}", file=sys.stderr)
         return 2
-    # The plugin writes its own layout: compare what it says, not its spacing.
-    if result == current:
+    # The plugin writes its own layout: compare what it says, not how.
+    if _as_loaded(result) == _as_loaded(current):
         print(f"broker_init: {live} unchanged")
     else:
         write_if_changed(live, json.dumps(result, indent=1) + "\n")

@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,8 @@ class ComposeRun(Closing):
             env[port_name] = str(self.port(target, int(env[port_name])))
         return env
 
-    def _process_env(self, service: str) -> dict[str, str]:
+    def process_env(self, service: str) -> dict[str, str]:
+        """The environment a process of `service` gets here (its container's, and PATH)."""
         base = {k: os.environ[k] for k in BASE_ENV if k in os.environ}
         return {**base, **self.environment(service)}
 
@@ -213,7 +214,7 @@ class ComposeRun(Closing):
 
     def _spawn(self, name: str, argv: list[str], folder: Path) -> subprocess.Popen[bytes]:
         with open(folder / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(argv, cwd=folder, env=self._process_env(name), stdout=log,
+            proc = subprocess.Popen(argv, cwd=folder, env=self.process_env(name), stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         _RUNNING.add(proc)
         return proc
@@ -236,8 +237,10 @@ class ComposeRun(Closing):
         return InfluxDB(data, database=env["INFLUXDB_DB"], user=env["INFLUXDB_ADMIN_USER"],
                         password=env["INFLUXDB_ADMIN_PASSWORD"], port=self.port(name, 8086))
 
-    def healthcheck(self, service: str) -> subprocess.CompletedProcess[str]:
-        """The service's health check, once, as Compose runs it in the container."""
+    def healthcheck(self, service: str,
+                    env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """The service's health check, once, as Compose runs it in the container
+        (`env`: variables changed from the container's, to see it fail)."""
         check = self.services[service]["healthcheck"]
         kind, *rest = check["test"]
         if kind == "CMD":
@@ -247,7 +250,8 @@ class ComposeRun(Closing):
         else:
             raise ValueError(f"{service}: health check {kind!r} runs nothing")
         try:
-            return subprocess.run(argv, env=self._process_env(service), capture_output=True,
+            return subprocess.run(argv, env={**self.process_env(service), **(env or {})},
+                                  capture_output=True,
                                   text=True, timeout=_seconds(check.get("timeout", "30s")))
         except subprocess.TimeoutExpired as exc:
             return subprocess.CompletedProcess(argv, -1, "", f"timed out: {exc}")
