@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from broker.accounts import CONTROL_TOPIC, RESPONSE_TOPIC
-from broker.client import configure
+from broker.client import Connection
 from broker.settings import MqttSettings
 
 
@@ -26,27 +26,21 @@ class ControlError(RuntimeError):
     did not answer in time, or refused a command."""
 
 
-class DynsecControl:
+class DynsecControl(Connection):
     """One connection, made on first use and remade when lost; one request at
     a time. Answers are matched by correlation data, so other admins' answers
     on the shared response topic are ignored."""
 
     def __init__(self, settings: MqttSettings, timeout_s: float = 5.0) -> None:
-        self.host, self.port, self.timeout_s = settings.mqtt_host, settings.mqtt_port, timeout_s
-        self._lock = threading.Lock()
+        super().__init__(settings, timeout_s, mqtt.MQTTv5)
         self._answers: queue.Queue[Any] = queue.Queue()
         self._ready = threading.Event()  # connected and subscribed to the answers
         self._answered = threading.Event()  # the broker said yes or no
         self._refused = ""
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5
-        )
-        configure(self._client, settings)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = lambda *_: self._ready.clear()
         self._client.on_message = self._on_message
-        self._started = False
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
                     _p: object) -> None:
@@ -73,13 +67,10 @@ class DynsecControl:
         if self._ready.is_set():
             return
         self._answered.clear()
-        if not self._started:  # later, paho's loop reconnects by itself
-            try:
-                self._client.connect(self.host, self.port, keepalive=30)
-            except OSError as exc:
-                raise ControlError(f"broker {self.host}:{self.port} unreachable: {exc}") from exc
-            self._client.loop_start()
-            self._started = True
+        try:
+            self._open()
+        except OSError as exc:
+            raise ControlError(f"broker {self.host}:{self.port} unreachable: {exc}") from exc
         if not self._ready.is_set() and not (self._answered.wait(self.timeout_s)
                                              and self._ready.is_set()):
             raise ControlError(self._refused or
@@ -115,9 +106,5 @@ class DynsecControl:
                 return answers
 
     def close(self) -> None:
-        with self._lock:
-            if self._started:
-                self._client.disconnect()
-                self._client.loop_stop()
-                self._started = False
-                self._ready.clear()
+        super().close()
+        self._ready.clear()
