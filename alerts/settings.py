@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from broker.accounts import ALERTS_PREFIX
 from timeseries import InfluxSettings
 from timeseries.settings import Seconds
 
@@ -47,7 +48,7 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     # Empty: no MQTT channel.
     mqtt_host: str = ""
-    mqtt_prefix: str = "mf-alerts"
+    mqtt_prefix: str = ALERTS_PREFIX
 
     retry_first_delay_s: float = 2.0
     retry_max_delay_s: float = 300.0

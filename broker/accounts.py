@@ -22,8 +22,10 @@ RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 GATEWAY, API, ALERTS, HEALTH = "gateway", "api", "alerts", "health"
 # The service logins: also the names of their roles; no device may take one.
 SERVICE_LOGINS = (GATEWAY, API, ALERTS, HEALTH)
-# Where the alerts service publishes (`<prefix>/<site>`).
+# Where the alerts service publishes (`<prefix>/<site>`), and where the
+# gateway announces devices to Home Assistant when asked to.
 ALERTS_PREFIX = "mf-alerts"
+DISCOVERY_PREFIX = "homeassistant"
 DEVICE_ROLE_PREFIX = "device-"
 
 # What no role grants is refused, receiving included.
@@ -50,18 +52,22 @@ def _write(topic: str) -> list[Acl]:
     return [_acl("publishClientSend", topic)]
 
 
-def service_roles(site: str, alerts_prefix: str = ALERTS_PREFIX) -> dict[str, list[Acl]]:
+def service_roles(
+    site: str, alerts_prefix: str = ALERTS_PREFIX, discovery_prefix: str = ""
+) -> dict[str, list[Acl]]:
     """Each service login's topics: the gateway reads every node topic (also
     through a shared subscription, which 2.0 checks with its `$share/<group>/`
-    prefix) and writes dead letters; the api writes the nodes' ACLs and
-    commands of its site and administers the plugin (device logins); the alerts
-    write alerts; the health check only reads `$SYS`."""
+    prefix) and writes dead letters (and Home Assistant discovery under
+    `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
+    of its site and administers the plugin (device logins); the alerts write
+    alerts; the health check only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
     wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
+    discovery = _write(discovery_prefix + "/#") if discovery_prefix else []
     return {
         GATEWAY: [*_read(nodes), *_read("$share/+/" + nodes),
-                  *_write(wire.DEADLETTER_PREFIX + "/#")],
+                  *_write(wire.DEADLETTER_PREFIX + "/#"), *discovery],
         API: [*(acl for topic in downlink for acl in _write(topic)),
               *_write(CONTROL_TOPIC), *_read(RESPONSE_TOPIC, "subscribeLiteral")],
         ALERTS: _write(alerts_prefix + "/#"),
@@ -91,6 +97,7 @@ def service_accounts(
     site: str,
     previous: Mapping[str, Any] | None = None,
     alerts_prefix: str = ALERTS_PREFIX,
+    discovery_prefix: str = "",
 ) -> Config:
     """The plugin file's service part: a client and a role per service login.
     A login whose password still matches its hash in `previous` keeps that
@@ -106,7 +113,7 @@ def service_accounts(
         hashed = kept if kept is not None and still else PasswordHash.of(passwords[name])
         clients.append(client(name, hashed, [name]))
     roles = [{"rolename": name, "acls": acls}
-             for name, acls in service_roles(site, alerts_prefix).items()]
+             for name, acls in service_roles(site, alerts_prefix, discovery_prefix).items()]
     return {"defaultACLAccess": dict(DEFAULT_ACCESS), "clients": clients, "roles": roles,
             "groups": []}
 

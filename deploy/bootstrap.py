@@ -24,7 +24,15 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from broker.accounts import ALERTS, ALERTS_PREFIX, API, GATEWAY, HEALTH, service_accounts
+from broker.accounts import (
+    ALERTS,
+    ALERTS_PREFIX,
+    API,
+    DISCOVERY_PREFIX,
+    GATEWAY,
+    HEALTH,
+    service_accounts,
+)
 from deploy.files import write_if_changed
 
 GENERATED = Path("deploy") / "generated"
@@ -47,6 +55,8 @@ REQUIRED = (
 )
 # .env.example's values: a site that kept one has not chosen its secrets.
 PLACEHOLDERS = frozenset({"change-me", "changeme", "changethis"})
+# How the services' settings (pydantic) read a true boolean.
+TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 
 
 class Refused(Exception):
@@ -94,7 +104,8 @@ def check_secrets(site: Site) -> list[Output]:
 
 
 def broker_logins(site: Site) -> list[Output]:
-    """The service logins and their roles, for Mosquitto's dynamic-security file."""
+    """The service logins and their roles, for Mosquitto's dynamic-security file;
+    the prefixes the services publish under follow their settings in .env."""
     previous = None
     seed = site.path(BROKER_SEED)
     if seed.exists():
@@ -103,9 +114,13 @@ def broker_logins(site: Site) -> list[Output]:
         except ValueError:
             previous = None  # made again from .env
     passwords = {login: site.value(name) for login, name in BROKER_PASSWORDS.items()}
+    discovery = ""
+    if site.env.get("GATEWAY_HA_DISCOVERY", "").strip().lower() in TRUE:
+        discovery = site.env.get("GATEWAY_HA_PREFIX") or DISCOVERY_PREFIX
     try:
         accounts = service_accounts(passwords, site.value("API_SITE"), previous,
-                                    site.env.get("ALERTS_MQTT_PREFIX") or ALERTS_PREFIX)
+                                    site.env.get("ALERTS_MQTT_PREFIX") or ALERTS_PREFIX,
+                                    discovery)
     except ValueError as exc:  # the site name does not fit in a topic
         raise Refused(f"API_SITE: {exc}") from None
     return [Output(BROKER_SEED, json.dumps(accounts, indent=1) + "\n")]

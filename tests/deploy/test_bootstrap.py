@@ -114,3 +114,23 @@ def test_broker_init_keeps_the_devices_and_takes_the_new_logins(tmp_path: Path) 
     live.write_text("{not json")
     broken = broker_init(site / BROKER_SEED, live)
     assert broken.returncode == 2 and "is not JSON" in broken.stderr
+
+
+def _roles(site: Path) -> dict[str, set[tuple[str, str]]]:
+    seed = json.loads((site / BROKER_SEED).read_text())
+    return {r["rolename"]: {(a["acltype"], a["topic"]) for a in r["acls"]}
+            for r in seed["roles"]}
+
+
+def test_the_topics_follow_the_services_settings_in_env(tmp_path: Path) -> None:
+    plain = make_site(tmp_path / "plain")
+    assert bootstrap(plain).returncode == 0
+    roles = _roles(plain)
+    assert ("publishClientSend", "mf-alerts/#") in roles["alerts"]
+    assert not any(topic.startswith("homeassistant") for _, topic in roles["gateway"])
+    custom = make_site(tmp_path / "custom", example_env(
+        GATEWAY_HA_DISCOVERY="true", GATEWAY_HA_PREFIX="ha", ALERTS_MQTT_PREFIX="alarms"))
+    assert bootstrap(custom).returncode == 0
+    roles = _roles(custom)
+    assert ("publishClientSend", "ha/#") in roles["gateway"]
+    assert roles["alerts"] == {("publishClientSend", "alarms/#")}
