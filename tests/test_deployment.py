@@ -107,3 +107,12 @@ def test_each_service_reads_the_one_connection_definition(
         monkeypatch.setenv(f"{prefix}MQTT_PORT", "0")
         with pytest.raises(ValidationError, match="mqtt_port"):
             settings_class()
+
+
+def test_the_image_gets_no_secret() -> None:
+    """The Dockerfile copies deploy/; what the bootstrap makes there from the
+    secrets, and .env itself, stay out of the build context."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    ignored = {line.strip().rstrip("/") for line in lines if line.strip() and line[0] != "#"}
+    assert {".env", str(GENERATED)} <= ignored
+    assert "COPY deploy deploy" in (ROOT / "Dockerfile").read_text()
