@@ -1,6 +1,6 @@
 """device.revoked_at: a retired device, whose broker login is disabled
 
-Revision ID: 0002
+Revision ID: 0002_device_revoked_at
 Revises: 0001
 Create Date: 2026-11-30 00:30:00.000000
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
+revision: str = "0002_device_revoked_at"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
