@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from broker.accounts import DISCOVERY_PREFIX
 from timeseries import InfluxSettings
 
 
@@ -55,7 +56,7 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     liveness_check_s: Annotated[float, Field(gt=0)] = 5.0
     # Publish Home Assistant discovery config for every device seen.
     ha_discovery: bool = False
-    ha_prefix: str = "homeassistant"
+    ha_prefix: str = DISCOVERY_PREFIX
     log_level: str = "INFO"
 
     @field_validator("mqtt_protocol")
