@@ -1,4 +1,5 @@
-"""Mosquitto with passwords, an ACL, persistence and TCP_NODELAY."""
+"""Mosquitto with passwords, an ACL, persistence, TCP_NODELAY and the shipped
+message size limit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import SecretStr
 
 from broker import MqttSettings
 from devservers.process import ServerProcess, find_binary
+from protocol import wire
 
 # Devices may only touch their own topics; %u is the MQTT username, which is
 # the device id. Service accounts get the whole tree.
@@ -67,6 +69,8 @@ autosave_interval 1
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 100
+# As shipped (deploy/mosquitto/mosquitto.conf): the largest legal payload.
+message_size_limit {wire.MAX_MESSAGE}
 log_dest stdout
 log_type error
 log_type warning
