@@ -50,7 +50,9 @@ class ParseError(ValueError):
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on `sep` outside double quotes (a backslash escapes in quotes)."""
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for ch in text:
         if escaped:
             escaped = False
@@ -188,6 +190,7 @@ class Influx2:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace")
+                answer: dict[str, str] | None
                 if not self.path.startswith("/write"):
                     status, answer = 404, {"code": "not found", "message": "path not found"}
                 else:
