@@ -18,6 +18,7 @@ from alerts.settings import Settings as AlertsSettings
 from api.settings import Settings as ApiSettings
 from broker import MqttSettings
 from gateway.settings import Settings as GatewaySettings
+from protocol import wire
 from timeseries import InfluxSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,12 @@ def test_each_service_reads_the_one_connection_definition(
         monkeypatch.setenv(f"{prefix}MQTT_PORT", "0")
         with pytest.raises(ValidationError, match="mqtt_port"):
             settings_class()
+
+
+def test_the_shipped_broker_limits_messages_to_the_largest_legal_one() -> None:
+    """Mosquitto drops a larger publish before any subscriber (the gateway)
+    sees it; tests/broker/test_message_size.py shows it on a real broker."""
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    limits = re.findall(r"^message_size_limit\s+(\d+)\s*$", conf, re.M)
+    assert limits == [str(wire.MAX_MESSAGE)]
+    assert wire.MAX_MESSAGE == wire.MAX_ACL_PAYLOAD >= wire.MAX_PAYLOAD
