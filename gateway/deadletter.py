@@ -68,6 +68,15 @@ def fitted(entry: dict[str, Any], text: str, payload: bytes, limit: int) -> byte
     return data
 
 
+def republished_topic(topic: str) -> str:
+    """mf-deadletter/<topic>, or mf-deadletter/invalid for a topic MQTT would
+    not take back: not UTF-8 (given as ""), too long, or with wildcards or NUL
+    (which a broker never delivers, but the gateway does not count on it)."""
+    if not topic or len(topic) > MAX_TOPIC_CHARS or any(c in topic for c in "+#\x00"):
+        topic = "invalid"
+    return wire.deadletter_topic(topic)
+
+
 class RotatingFile:
     """Appends lines; at `max_bytes` renames the file to `<name>.1` and the
     older ones up by one, keeping `files` in all (the oldest is deleted)."""
@@ -153,9 +162,7 @@ class DeadLetters:
         except Exception:
             log.exception("dead letter not written", extra={"reason": reason, "topic": topic})
         try:
-            # A topic that is not valid UTF-8 cannot be republished under its name.
-            self._publish(wire.deadletter_topic(topic or "invalid"),
-                          fitted(entry, text, payload, wire.MAX_MESSAGE))
+            self._publish(republished_topic(topic), fitted(entry, text, payload, wire.MAX_MESSAGE))
         except Exception:
             log.exception("dead letter not published", extra={"reason": reason, "topic": topic})
 
