@@ -108,8 +108,10 @@ def valid(draw: st.DrawFn) -> tuple[str, bytes]:
 
 # Values one step off what a field wants; OVERFLOW is written as 1e999.
 OVERFLOW = "__overflow__"
-NEAR_MISSES: tuple[object, ...] = (-1, 0, 1.5, 2.0, "1", True, None, [], {}, wire.INT_MAX + 1, wire.INT_MIN - 1,
-               wire.TS_MAX_MS + 1, "x" * (wire.MAX_NAME + 1), "ABC", OVERFLOW)
+NEAR_MISSES: tuple[object, ...] = (
+    -1, 0, 1.5, 2.0, "1", True, None, [], {}, wire.INT_MAX + 1, wire.INT_MIN - 1,
+    wire.TS_MAX_MS + 1, "x" * (wire.MAX_NAME + 1), "ABC", OVERFLOW,
+)
 
 
 def to_json(msg: object) -> bytes:
