@@ -63,7 +63,7 @@ class Gateway:
 
     def publish_status(self, spool_full: bool = False) -> None:
         """The gateway's own state, retained on mf-gateway/<client id>/status
-        for whoever watches the site (the alert service can subscribe)."""
+        for whoever watches the site (a dashboard, Home Assistant)."""
         status = {
             "state": "spool_full" if spool_full else "ok",
             "acks": "paused" if spool_full else "flowing",

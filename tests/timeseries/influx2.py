@@ -12,7 +12,7 @@ encoding) and its docs ("Troubleshoot issues writing data", v2.7):
   body before writing), body
   `{"code":"invalid","message":"unable to parse '<line>': <why>"}`
   (one such sentence per bad line, joined by newlines, as models.ParsePoints does);
-- a body over its batch size limit (`--max-http-request-size`): `413`,
+- a body over its batch size limit (`WithMaxBatchSizeBytes`): `413`,
   `{"code":"request too large","message":"unable to read data: points batch
   is too large"}`, nothing stored;
 - points refused by the storage engine (a field type conflict), the others
