@@ -57,7 +57,7 @@ def service_roles(
 ) -> dict[str, list[Acl]]:
     """Each service login's topics: the gateway reads every node topic (also
     through a shared subscription, which 2.0 checks with its `$share/<group>/`
-    prefix) and writes dead letters (and Home Assistant discovery under
+    prefix) and writes dead letters and its own status (and Home Assistant discovery under
     `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
     of its site and administers the plugin (device logins); the alerts write
     alerts; the health check only reads `$SYS`."""
@@ -67,7 +67,8 @@ def service_roles(
     discovery = _write(discovery_prefix + "/#") if discovery_prefix else []
     return {
         GATEWAY: [*_read(nodes), *_read("$share/+/" + nodes),
-                  *_write(wire.DEADLETTER_PREFIX + "/#"), *discovery],
+                  *_write(wire.DEADLETTER_PREFIX + "/#"), *_write(wire.GATEWAY_PREFIX + "/#"),
+                  *discovery],
         API: [*(acl for topic in downlink for acl in _write(topic)),
               *_write(CONTROL_TOPIC), *_read(RESPONSE_TOPIC, "subscribeLiteral")],
         ALERTS: _write(alerts_prefix + "/#"),

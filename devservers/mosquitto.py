@@ -1,7 +1,8 @@
 """Mosquitto for the tests and the local stack: `Mosquitto` with a password
 file, an ACL, persistence and TCP_NODELAY; `SiteMosquitto` as the site runs
 it, from the shipped deploy/mosquitto/mosquitto.conf with the
-dynamic-security plugin and its logins (broker.accounts)."""
+dynamic-security plugin and its logins (broker.accounts). Both carry the
+shipped message size limit."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from broker import MqttSettings, PasswordHash
 from broker.accounts import device_accounts, merged, service_accounts
 from broker.control import DynsecControl
 from devservers.process import ServerProcess, find_binary
+from protocol import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
@@ -97,6 +99,8 @@ autosave_interval 1
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 100
+# As shipped (deploy/mosquitto/mosquitto.conf): the largest legal payload.
+message_size_limit {wire.MAX_MESSAGE}
 log_dest stdout
 log_type error
 log_type warning

@@ -19,6 +19,7 @@ from api.settings import Settings as ApiSettings
 from broker import MqttSettings
 from deploy.bootstrap import GENERATED
 from gateway.settings import Settings as GatewaySettings
+from protocol import wire
 from timeseries import InfluxSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,3 +117,12 @@ def test_the_image_gets_no_secret() -> None:
     ignored = {line.strip().rstrip("/") for line in lines if line.strip() and line[0] != "#"}
     assert {".env", str(GENERATED)} <= ignored
     assert "COPY deploy deploy" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_shipped_broker_limits_messages_to_the_largest_legal_one() -> None:
+    """Mosquitto drops a larger publish before any subscriber (the gateway)
+    sees it; tests/broker/test_message_size.py shows it on a real broker."""
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    limits = re.findall(r"^message_size_limit\s+(\d+)\s*$", conf, re.M)
+    assert limits == [str(wire.MAX_MESSAGE)]
+    assert wire.MAX_MESSAGE == wire.MAX_ACL_PAYLOAD >= wire.MAX_PAYLOAD
