@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,7 +11,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "changethis"
-_PLACEHOLDERS = {PLACEHOLDER, "", "secret", "changeme", "change-me"}
+# Refused in production: every secret the api holds, and what a placeholder looks like.
+SECRETS = ("secret_key", "badge_hash_key", "mqtt_password", "influx_password")
+MIN_SECRET_CHARS = 16
+_PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "default", "placeholder")
 
 
 class Settings(BaseSettings):
@@ -47,6 +51,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Hostile clients (docs/security.md): request size, login throttle, password checks.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_user_free_failures: int = Field(default=5, ge=1)
+    login_address_free_failures: int = Field(default=20, ge=1)
+    login_max_delay_s: float = Field(default=900.0, gt=0)
+    # Memory for concurrent password checks; each scrypt check takes 16 MiB.
+    login_memory_mib: int = Field(default=64, ge=16)
+
     @field_validator("site_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -59,12 +71,20 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         if self.environment != "development":
-            for name in ("secret_key", "badge_hash_key"):
-                if getattr(self, name) in _PLACEHOLDERS:
-                    raise ValueError(
-                        f"API_{name.upper()} is a placeholder; set a real secret in production"
-                    )
+            problems = [p for p in map(self._weak_secret, SECRETS) if p]
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
+
+    def _weak_secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        folded = re.sub(r"[^a-z]", "", value.lower())
+        setting = f"API_{name.upper()}"
+        if not value or any(w in folded for w in _PLACEHOLDER_WORDS) or len(set(value)) < 4:
+            return f"{setting} is a placeholder ({value!r}); set a real secret in production"
+        if len(value) < MIN_SECRET_CHARS:
+            return f"{setting} is too short ({len(value)} characters, at least {MIN_SECRET_CHARS})"
+        return None
 
 
 @lru_cache

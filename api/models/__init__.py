@@ -7,6 +7,7 @@ from api.models.counters import CounterSlot, CounterWatermark
 from api.models.machines import Device, Machine, Training
 from api.models.people import ApiToken, Badge, Member, Site, User
 from api.models.spaces import Lease, Unit
+from api.models.throttle import LoginThrottle
 
 __all__ = [
     "AllocationRun",
@@ -21,6 +22,7 @@ __all__ = [
     "ElectricityBill",
     "GasBill",
     "Lease",
+    "LoginThrottle",
     "Machine",
     "Member",
     "Site",

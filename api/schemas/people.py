@@ -54,8 +54,8 @@ class UserPublic(Public):
 
 
 class TokenRequest(Strict):
-    username: str
-    password: str
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
 
 
 class TokenPublic(Public):
