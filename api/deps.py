@@ -22,13 +22,16 @@ from api.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
 
+# The accessors of app.state are async: a sync dependency is a trip through the thread
+# pool and back through the event loop, which a flood of requests makes slow.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
+async def get_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return factory
 
@@ -40,12 +43,12 @@ def get_session(
         yield session
 
 
-def get_publisher(request: Request) -> Publisher | None:
+async def get_publisher(request: Request) -> Publisher | None:
     publisher: Publisher | None = request.app.state.publisher
     return publisher
 
 
-def get_influx(request: Request) -> InfluxReader | None:
+async def get_influx(request: Request) -> InfluxReader | None:
     reader: InfluxReader | None = request.app.state.influx
     return reader
 

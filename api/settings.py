@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_user_free_failures: int = Field(default=5, ge=1)
     login_address_free_failures: int = Field(default=20, ge=1)
+    login_first_delay_s: float = Field(default=1.0, gt=0)
     login_max_delay_s: float = Field(default=900.0, gt=0)
     # Memory for concurrent password checks; each scrypt check takes 16 MiB.
     login_memory_mib: int = Field(default=64, ge=16)

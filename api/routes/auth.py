@@ -18,9 +18,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _policy(settings: Settings) -> throttle.Policy:
+    first, most = settings.login_first_delay_s, settings.login_max_delay_s
     return throttle.Policy(
-        throttle.Schedule(settings.login_user_free_failures, settings.login_max_delay_s),
-        throttle.Schedule(settings.login_address_free_failures, settings.login_max_delay_s),
+        throttle.Schedule(settings.login_user_free_failures, first, most),
+        throttle.Schedule(settings.login_address_free_failures, first, most),
     )
 
 

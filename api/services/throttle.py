@@ -20,21 +20,21 @@ from api.models import LoginThrottle
 
 # A key that has seen no failure for this long starts again from zero.
 FORGET_MS = 24 * 3600 * 1000
-# The first delay; each further failure doubles it, up to the schedule's maximum.
-FIRST_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
 class Schedule:
     free_failures: int
+    first_delay_s: float
     max_delay_s: float
 
     def delay_s(self, failures: int) -> float:
-        """How long no password is checked after the `failures`-th failure in a row."""
+        """How long no password is checked after the `failures`-th failure in a row:
+        nothing for the free ones, then the first delay, doubling up to the maximum."""
         over = failures - self.free_failures
         if over <= 0:
             return 0.0
-        return min(FIRST_DELAY_S * 2.0 ** min(over - 1, 60), self.max_delay_s)
+        return min(self.first_delay_s * 2.0 ** min(over - 1, 60), self.max_delay_s)
 
 
 @dataclass(frozen=True)
