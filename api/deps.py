@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Site, User
+from api.schemas.common import MAX_ID
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
@@ -21,6 +22,10 @@ from api.services.work import Work
 from api.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
+
+# Row ids in paths and queries: what the database's integer column can hold.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 # The accessors of app.state are async: a sync dependency is a trip through the thread
 # pool and back through the event loop, which a flood of requests makes slow.
