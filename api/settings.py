@@ -14,11 +14,14 @@ PLACEHOLDER = "changethis"
 # Refused in production: every secret the api holds, and what a placeholder looks like.
 SECRETS = ("secret_key", "badge_hash_key", "mqtt_password", "influx_password")
 MIN_SECRET_CHARS = 16
-_PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "default", "placeholder")
+# What placeholders look like, in lower-case letters only ("Change_Me!" is "changeme").
+_PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "placeholder", "example", "yoursecret")
+_PLACEHOLDER_WORDS = {"secret", "password", "admin", "test", "default", "none", "null"}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+    # hide_input_in_errors: a refused start must not print the secrets it was given.
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///workshop.db"
@@ -78,11 +81,16 @@ class Settings(BaseSettings):
         return self
 
     def _weak_secret(self, name: str) -> str | None:
+        """What is wrong with a secret, naming the setting but never echoing the value."""
         value = getattr(self, name)
-        folded = re.sub(r"[^a-z]", "", value.lower())
+        letters = re.sub(r"[^a-z]", "", value.lower())
         setting = f"API_{name.upper()}"
-        if not value or any(w in folded for w in _PLACEHOLDER_WORDS) or len(set(value)) < 4:
-            return f"{setting} is a placeholder ({value!r}); set a real secret in production"
+        if (
+            len(set(value)) < 4
+            or letters in _PLACEHOLDER_WORDS
+            or any(part in letters for part in _PLACEHOLDER_PARTS)
+        ):
+            return f"{setting} is a placeholder; set a real secret in production"
         if len(value) < MIN_SECRET_CHARS:
             return f"{setting} is too short ({len(value)} characters, at least {MIN_SECRET_CHARS})"
         return None

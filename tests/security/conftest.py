@@ -24,6 +24,7 @@ from devservers.stack import ApiProcess
 from tests.api.conftest import (  # noqa: F401 (fixtures shared with tests/api)
     BADGE_KEY,
     SITE,
+    browser,
     database_url,
     make_api,
     pg_server,
