@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
 from api.db import make_engine
 from api.models import User
@@ -49,7 +50,7 @@ class ServedApi:
         try:
             with engine.begin() as conn:
                 conn.execute(
-                    User.__table__.insert().values(
+                    insert(User).values(
                         username=username,
                         password_hash=hash_password(password),
                         role=role,

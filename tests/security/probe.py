@@ -16,7 +16,12 @@ import httpx
 def main() -> None:
     url, token = sys.argv[1], sys.argv[2]
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+
+    def wait_for_stop() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=wait_for_stop, daemon=True).start()
     latencies: list[float] = []
     failures: list[str] = []
     headers = {"Authorization": f"Bearer {token}"}

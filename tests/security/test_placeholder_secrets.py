@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from api.settings import SECRETS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-STRONG = {name: f"{name}-k7Qp2vXw9Lm4Rt8Z" for name in SECRETS}
+STRONG: dict[str, Any] = {name: f"{name}-k7Qp2vXw9Lm4Rt8Z" for name in SECRETS}
 WEAK = {
     "change-me": "is a placeholder",
     "CHANGE_ME_PLEASE": "is a placeholder",
