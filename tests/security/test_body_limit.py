@@ -62,6 +62,7 @@ def test_a_20_mib_body_gets_413_and_is_never_held(
     before = api.memory_kib("VmHWM")
     answer, sent = _send_until_answered(api.process.port, head, chunked)
     grown_kib = api.memory_kib("VmHWM") - before
+    print(f"\n{BODY_MIB} MiB body: {sent // 1024} KiB sent before the 413, peak +{grown_kib} KiB")
 
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line.startswith(b"HTTP/1.1 413"), answer[:300]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from api.main import create_app
 from devservers.asgi import ThreadedApp
@@ -55,6 +56,19 @@ def test_every_kind_of_response_carries_the_headers(make_api: Callable[..., Api]
             _check(response)
     # Swagger UI's one inline start-up script is allowed by its hash, nothing else inline.
     assert "'sha256-" in client.get("/docs").headers["content-security-policy"]
+
+
+def test_even_an_unhandled_error_carries_the_headers(tmp_path: Path) -> None:
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'api.db'}"))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    _check(response)
 
 
 @pytest.fixture
