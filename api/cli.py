@@ -58,7 +58,7 @@ from api.services.audit import Auditor
 from api.services.errors import Invalid, NotFound, ServiceError
 from api.services.records import Coded, by_code
 from api.services.work import Work
-from api.settings import Settings
+from api.settings import Settings, settings_problem
 
 
 def fail(message: str) -> NoReturn:
@@ -200,7 +200,7 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
         BadgeCreate,
         {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
     )
-    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_hash_key), BadgePublic)
+    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_key), BadgePublic)
 
 
 def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        print(f"error: settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        print(f"error: settings: {settings_problem(exc)}", file=sys.stderr)
         return 2
     ctx = Context(settings)
     try:

@@ -6,14 +6,17 @@ from functools import lru_cache
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from protocol.badge import NEW_KEY_COMMAND, key_error, parse_key
 from timeseries import InfluxSettings
 from timeseries.settings import Seconds
 
 PLACEHOLDER = "changethis"
+# Lets a development api start without a .env; published, so refused in production.
+DEV_BADGE_KEY = "00112233445566778899aabbccddeeff"
 _PLACEHOLDERS = {PLACEHOLDER, "", "secret", "changeme", "change-me"}
 
 
@@ -27,8 +30,10 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     database_url: str = "sqlite:///workshop.db"
     # Signs access tokens; a placeholder is refused outside development.
     secret_key: str = PLACEHOLDER
-    # HMAC key of badge hashes: the same key is set on every node's config.
-    badge_hash_key: str = PLACEHOLDER
+    # HMAC key of badge hashes, hex (protocol.badge.parse_key): the same key is in
+    # every machine node's config. Empty: DEV_BADGE_KEY in development, refused in
+    # production.
+    badge_hash_key: str = ""
     token_minutes: int = 12 * 60
     site: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,32}$")
     # Tariff band hours and lease days are read in this zone (IANA name).
@@ -59,15 +64,47 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
-        if self.environment != "development":
-            for name in ("secret_key", "badge_hash_key"):
-                if getattr(self, name) in _PLACEHOLDERS:
-                    raise ValueError(
-                        f"API_{name.upper()} is a placeholder; set a real secret in production"
-                    )
+        if self.environment != "development" and self.secret_key in _PLACEHOLDERS:
+            raise ValueError("API_SECRET_KEY is a placeholder; set a real secret in production")
         return self
+
+    @model_validator(mode="after")
+    def _check_badge_key(self) -> Self:
+        """The key in the one format the nodes read (protocol.badge), in every
+        environment: a key the nodes decode differently locks every badge out."""
+        how = (
+            f"put one in .env: API_BADGE_HASH_KEY=<the output of {NEW_KEY_COMMAND}> "
+            "(the same key goes into every machine node's config: "
+            "`python -m api.cli node-config` writes it there)"
+        )
+        if not self.badge_hash_key:
+            if self.environment == "development":
+                self.badge_hash_key = DEV_BADGE_KEY
+                return self
+            raise ValueError(f"API_BADGE_HASH_KEY is not set; {how}")
+        problem = key_error(self.badge_hash_key)
+        if problem:
+            raise ValueError(f"API_BADGE_HASH_KEY: {problem}; {how}")
+        if self.environment != "development" and self.badge_hash_key.lower() == DEV_BADGE_KEY:
+            raise ValueError(f"API_BADGE_HASH_KEY is the published development key; {how}")
+        return self
+
+    @property
+    def badge_key(self) -> bytes:
+        """The HMAC key of badge hashes, as the nodes read it."""
+        return parse_key(self.badge_hash_key)
 
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """A refused setting as one line for a person: the variable and the rule."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"API_{where.upper()}: {message}" if where else message)
+    return "; ".join(parts)

@@ -5,7 +5,7 @@
 # allow it, a `config` command accepted to fix it.
 import json
 
-from protocol import wire
+from protocol import badge, wire
 
 try:
     from typing import Any  # only for the type checker; absent on the board
@@ -133,13 +133,9 @@ def validate(cfg: dict) -> list:
             errors.append(exc.detail)
     badge_key: Any = cfg.get("badge_key")
     if role == "machine":
-        if not isinstance(badge_key, str) or len(badge_key) < 32 or len(badge_key) % 2:
-            errors.append("badge_key must be at least 32 hex digits (16 bytes)")
-        else:
-            for ch in badge_key:
-                if ch not in "0123456789abcdef":
-                    errors.append("badge_key must be lower-case hex")
-                    break
+        problem = badge.key_error(badge_key)
+        if problem:
+            errors.append("badge_key: " + problem)
         if cfg.get("reader") not in ("mfrc522", "pn532"):
             errors.append("reader must be mfrc522 or pn532")
         if cfg.get("power") not in ("clamp", "pzem"):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import wire
+from protocol.badge import badge_hash, parse_key, uid_from_hex
 
 EVENT_KINDS = ("tap", "outage", "reboot", "unplug", "switch", "weld")
 
@@ -64,11 +65,11 @@ class Scenario:
         self.duration_s = float(data.get("duration_s", 86400))
         self.start_unix_ms = _parse_start(data.get("start"))
         self.base_load_w = float(data.get("base_load_w", 400))
-        key = str(data.get("badge_key", "00112233445566778899aabbccddeeff"))
+        key = data.get("badge_key", "00112233445566778899aabbccddeeff")
         try:
-            self.badge_key = bytes.fromhex(key)
+            self.badge_key = parse_key(key)
         except ValueError as exc:
-            raise ScenarioError("badge_key must be hex digits") from exc
+            raise ScenarioError(f"badge_key: {exc}") from exc
         self.badge_key_hex = key
         self.mqtt: dict[str, Any] = dict(data.get("mqtt") or {})
         self.members: dict[str, str] = dict(data.get("members") or {})
@@ -167,8 +168,6 @@ class Scenario:
 
     def acl_for(self, spec: dict[str, Any]) -> list[str]:
         """Badge hashes of the members allowed on a machine node."""
-        from protocol.badge import badge_hash, uid_from_hex
-
         users = spec.get("users") or list(self.members)
         return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
 

@@ -27,7 +27,7 @@ from tests.api.cdp import Browser
 from timeseries import InfluxClient
 
 SITE = "ws1"
-BADGE_KEY = "test-badge-key"
+BADGE_KEY = "7e57ba09e0000000000000000000beef"
 
 
 @pytest.fixture(scope="session")

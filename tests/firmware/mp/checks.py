@@ -24,7 +24,7 @@ from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
 from protocol import acl as aclwire
 from protocol import wire
-from protocol.badge import badge_hash
+from protocol.badge import badge_hash, parse_key
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -96,9 +96,16 @@ def check_protocol_messages():
 
 
 def check_badge_hash(golden):
-    key = bytes.fromhex(golden["key"])
+    key = parse_key(golden["key"])  # the key as a config holds it: hex text
     uid = bytes.fromhex(golden["uid"])
     assert badge_hash(key, uid) == golden["hash"], badge_hash(key, uid)
+    assert parse_key(golden["key"].upper()) == key
+    for bad in ("test-badge-key", golden["key"][:30], golden["key"] + "0", golden["key"][:-1] + "g"):
+        try:
+            parse_key(bad)
+            raise AssertionError("bad badge key accepted: " + bad)
+        except ValueError:
+            pass
 
 
 def check_rms_of_sine():
