@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
@@ -49,6 +49,16 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     # A split reads a year of counters.
     influx_timeout_s: Seconds = 60.0
+
+    # What a node's config.json gets (`node-config`, POST /devices/{id}/config): the
+    # broker as the NODES reach it, which may differ from mqtt_host above (the api's
+    # own way in, e.g. a compose service name). An IP address on the site network:
+    # MicroPython resolves host names with a blocking call.
+    node_mqtt_host: str = ""
+    node_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    # The site's Wi-Fi for the nodes; empty: left for the installer to fill in.
+    node_wifi_ssid: str = Field(default="", max_length=32)
+    node_wifi_password: SecretStr = SecretStr("")
 
     host: str = "127.0.0.1"
     port: int = 8000
