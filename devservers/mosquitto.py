@@ -80,6 +80,14 @@ log_type warning
     def command(self) -> list[str]:
         return [find_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(self.conf_path)]
 
+    def add_password_lines(self, lines: str) -> None:
+        """Append `user:$7$...` lines (hashes made elsewhere, e.g. the api's
+        GET /devices/passwd) to the password file and reload it."""
+        with (self.workdir / "passwd").open("a") as passwd:
+            passwd.write(lines if lines.endswith("\n") or not lines else lines + "\n")
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(1)
+
     def add_user(self, user: str, password: str) -> None:
         """Adding a device login takes a config reload (SIGHUP), not a restart."""
         tool = find_binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd")

@@ -53,7 +53,8 @@ async def catch_up(loop: VirtualTimeLoop, fleet: Fleet, say: Callable[[str], Non
             break
         await asyncio.sleep(min(behind_s, DAY_S))
         if behind_s > DAY_S:
-            say(f"history at {iso(fleet.unix_ms())}, {behind_s / DAY_S:.1f} days to go")
+            left = (wall_ms() - fleet.unix_ms()) / 1000 / DAY_S
+            say(f"history at {iso(fleet.unix_ms())}, {left:.1f} days to go")
     loop.follow_real_clock()
 
 

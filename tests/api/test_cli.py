@@ -286,7 +286,8 @@ def test_as_the_docs_say_from_another_folder(database_url: str, tmp_path: Path) 
         f"API_MQTT_PORT={free_port()}\n"
     )
     aimed = subprocess.run(
-        [sys.executable, "-m", "api.cli", "--env-file", str(env_file), "add-member", "P", "Pottery"],
+        [sys.executable, "-m", "api.cli", "--env-file", str(env_file),
+         "add-member", "P", "Pottery"],
         env=env, capture_output=True, text=True, cwd=elsewhere,
     )
     assert aimed.returncode == 0, aimed.stderr

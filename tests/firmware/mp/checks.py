@@ -100,7 +100,8 @@ def check_badge_hash(golden):
     uid = bytes.fromhex(golden["uid"])
     assert badge_hash(key, uid) == golden["hash"], badge_hash(key, uid)
     assert parse_key(golden["key"].upper()) == key
-    for bad in ("test-badge-key", golden["key"][:30], golden["key"] + "0", golden["key"][:-1] + "g"):
+    key_text = golden["key"]
+    for bad in ("test-badge-key", key_text[:30], key_text + "0", key_text[:-1] + "g"):
         try:
             parse_key(bad)
             raise AssertionError("bad badge key accepted: " + bad)
