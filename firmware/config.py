@@ -5,7 +5,7 @@
 # allow it, a `config` command accepted to fix it.
 import json
 
-from protocol import badge, wire
+from protocol import wire
 
 try:
     from typing import Any  # only for the type checker; absent on the board
@@ -133,6 +133,8 @@ def validate(cfg: dict) -> list:
             errors.append(exc.detail)
     badge_key: Any = cfg.get("badge_key")
     if role == "machine":
+        from protocol import badge  # the machine role imports it anyway; other roles never
+
         problem = badge.key_error(badge_key)
         if problem:
             errors.append("badge_key: " + problem)

@@ -16,7 +16,7 @@ import machine
 
 from firmware import main
 from firmware.drivers import watchdog
-from protocol import wire  # noqa: F401 - loaded by the node anyway, not counted below
+from protocol import badge, wire  # noqa: F401 - loaded by a machine node anyway, not counted below
 
 CFG = {"site": "b", "device": "m1", "role": "machine", "mqtt": {"host": "10.0.0.2"},
        "wifi": {"ssid": "w", "password": "p"}, "badge_key": "00112233445566778899aabbccddeeff"}
