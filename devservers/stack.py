@@ -381,7 +381,11 @@ def main(argv: list[str] | None = None) -> int:
                              "until Ctrl-C or SIGTERM)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    counts = run(args)
+    try:
+        counts = run(args)
+    except (demo.DemoError, RuntimeError) as exc:
+        print(f"make run: {exc}\n(`make run-fresh` starts from nothing)", file=sys.stderr)
+        return 1
     if counts:
         print(json.dumps({"points_in_influxdb": counts}), flush=True)
     return 0
