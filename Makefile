@@ -1,13 +1,17 @@
 # The two commands of the README: `make run` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup run test lint typecheck typecheck-firmware unit bench
+.PHONY: setup run run-fresh test lint typecheck typecheck-firmware unit bench
 
 setup:
 	bash scripts/setup.sh
 
+# The stack keeps its data in var/stack between runs; run-fresh starts from nothing.
 run: setup
 	$(PY) -m devservers.stack
+
+run-fresh: setup
+	$(PY) -m devservers.stack --fresh
 
 lint: setup
 	.venv/bin/ruff check .

@@ -8,17 +8,14 @@ import uvicorn
 from pydantic import ValidationError
 
 from api.main import create_app
-from api.settings import get_settings
+from api.settings import get_settings, settings_problem
 
 
 def main() -> int:
     try:
         settings = get_settings()
-    except ValidationError as refused:
-        for error in refused.errors():
-            where = ".".join(str(p) for p in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            print(f"error: {where + ': ' if where else ''}{message}", file=sys.stderr)
+    except ValidationError as exc:
+        print(f"api: {settings_problem(exc)}", file=sys.stderr)
         return 2
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
     return 0

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_sessionmaker
 from api.main import make_logins, make_publisher, make_reader, start_up
+from api.migrate import missing_site
 from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
 from api.schemas.bills import BillClose, BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.common import readable
@@ -30,6 +31,7 @@ from api.schemas.machines import (
     DevicePublic,
     MachineCreate,
     MachinePublic,
+    NodeConfigRequest,
     TrainingCreate,
     TrainingPublic,
 )
@@ -49,6 +51,7 @@ from api.services import (
     devices,
     machines,
     members,
+    node_config,
     spaces,
     splits,
     statements,
@@ -59,7 +62,14 @@ from api.services.audit import Auditor
 from api.services.errors import Invalid, NotFound, ServiceError
 from api.services.records import Coded, by_code
 from api.services.work import Work
-from api.settings import Settings
+from api.settings import Settings, settings_problem
+
+# What a refused database is told (docs/operations.md, "Aim the CLI").
+AIM = (
+    "The CLI works on the api's own database. Aim it there: --env-file FILE with the "
+    "api's API_* settings (`make run` prints the line for its stack), or API_DATABASE_URL "
+    "and API_SITE as the api has them. To create a new database here instead, add --init."
+)
 
 
 def fail(message: str) -> NoReturn:
@@ -187,6 +197,46 @@ def cmd_revoke_device(ctx: Context, args: argparse.Namespace) -> None:
     _show(devices.revoke_device(ctx.work, device.id), DevicePublic)
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    """KEY=VALUE of --set: VALUE as JSON (numbers, lists, objects), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        fail(f"--set {text!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def cmd_node_config(ctx: Context, args: argparse.Namespace) -> None:
+    device = ctx.by_code(Device, args.device, "device")
+    settings = _load_json(args.settings) if args.settings else {}
+    if not isinstance(settings, dict):
+        fail(f"{args.settings}: expected a JSON object of node settings")
+    settings.update(_setting(item) for item in args.set)
+    request: dict[str, Any] = {"settings": settings}
+    if args.wifi_ssid is not None:
+        request["wifi"] = {"ssid": args.wifi_ssid, "password": args.wifi_password or ""}
+    body = parse(NodeConfigRequest, request)
+    config = node_config.issue(ctx.work, ctx.settings, device.id, body)
+    text = json.dumps(config, indent=1, sort_keys=True) + "\n"
+    if args.out:
+        out = Path(args.out)
+        out.touch(mode=0o600, exist_ok=True)
+        out.chmod(0o600)  # it holds the device's MQTT password
+        out.write_text(text)
+        print(args.out)
+    else:
+        print(text, end="")
+    print(
+        f"issued a new MQTT password for {device.name}: a node flashed with an earlier "
+        "config no longer logs in",
+        file=sys.stderr,
+    )
+    if not config["wifi"]["ssid"]:
+        print("wifi.ssid is empty: set API_NODE_WIFI_SSID or --wifi-ssid", file=sys.stderr)
+
+
 def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
     device_id = ctx.by_code(Device, args.device, "device").id if args.device else None
     body = parse(
@@ -209,7 +259,7 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
         BadgeCreate,
         {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
     )
-    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_hash_key), BadgePublic)
+    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_key), BadgePublic)
 
 
 def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
@@ -290,8 +340,24 @@ def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m api.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="read API_* settings from this file (the api's own environment, e.g. "
+        "var/stack/api.env of `make run`); variables already set win",
+    )
     parser.add_argument("--database-url", help="overrides API_DATABASE_URL")
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="create the database and the site if missing (otherwise the CLI refuses a "
+        "database that is not the api's)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Callable[[Context, argparse.Namespace], None]] = {}
 
@@ -336,6 +402,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("revoke-device", cmd_revoke_device,
             "retire a device: its broker login stops working at once")
     p.add_argument("name")
+    p = add(
+        "node-config",
+        cmd_node_config,
+        "write a node's config.json (issues the device a new MQTT password)",
+    )
+    p.add_argument("device", help="device name")
+    p.add_argument("--out", help="file to write (mode 600); default: standard output")
+    p.add_argument("--wifi-ssid", help="default: API_NODE_WIFI_SSID")
+    p.add_argument("--wifi-password")
+    p.add_argument("--settings", help="JSON file: an object of firmware settings of the node")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one firmware setting (VALUE as JSON, e.g. telemetry_s=10 or "
+        'sensors=\'{"t_flow": "28..."}\'); repeatable',
+    )
     p = add("add-machine", cmd_add_machine, "add a machine")
     p.add_argument("code")
     p.add_argument("--rated-power-w", type=int, required=True)
@@ -386,10 +470,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {"database_url": args.database_url} if args.database_url else {}
+    if args.env_file is not None and not args.env_file.is_file():
+        print(f"error: no env file {args.env_file}", file=sys.stderr)
+        return 2
     try:
-        settings = Settings(**overrides)
+        settings = Settings(_env_file=args.env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        print(f"error: settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        print(f"error: settings: {settings_problem(exc)}", file=sys.stderr)
+        return 2
+    problem = "" if args.init else missing_site(settings.database_url, settings.site)
+    if problem:
+        print(f"error: {problem}.\n{AIM}", file=sys.stderr)
         return 2
     ctx = Context(settings)
     try:

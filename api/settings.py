@@ -7,20 +7,24 @@ from functools import lru_cache
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from protocol.badge import NEW_KEY_COMMAND, key_error, parse_key
 from timeseries import InfluxSettings
 from timeseries.settings import Seconds
 
 PLACEHOLDER = "changethis"
-# Refused in production: every secret the api holds, and what a placeholder looks like.
-SECRETS = ("secret_key", "badge_hash_key", "mqtt_password", "influx_password")
+# Refused in production when weak: the api's secrets in free form, and what a
+# placeholder looks like. The badge key has a format of its own (protocol.badge).
+SECRETS = ("secret_key", "mqtt_password", "influx_password")
 MIN_SECRET_CHARS = 16
 # What placeholders look like, in lower-case letters only ("Change_Me!" is "changeme").
 _PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "placeholder", "example", "yoursecret")
 _PLACEHOLDER_WORDS = {"secret", "password", "admin", "test", "default", "none", "null"}
+# Lets a development api start without a .env; published, so refused in production.
+DEV_BADGE_KEY = "00112233445566778899aabbccddeeff"
 
 
 class Settings(MqttSettings, InfluxSettings, BaseSettings):
@@ -34,8 +38,10 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     database_url: str = "sqlite:///workshop.db"
     # Signs access tokens; a placeholder is refused outside development.
     secret_key: str = PLACEHOLDER
-    # HMAC key of badge hashes: the same key is set on every node's config.
-    badge_hash_key: str = PLACEHOLDER
+    # HMAC key of badge hashes, hex (protocol.badge.parse_key): the same key is in
+    # every machine node's config. Empty: DEV_BADGE_KEY in development, refused in
+    # production.
+    badge_hash_key: str = ""
     token_minutes: int = 12 * 60
     site: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,32}$")
     # Tariff band hours and lease days are read in this zone (IANA name).
@@ -55,6 +61,16 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     # A split reads a year of counters.
     influx_timeout_s: Seconds = 60.0
+
+    # What a node's config.json gets (`node-config`, POST /devices/{id}/config): the
+    # broker as the NODES reach it, which may differ from mqtt_host above (the api's
+    # own way in, e.g. a compose service name). An IP address on the site network:
+    # MicroPython resolves host names with a blocking call.
+    node_mqtt_host: str = ""
+    node_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    # The site's Wi-Fi for the nodes; empty: left for the installer to fill in.
+    node_wifi_ssid: str = Field(default="", max_length=32)
+    node_wifi_password: SecretStr = SecretStr("")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -78,11 +94,14 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_placeholders(self) -> Self:
+    def _refuse_weak_secrets(self) -> Self:
+        """Every problem at once, each naming its setting, none echoing a value."""
+        problems = [self._badge_key_problem()]
         if self.environment != "development":
-            problems = [p for p in map(self._weak_secret, SECRETS) if p]
-            if problems:
-                raise ValueError("; ".join(problems))
+            problems += map(self._weak_secret, SECRETS)
+        found = [p for p in problems if p]
+        if found:
+            raise ValueError("; ".join(found))
         return self
 
     def _weak_secret(self, name: str) -> str | None:
@@ -102,7 +121,42 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
             return f"{setting} is too short ({len(value)} characters, at least {MIN_SECRET_CHARS})"
         return None
 
+    def _badge_key_problem(self) -> str | None:
+        """The key in the one format the nodes read (protocol.badge), in every
+        environment: a key the nodes decode differently locks every badge out."""
+        how = (
+            f"put one in .env: API_BADGE_HASH_KEY=<the output of {NEW_KEY_COMMAND}> "
+            "(the same key goes into every machine node's config: "
+            "`python -m api.cli node-config` writes it there)"
+        )
+        if not self.badge_hash_key:
+            if self.environment == "development":
+                self.badge_hash_key = DEV_BADGE_KEY
+                return None
+            return f"API_BADGE_HASH_KEY is not set; {how}"
+        problem = key_error(self.badge_hash_key)
+        if problem:
+            return f"API_BADGE_HASH_KEY: {problem}; {how}"
+        if self.environment != "development" and self.badge_hash_key.lower() == DEV_BADGE_KEY:
+            return f"API_BADGE_HASH_KEY is the published development key; {how}"
+        return None
+
+    @property
+    def badge_key(self) -> bytes:
+        """The HMAC key of badge hashes, as the nodes read it."""
+        return parse_key(self.badge_hash_key)
+
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """A refused setting as one line for a person: the variable and the rule."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"API_{where.upper()}: {message}" if where else message)
+    return "; ".join(parts)

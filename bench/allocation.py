@@ -46,7 +46,7 @@ from timeseries import InfluxClient, InfluxUnavailable, arrivals
 
 RESULTS = Path(__file__).resolve().parent / "results" / "allocation.json"
 SITE = "bench"
-BADGE_KEY = "bench-badge-key"
+BADGE_KEY = "be4c4ba09e0000000000000000000001"
 # The data ends a few days ago, so that the counter cache holds all of it (settled slots).
 FIRST_DAY = date.today() - timedelta(days=368)
 BATCH_LINES = 100_000

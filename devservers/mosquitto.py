@@ -106,6 +106,7 @@ log_type error
 log_type warning
 """
         )
+
     def add_user(self, user: str, password: str) -> None:
         """Adding a device login takes a config reload (SIGHUP), not a restart."""
         tool = find_binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd")

@@ -137,13 +137,11 @@ def validate(cfg: dict) -> list:
             errors.append(exc.detail)
     badge_key: Any = cfg.get("badge_key")
     if role == "machine":
-        if not isinstance(badge_key, str) or len(badge_key) < 32 or len(badge_key) % 2:
-            errors.append("badge_key must be at least 32 hex digits (16 bytes)")
-        else:
-            for ch in badge_key:
-                if ch not in "0123456789abcdef":
-                    errors.append("badge_key must be lower-case hex")
-                    break
+        from protocol import badge  # the machine role imports it anyway; other roles never
+
+        problem = badge.key_error(badge_key)
+        if problem:
+            errors.append("badge_key: " + problem)
         if cfg.get("reader") not in ("mfrc522", "pn532"):
             errors.append("reader must be mfrc522 or pn532")
         if cfg.get("power") not in ("clamp", "pzem"):

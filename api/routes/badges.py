@@ -19,7 +19,7 @@ def list_badges(user: CurrentUser, session: SessionDep, member_id: IdQuery = Non
 
 @router.post("", response_model=BadgePublic, status_code=201)
 def enrol_badge(body: BadgeCreate, _: Manager, work: WorkDep, settings: SettingsDep) -> Badge:
-    return badges.enrol_badge(work, body, settings.badge_hash_key)
+    return badges.enrol_badge(work, body, settings.badge_key)
 
 
 @router.delete("/{badge_id}", response_model=BadgePublic)

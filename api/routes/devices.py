@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from typing import Any
 
-from api.deps import Admin, IdPath, SessionDep, SiteDep, Staff, WorkDep
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.deps import Admin, IdPath, SessionDep, SettingsDep, SiteDep, Staff, WorkDep
 from api.models import Device
-from api.schemas.machines import DeviceCreate, DeviceCredentials, DevicePublic
-from api.services import devices
+from api.schemas.machines import (
+    DeviceCreate,
+    DeviceCredentials,
+    DevicePublic,
+    NodeConfigRequest,
+)
+from api.services import devices, node_config
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -32,6 +39,30 @@ def reset_password(device_id: IdPath, _: Admin, work: WorkDep) -> DeviceCredenti
 def revoke_device(device_id: IdPath, _: Admin, work: WorkDep) -> Device:
     """Retire a device: its broker login is disabled at once."""
     return devices.revoke_device(work, device_id)
+
+
+@router.post(
+    "/{device_id}/config",
+    response_model=dict[str, Any],
+    responses={200: {"description": "the node's config.json (holds its new MQTT password)"}},
+)
+def issue_node_config(
+    device_id: IdPath,
+    _: Admin,
+    work: WorkDep,
+    settings: SettingsDep,
+    body: NodeConfigRequest | None = None,
+) -> JSONResponse:
+    """The node's complete config.json. POST, not GET: it issues the device a new
+    MQTT password (a node flashed with an earlier config loses its login)."""
+    config = node_config.issue(work, settings, device_id, body or NodeConfigRequest())
+    return JSONResponse(
+        config,
+        headers={
+            "Content-Disposition": f'attachment; filename="{config["device"]}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/passwd", response_class=PlainTextResponse)

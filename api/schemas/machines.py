@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,22 @@ class DeviceCredentials(DevicePublic):
 
     mqtt_username: str
     mqtt_password: str
+
+
+class NodeWifi(Strict):
+    ssid: str = Field(max_length=32)
+    password: str = Field(default="", max_length=64)
+
+
+class NodeConfigRequest(Strict):
+    """What the admin adds to a node's config: the Wi-Fi (else the api's
+    API_NODE_WIFI_* settings) and firmware settings of the node (firmware/config.py:
+    e.g. `telemetry_s`, a heating node's `sensors`, `{"pins": {"relay": -1}}` for a
+    machine without interlock). The site, device, role, broker login and badge key
+    are the api's."""
+
+    wifi: NodeWifi | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class MachineCreate(Strict):

@@ -14,14 +14,15 @@ from api.services.work import Work
 from protocol.badge import badge_hash, uid_from_hex
 
 
-def hash_uid(uid: str, key: str) -> str:
+def hash_uid(uid: str, key: bytes) -> str:
+    """`key` is the site's badge key as the nodes read it (Settings.badge_key)."""
     try:
         raw = uid_from_hex(uid)
     except ValueError:
         raise Invalid(f"badge uid {uid!r} is not hex") from None
     if not 4 <= len(raw) <= 10:
         raise Invalid(f"badge uid has {len(raw)} bytes; card UIDs have 4, 7 or 10")
-    return badge_hash(key.encode(), raw)
+    return badge_hash(key, raw)
 
 
 def list_badges(session: Session, user: User, member_id: int | None) -> list[Badge]:
@@ -33,7 +34,7 @@ def list_badges(session: Session, user: User, member_id: int | None) -> list[Bad
     return list(session.scalars(query))
 
 
-def enrol_badge(work: Work, body: BadgeCreate, hash_key: str) -> Badge:
+def enrol_badge(work: Work, body: BadgeCreate, hash_key: bytes) -> Badge:
     session = work.session
     get(session, Member, body.member_id, "member")
     digest = hash_uid(body.uid, hash_key)

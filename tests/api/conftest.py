@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.main import create_app
+from api.main import create_app, start_up
 from api.models import Base, Member, User
 from api.security import hash_password
 from api.services.mqtt import Publisher
@@ -27,7 +27,7 @@ from tests.api.cdp import Browser
 from timeseries import InfluxClient
 
 SITE = "ws1"
-BADGE_KEY = "test-badge-key"
+BADGE_KEY = "7e57ba09e0000000000000000000beef"
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +173,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    start_up(Settings()).dispose()  # the api made its database, as in use
     return env
 
 

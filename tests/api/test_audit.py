@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +27,8 @@ def _last_id(api: Api) -> int:
         return session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
 
 
-def test_every_change_is_audited(api: Api) -> None:
+def test_every_change_is_audited(make_api: Callable[..., Api]) -> None:
+    api = make_api(node_mqtt_host="192.168.1.10")
     exercised: set[tuple[str, str]] = set()
 
     def change(
@@ -67,6 +69,8 @@ def test_every_change_is_audited(api: Api) -> None:
         "admin", "POST", "/devices", "device", "create", {"name": "node1", "role": "machine"}
     )
     change("admin", "POST", f"/devices/{device['id']}/password", "device", "reset_password")
+    # A node's config issues the device a new password: audited as such.
+    change("admin", "POST", f"/devices/{device['id']}/config", "device", "reset_password")
     spare = change(
         "admin", "POST", "/devices", "device", "create", {"name": "node2", "role": "meter"}
     )

@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 
 from api.cli import main
 from api.db import make_engine, make_sessionmaker
+from api.main import start_up
 from api.models import Base
+from api.settings import Settings
 from devservers.process import free_port
 from protocol import wire
-from tests.api.conftest import SITE
+from tests.api.conftest import BADGE_KEY, SITE
 from tests.api.factories import worked_example
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,3 +252,59 @@ def test_add_device_and_revoke_device_reach_the_site_broker(
     code, _, err = run(capsys, "add-device", "saw", "--role", "machine")
     assert code == 2 and "unreachable" in err
     assert counts(cli_env["API_DATABASE_URL"]) == before
+
+
+def test_refuses_a_database_that_is_not_the_apis(
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Aimed at a database the api never made (a new file, an empty PostgreSQL
+    database, another site), the CLI says how to aim it and creates nothing."""
+    monkeypatch.setenv("API_BADGE_HASH_KEY", BADGE_KEY)
+    monkeypatch.setenv("API_SITE", SITE)
+    monkeypatch.setenv("API_DATABASE_URL", database_url)
+    code, _, err = run(capsys, "add-member", "A", "Alpha")
+    assert code == 2
+    assert ("there is no database file" in err) if "sqlite" in database_url else (
+        "holds no api tables" in err
+    ), err
+    assert "--env-file" in err and "--init" in err
+    assert not (tmp_path / "api.db").exists()
+    # --init makes it; the same command then works without it.
+    assert ok(capsys, "--init", "add-member", "A", "Alpha")["code"] == "A"
+    assert ok(capsys, "add-member", "B", "Beta")["code"] == "B"
+    monkeypatch.setenv("API_SITE", "elsewhere")
+    code, _, err = run(capsys, "add-member", "C", "Gamma")
+    assert code == 2 and f"has no site 'elsewhere' (its sites: {SITE}; set API_SITE)" in err
+    monkeypatch.setenv("API_SITE", SITE)
+    assert counts(database_url)["member"] == 2
+
+
+def test_as_the_docs_say_from_another_folder(database_url: str, tmp_path: Path) -> None:
+    """Run with no settings in a folder of its own (the mistake of issue 10: it used
+    to make ./workshop.db there), then aimed with --env-file as `make run` prints."""
+    start_up(Settings(database_url=database_url, site=SITE, badge_hash_key=BADGE_KEY)).dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("API_")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run(
+        [sys.executable, "-m", "api.cli", "add-member", "P", "Pottery"],
+        env=env, capture_output=True, text=True, cwd=elsewhere,
+    )
+    assert lost.returncode == 2, lost.stderr
+    assert f"there is no database file {elsewhere / 'workshop.db'}" in lost.stderr
+    assert list(elsewhere.iterdir()) == []
+    env_file = tmp_path / "api.env"
+    env_file.write_text(
+        f"API_DATABASE_URL={database_url}\nAPI_SITE={SITE}\nAPI_BADGE_HASH_KEY={BADGE_KEY}\n"
+        f"API_MQTT_PORT={free_port()}\n"
+    )
+    aimed = subprocess.run(
+        [sys.executable, "-m", "api.cli", "--env-file", str(env_file),
+         "add-member", "P", "Pottery"],
+        env=env, capture_output=True, text=True, cwd=elsewhere,
+    )
+    assert aimed.returncode == 0, aimed.stderr
+    assert counts(database_url)["member"] == 1 and list(elsewhere.iterdir()) == []

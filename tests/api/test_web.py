@@ -12,7 +12,7 @@ import pytest
 from api.main import create_app
 from devservers import InfluxDB
 from devservers.asgi import ThreadedApp
-from protocol.badge import badge_hash, uid_from_hex
+from protocol.badge import badge_hash, parse_key, uid_from_hex
 from tests.api.cdp import Browser
 from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
 from tests.api.factories import build_worked_example
@@ -48,7 +48,7 @@ def served(
         json={"username": "tom", "password": "tom-password", "role": "treasurer"},
     )
     now_ms = int(time.time() * 1000)
-    badge = badge_hash(BADGE_KEY.encode(), uid_from_hex("04:0A:0A:0A"))
+    badge = badge_hash(parse_key(BADGE_KEY), uid_from_hex("04:0A:0A:0A"))
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000 - 7200))
     end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000 - 3600))
     influxdb.write(session_lines(SITE, "node1", 1, badge, start, end, 1))

@@ -100,7 +100,7 @@ def serve_api(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Serve
             "API_COUNTER_REFRESH_S": "0",
             **overrides,
         }
-        process = ApiProcess(tmp_path / f"api{len(started)}", env)
+        process = ApiProcess(tmp_path / f"api{len(started)}", env, free_port())
         started.append(process)
         process.start(timeout=60)
         return ServedApi(process, database_url)

@@ -24,7 +24,7 @@ from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
 from protocol import acl as aclwire
 from protocol import wire
-from protocol.badge import badge_hash
+from protocol.badge import badge_hash, parse_key
 
 
 class FakeTicks:
@@ -94,9 +94,17 @@ def check_protocol_messages():
 
 
 def check_badge_hash(golden):
-    key = bytes.fromhex(golden["key"])
+    key = parse_key(golden["key"])  # the key as a config holds it: hex text
     uid = bytes.fromhex(golden["uid"])
     assert badge_hash(key, uid) == golden["hash"], badge_hash(key, uid)
+    assert parse_key(golden["key"].upper()) == key
+    key_text = golden["key"]
+    for bad in ("test-badge-key", key_text[:30], key_text + "0", key_text[:-1] + "g"):
+        try:
+            parse_key(bad)
+            raise AssertionError("bad badge key accepted: " + bad)
+        except ValueError:
+            pass
 
 
 def check_rms_of_sine():
