@@ -22,9 +22,21 @@ from sqlalchemy.exc import IntegrityError
 from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
 from api.deps import get_site_row
 from api.migrate import migrate, seed
-from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
+from api.routes import (
+    auth,
+    badges,
+    bills,
+    building,
+    devices,
+    machines,
+    me,
+    members,
+    spaces,
+    splits,
+    users,
+)
 from api.routes.common import site_today
-from api.services import acl, counter_cache
+from api.services import acl, counter_cache, rollup
 from api.services.influx import InfluxReader
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
@@ -102,6 +114,21 @@ async def _counter_refresh(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def _rollups(app: FastAPI, interval_s: float, raw_days: int) -> None:
+    """Rollup policies made (and history rolled up) once, then kept up to date."""
+    reader = app.state.influx
+    ready = False
+    while True:
+        try:
+            if not ready:
+                await asyncio.to_thread(rollup.bootstrap, reader, raw_days)
+                ready = True
+            await asyncio.to_thread(rollup.run, reader)
+        except Exception:  # InfluxDB down: try again next time
+            log.warning("rollup pass failed", exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
 def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
@@ -132,6 +159,9 @@ def create_app(
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)
             tasks.append(asyncio.create_task(refresh, name="counter-refresh"))
+        if settings.rollup_s > 0:
+            rollups = _rollups(app, settings.rollup_s, settings.influx_raw_days)
+            tasks.append(asyncio.create_task(rollups, name="rollups"))
         try:
             yield
         finally:
@@ -149,7 +179,8 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    for module in (auth, users, members, spaces, devices, machines, badges, bills, splits, me):
+    routers = (auth, users, members, spaces, devices, machines, badges, bills, splits, me, building)
+    for module in routers:
         app.include_router(module.router)
     # The alerts package adds its router here when it is installed alongside.
     if importlib.util.find_spec("api.routes.alerts") is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +44,13 @@ class Settings(BaseSettings):
     influx_username: str = ""
     influx_password: str = ""
     influx_timeout_s: float = 60.0
+    # Raw readings are kept this many days (0: forever); rollups keep the rest
+    # (api/services/rollup.py). How often the rollups are brought up to date (0: never).
+    influx_raw_days: int = Field(default=90, ge=0)
+    rollup_s: float = 300.0
+
+    # The alert thresholds file (same as ALERTS_RULES_FILE): zone setpoints, silence.
+    alerts_rules_file: Path | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000
