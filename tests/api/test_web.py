@@ -25,7 +25,7 @@ from alerts.source import InfluxSource
 from api.main import create_app
 from api.services import rollup
 from api.services.influx import InfluxReader
-from bench.synthetic import Heating, heartbeat, ms
+from bench.synthetic import Heating, Machine, heartbeat, ms
 from devservers import InfluxDB, Mosquitto
 from devservers.asgi import ThreadedApp
 from gateway.lines import int_field, line, string_field, tag_suffix
@@ -147,6 +147,7 @@ def test_coordinator_sees_the_cold_zone_and_acknowledges_the_alert(
     influxdb.write([
         *shifted(boiler.series(start, end), shift),
         *shifted(heartbeat("boiler1", "heating", start, end), shift),
+        *shifted(Machine("laser1").series(start, end, 60), shift),
         *shifted(heartbeat("laser1", "machine", start, end), shift),
         open_session(site, "laser1", badge, now_ms - 20 * 60_000, 7),
     ])

@@ -1,7 +1,7 @@
 // The admin's view: members and logins, units and leases, devices and machines,
 // badges, trainings, the audit log. A coordinator sees the parts their role may change.
 import { api, download } from "./api.js";
-import { button, el, form, message, say, section, table, when } from "./dom.js";
+import { append, button, el, form, message, say, section, table, when } from "./dom.js";
 
 const ADMIN = ["admin"];
 const MANAGER = ["admin", "coordinator"];
@@ -157,14 +157,14 @@ async function auditPart() {
 
 export async function render(root, me) {
   const box = el("div", { id: "admin" });
-  root.append(el("h2", {}, "Members, spaces, machines, access"), box);
+  append(root, el("h2", {}, "Members, spaces, machines, access"), box);
   const redraw = async () => {
     const focused = document.activeElement && document.activeElement.id;
     const notes = {};
     for (const n of box.querySelectorAll(".message")) notes[n.id] = [n.textContent, n.classList.contains("error")];
     const d = await load();
     box.textContent = "";
-    box.append(membersPart(d, me, redraw), spacesPart(d, me, redraw), devicesPart(d, me, redraw), accessPart(d, me, redraw), await auditPart());
+    append(box, membersPart(d, me, redraw), spacesPart(d, me, redraw), devicesPart(d, me, redraw), accessPart(d, me, redraw), await auditPart());
     for (const [id, [text, isError]] of Object.entries(notes)) { const n = document.getElementById(id); if (n) say(n, text, isError); }
     if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
   };

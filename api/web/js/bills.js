@@ -1,6 +1,6 @@
 // The treasurer's view: tariffs, enter a bill, run the split, review it, close it, export.
 import { api, download } from "./api.js";
-import { button, el, form, message, say, section, table, when } from "./dom.js";
+import { append, button, el, form, message, say, section, table, when } from "./dom.js";
 
 const POOLS = ["energy", "demand", "common", "heating"];
 const cents = (text) => Math.round(Number(text || 0) * 100);
@@ -31,7 +31,7 @@ function billForm(tariffs, onDone) {
   const build = () => {
     holder.textContent = "";
     if (kind.value === "gas") {
-      holder.append(form("gas-form", "Gas bill", [
+      append(holder, form("gas-form", "Gas bill", [
         { name: "period_start", label: "First day", type: "date", required: true },
         { name: "period_end", label: "Last day", type: "date", required: true },
         { name: "cost", label: "Total cost", type: "number", step: "0.01", min: "0", required: true, inputmode: "decimal" },
@@ -45,12 +45,12 @@ function billForm(tariffs, onDone) {
       return;
     }
     const tariff = tariffs.find((t) => String(t.id) === tariffPick.value);
-    if (!tariff) { holder.append(el("p", {}, "Add a tariff first: a bill is priced by its bands.")); return; }
+    if (!tariff) { append(holder, el("p", {}, "Add a tariff first: a bill is priced by its bands.")); return; }
     const bandFields = tariff.bands.flatMap((b) => [
       { name: `kwh_${b.name}`, label: `${b.name}: kWh`, type: "number", step: "0.001", min: "0", required: true, inputmode: "decimal" },
       { name: `cost_${b.name}`, label: `${b.name}: cost`, type: "number", step: "0.01", min: "0", required: true, inputmode: "decimal" },
     ]);
-    holder.append(form("bill-form", `Electricity bill (${tariff.name})`, [
+    append(holder, form("bill-form", `Electricity bill (${tariff.name})`, [
       { name: "period_start", label: "First day", type: "date", required: true },
       { name: "period_end", label: "Last day", type: "date", required: true },
       ...bandFields,
@@ -72,7 +72,7 @@ function billForm(tariffs, onDone) {
   };
   kind.addEventListener("change", build);
   tariffPick.addEventListener("change", build);
-  box.append(
+  append(box, 
     el("div", { class: "field" }, el("label", { for: "bill-kind" }, "Kind of bill"), kind),
     el("div", { class: "field" }, el("label", { for: "bill-tariff" }, "Tariff"), tariffPick),
     holder);
@@ -112,10 +112,10 @@ async function review(box, bills, billId, members, refresh) {
       say(box.querySelector("#review-message"), "Split run.");
     } catch (e) { say(note, e.message, true); }
   };
-  box.append(el("h3", {}, `Bill ${bill.id}: ${bill.period_start} to ${bill.period_end}` + (closed ? ` (closed ${when(bill.closed_at)})` : "")),
+  append(box, el("h3", {}, `Bill ${bill.id}: ${bill.period_start} to ${bill.period_end}` + (closed ? ` (closed ${when(bill.closed_at)})` : "")),
     closed ? null : button("Run the split", run, { id: "run-split" }), note);
   const runs = await api(`/bills/${bill.id}/splits`);
-  if (!runs.length) { box.append(el("p", { id: "no-split" }, "No split yet for this bill.")); return; }
+  if (!runs.length) { append(box, el("p", { id: "no-split" }, "No split yet for this bill.")); return; }
   const latest = await api(`/splits/${runs[runs.length - 1].id}`);
   const result = latest.result;
   const before = await previousTotals(bills, bill);
@@ -123,9 +123,9 @@ async function review(box, bills, billId, members, refresh) {
   const rows = Object.entries(result.members).map(([code, st]) => [code, st]);
   rows.push(["vacancy", result.vacancy_statement]);
   const byCode = Object.fromEntries(members.map((m) => [m.code, m]));
-  box.append(
+  append(box, 
     el("p", { id: "split-note", class: result.held ? "held" : null },
-      `Split ${latest.id}, run ${when(latest.created_at)} by ${latest.created_by || "?"}: total ${result.total}` +
+      `Split ${latest.id}, run ${when(latest.created_at)}: total ${result.total}` +
       (result.held ? ". HELD: members do not see it until a split within the tolerance is run." : ".")),
     result.alerts && result.alerts.length
       ? el("ul", { id: "split-alerts" }, result.alerts.map((a) => el("li", { class: a.hold ? "held" : null }, `${a.hold ? "Holds: " : ""}${a.message}`)))
@@ -170,7 +170,7 @@ export async function render(root) {
     const bills = await api("/bills");
     list.textContent = "";
     const pick = el("select", { id: "bill" }, bills.map((b) => el("option", { value: b.id }, `${b.period_start} to ${b.period_end}${b.closed_at ? " (closed)" : ""}`)));
-    list.append(
+    append(list, 
       table("bills", null, [{ label: "Bill" }, { label: "Period" }, { label: "Energy + demand + fixed", amount: true }, { label: "State" }],
         bills.map((b) => [String(b.id), `${b.period_start} to ${b.period_end}`, billTotal(b), b.closed_at ? "closed" : "open"])),
       bills.length ? el("div", { class: "field" }, el("label", { for: "bill" }, "Review bill"), pick) : null);
@@ -183,10 +183,10 @@ export async function render(root) {
   const rebuildEntry = async (billId) => {
     tariffs = await api("/tariffs");
     entry.textContent = "";
-    entry.append(billForm(tariffs, async (id) => { await refresh(id); }), tariffForm(rebuildEntry));
+    append(entry, billForm(tariffs, async (id) => { await refresh(id); }), tariffForm(rebuildEntry));
     if (billId) await refresh(billId);
   };
-  root.append(el("h2", {}, "Bills and splits"),
+  append(root, el("h2", {}, "Bills and splits"),
     section("bills-section", "Bills", list),
     section("review-section", "Review", reviewBox),
     section("enter-section", "Enter a bill", entry));

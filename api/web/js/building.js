@@ -1,6 +1,6 @@
 // The coordinator's view: the building now, alerts to acknowledge, charts, alert history.
 import { api } from "./api.js";
-import { ago, button, el, message, say, section, table, when } from "./dom.js";
+import { ago, append, button, el, message, say, section, table, when } from "./dom.js";
 import { draw } from "./charts.js";
 
 const RANGES = [["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"], ["365d", "A year"]];
@@ -22,7 +22,7 @@ function alertCard(alert, me, refresh) {
     alert.acknowledged_by ? el("p", {}, `Acknowledged by ${alert.acknowledged_by} ${when(alert.acknowledged_at)}`) : null,
     evidence(alert.evidence));
   if (alert.state !== "acknowledged" && ["coordinator", "admin"].includes(me.role)) {
-    card.append(button("Acknowledge", async (event) => {
+    append(card, button("Acknowledge", async (event) => {
       event.target.disabled = true;
       try {
         await api(`/alerts/${alert.id}/acknowledge`, { method: "POST" });
@@ -31,7 +31,7 @@ function alertCard(alert, me, refresh) {
       } catch (e) { say(note, e.message, true); event.target.disabled = false; }
     }, { class: "ack", "aria-label": `Acknowledge: ${alert.summary}` }));
   }
-  card.append(note);
+  append(card, note);
   return card;
 }
 
@@ -39,7 +39,7 @@ async function showNow(box, me) {
   const now = await api("/building/now");
   const refresh = () => showNow(box, me);
   box.textContent = "";
-  box.append(
+  append(box, 
     section("alerts-open", `Open alerts (${now.alerts.length})`,
       now.alerts.length ? now.alerts.map((a) => alertCard(a, me, refresh)) : el("p", {}, "No open alert.")),
     section("zones-now", "Heating zones",
@@ -65,7 +65,7 @@ async function showCharts(box, span) {
   box.textContent = "";
   const heating = el("div", { class: "chart", id: "chart-heating", role: "img", "aria-label": `Heating, last ${span}` });
   const power = el("div", { class: "chart", id: "chart-power", role: "img", "aria-label": `Building power, last ${span}` });
-  box.append(heating, power);
+  append(box, heating, power);
   const [h, p] = await Promise.all([api(`/building/charts/heating?range=${span}`), api(`/building/charts/power?range=${span}`)]);
   draw(heating, h, `Heating (°C), ${h.source === "autogen" ? "raw" : h.source}`);
   draw(power, p, `Building power (W), ${p.source === "autogen" ? "raw" : p.source}`);
@@ -76,7 +76,7 @@ async function showCharts(box, span) {
 async function showHistory(box) {
   const rows = await api("/alerts?limit=50");
   box.textContent = "";
-  box.append(table("alert-history", null, [{ label: "Fired" }, { label: "Kind" }, { label: "Node" }, { label: "State" }, { label: "Summary" }],
+  append(box, table("alert-history", null, [{ label: "Fired" }, { label: "Kind" }, { label: "Node" }, { label: "State" }, { label: "Summary" }],
     rows.map((a) => [when(a.fired_at), a.kind, a.device, a.state + (a.acknowledged_by ? ` (${a.acknowledged_by})` : ""), a.summary]),
     { empty: "No alert so far." }));
 }
@@ -91,7 +91,7 @@ export async function render(root, me) {
       for (const b of picker.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === event.target));
       try { await showCharts(charts, value); say(chartError, ""); } catch (e) { say(chartError, e.message, true); }
     }, { "aria-pressed": value === "24h" ? "true" : "false", dataset: { range: value } })));
-  root.append(
+  append(root, 
     el("h2", {}, "The building now"),
     button("Refresh", () => showNow(now, me), { id: "refresh" }),
     now,

@@ -7,6 +7,10 @@ function width(node) { return Math.max(280, Math.floor(node.getBoundingClientRec
 
 export function draw(node, answer, title) {
   node.textContent = "";
+  if (!answer.series.length) {
+    node.append(Object.assign(document.createElement("p"), { className: "empty", textContent: `${title}: no readings in this range.` }));
+    return null;
+  }
   const data = [answer.times, ...answer.series.map((s) => s.values)];
   const options = {
     title, width: width(node), height: 260,

@@ -127,3 +127,9 @@ export function ago(iso, now = Date.now()) {
 }
 
 export function money(text) { return text === null || text === undefined ? "" : String(text); }
+
+// node.append that skips the null and false a conditional part leaves.
+export function append(node, ...children) {
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}

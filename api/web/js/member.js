@@ -1,6 +1,6 @@
 // A member's view: my sessions with kWh and an estimated cost, my machines, my statements.
 import { api, download } from "./api.js";
-import { button, el, message, say, section, table, when } from "./dom.js";
+import { append, button, el, message, say, section, table, when } from "./dom.js";
 
 function cost(kwh, price) {
   if (kwh === null || kwh === undefined || !price) return "";
@@ -9,7 +9,7 @@ function cost(kwh, price) {
 
 async function sessions(box) {
   const [rows, price] = await Promise.all([api("/sessions"), api("/me/price")]);
-  box.append(
+  append(box, 
     table("sessions", null, [{ label: "Machine" }, { label: "Start" }, { label: "End" }, { label: "Minutes", amount: true },
       { label: "kWh", amount: true }, { label: "Estimated cost", amount: true }],
     rows.map((s) => [s.machine || s.device, when(s.start), s.end ? when(s.end) : "running", s.minutes, s.kwh === null ? "" : s.kwh.toFixed(3), cost(s.kwh, price.per_kwh)]),
@@ -21,7 +21,7 @@ async function sessions(box) {
 
 async function machines(box) {
   const rows = await api("/me/machines");
-  box.append(table("my-machines", null, [{ label: "Machine" }, { label: "Training valid until" }, { label: "Now" }],
+  append(box, table("my-machines", null, [{ label: "Machine" }, { label: "Training valid until" }, { label: "Now" }],
     rows.map((m) => ({ attrs: { dataset: { machine: m.code, state: m.state } },
       cells: [m.name ? `${m.code} (${m.name})` : m.code, m.expired ? `expired ${m.expires_on}` : (m.expires_on || "no expiry"), m.state] })),
     { empty: "You are not trained on any machine yet." }));
@@ -30,10 +30,10 @@ async function machines(box) {
 async function statements(box) {
   const rows = await api("/me/statements");
   const note = message("statements-message");
-  box.append(note);
-  if (!rows.length) box.append(el("p", {}, "No statement yet."));
+  append(box, note);
+  if (!rows.length) append(box, el("p", {}, "No statement yet."));
   for (const st of rows) {
-    box.append(el("article", { class: "statement card", dataset: { split: st.split_id } },
+    append(box, el("article", { class: "statement card", dataset: { split: st.split_id } },
       el("h3", {}, `${st.period.start} to ${st.period.end}: ${st.total}` + (st.closed ? "" : " (bill still open)")),
       st.explanation ? el("p", { class: "explanation" }, st.explanation) : null,
       table(null, null, [{ label: "Pool" }, { label: "What" }, { label: "How", }, { label: "Amount", amount: true }],
@@ -49,7 +49,7 @@ export async function render(root, me) {
   const mySessions = el("div", { id: "mine" });
   const myMachines = el("div", { id: "machines-box" });
   const myStatements = el("div", { id: "statements" });
-  root.append(el("h2", {}, `${me.member.name} (${me.member.code})`),
+  append(root, el("h2", {}, `${me.member.name} (${me.member.code})`),
     section("sessions-section", "My sessions (last 30 days)", mySessions),
     section("machines-section", "Machines I may use", myMachines),
     section("statements-section", "My statements", myStatements));
