@@ -63,14 +63,17 @@ class InfluxReader:
             for s in result.get("series", [])
         ]
 
-    def write(self, lines: list[str]) -> None:
-        """Line protocol with millisecond times."""
+    def write(self, lines: list[str], retention_policy: str = "") -> None:
+        """Line protocol with millisecond times (into the default policy, or the one named)."""
         if not lines:
             return
+        params = {"db": self.database, "precision": "ms"}
+        if retention_policy:
+            params["rp"] = retention_policy
         try:
             response = self._client.post(
                 "/write",
-                params={"db": self.database, "precision": "ms"},
+                params=params,
                 content="\n".join(lines).encode(),
             )
         except httpx.HTTPError as exc:

@@ -49,12 +49,23 @@ class Rollup:
         return f"{int(self.bucket.total_seconds())}s"
 
 
-ROLLUP_15M = Rollup("rollup_15m", timedelta(minutes=15), ("telemetry", "event"))
+ROLLUP_15M = Rollup("rollup_15m", timedelta(minutes=15), ("telemetry", "status", "event"))
 ROLLUP_1H = Rollup("rollup_1h", timedelta(hours=1), ("telemetry", "status"))
 ROLLUPS = (ROLLUP_15M, ROLLUP_1H)
 
 # Status fields that are not a plain "newest value" over an hour.
-STATUS_AGGREGATE = {"heap": "min", "outbox": "max", "dropped": "max", "reconnects": "max"}
+STATUS_AGGREGATE = {"heap": "min", "outbox": "max", "dropped": "max", "reconnects": "max",
+                    "rssi": "mean"}
+# Which policy a chart of a span reads (the first whose span covers it), and its
+# bucket there: about 100-400 points per series. Grafana reads the same choice
+# from the `rollup_map` points `ensure` writes (dashboards' `$rollup` variable).
+SPANS = (
+    (timedelta(days=2), RAW, timedelta(minutes=5)),
+    (timedelta(days=8), "rollup_15m", timedelta(hours=1)),
+    (timedelta(days=40), "rollup_1h", timedelta(hours=6)),
+    (timedelta(days=36500), "rollup_1h", timedelta(days=1)),
+)
+MAP = "rollup_map"
 
 
 def quote_ident(name: str) -> str:
@@ -168,6 +179,7 @@ def ensure(reader: InfluxReader, raw_days: int, rollup_days: int = 0) -> None:
     if RAW not in existing:  # a database created with another default
         reader.query(f"CREATE RETENTION POLICY {quote_ident(RAW)} ON {database} "
                      f"DURATION {_duration(raw_days)} REPLICATION 1 DEFAULT")
+    reader.write(map_lines(), retention_policy=ROLLUP_1H.policy)
 
 
 def bound_raw(reader: InfluxReader, raw_days: int) -> None:
@@ -208,12 +220,21 @@ def backfill(reader: InfluxReader, since: datetime, now: datetime | None = None)
 
 
 def source_for(span: timedelta) -> tuple[str, timedelta]:
-    """The policy a chart of `span` reads and its bucket: raw for a day, the
-    rollups beyond, so that about 100-400 points per series are read."""
-    if span <= timedelta(days=2):
-        return RAW, timedelta(minutes=5)
-    if span <= timedelta(days=8):
-        return ROLLUP_15M.policy, timedelta(hours=1)
-    if span <= timedelta(days=40):
-        return ROLLUP_1H.policy, timedelta(hours=6)
-    return ROLLUP_1H.policy, timedelta(days=1)
+    """The policy a chart of `span` reads and its bucket."""
+    for longest, policy, bucket in SPANS:
+        if span <= longest:
+            return policy, bucket
+    return SPANS[-1][1], SPANS[-1][2]
+
+
+def map_lines() -> list[str]:
+    """The span -> policy choice as points (one per policy, at 0, 1, 2 ms, so that
+    `first()` picks the finest policy whose span covers a range)."""
+    out, seen = [], set()
+    for n, (longest, policy, _) in enumerate(SPANS):
+        if policy not in seen:
+            seen.add(policy)
+            longest_ms = int(SPANS[-1][0].total_seconds() * 1000) if policy == SPANS[-1][1] \
+                else int(longest.total_seconds() * 1000)
+            out.append(f'{MAP} policy="{policy}",max_span_ms={longest_ms}i {n}')
+    return out
