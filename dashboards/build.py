@@ -9,9 +9,9 @@ import json
 from dashboards import JSON_DIR
 from dashboards.panels import (
     HEATING,
-    ROLLUP,
     MACHINE,
     METER,
+    ROLLUP,
     Json,
     bars,
     dashboard,
