@@ -362,7 +362,8 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
     with served(database_url, reader, **broker) as url:
         log_in(browser, url, "admin", "admin-password")
         browser.click("#nav a[href='#/admin']")
-        browser.wait_for("document.body.dataset.ready === '1' && !!document.getElementById('admin')")
+        browser.wait_for("document.body.dataset.ready === '1' && !!document.getElementById"
+                         "('admin')")
 
         def submit(form: str, values: dict[str, str]) -> str:
             for name, value in values.items():
