@@ -200,37 +200,31 @@ def enrol(api: httpx.Client, machines: int) -> dict[str, Any]:
     return {"bill": bill["id"], "split": split["id"], "member": members[0]["id"]}
 
 
-def timed_page(client: httpx.Client, token: str, paths: list[str]) -> float:
-    """Seconds until every request of a page has its answer, sent at once."""
-    headers = {"Authorization": f"Bearer {token}"}
-
-    def get(path: str) -> None:
-        response = client.get(path, headers=headers)
+def at_once(fetch: Callable[[str], httpx.Response], items: list[str]) -> float:
+    """Seconds until every request has its answer, read whole, all sent at once (as
+    a page sends them)."""
+    def one(item: str) -> None:
+        response = fetch(item)
         response.raise_for_status()
         _ = response.content
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(len(paths)) as pool:
-        list(pool.map(get, paths))
+    with ThreadPoolExecutor(len(items)) as pool:
+        list(pool.map(one, items))
     return time.perf_counter() - started
 
 
+def timed_page(client: httpx.Client, token: str, paths: list[str]) -> float:
+    """A page's data through the api."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return at_once(lambda path: client.get(path, headers=headers), paths)
+
+
 def raw_influxql(influx: InfluxDB, queries: list[str]) -> Callable[[], float]:
-    """The naive page: its statements straight to InfluxDB, sent at once."""
+    """The naive page: its statements straight to InfluxDB."""
     client = httpx.Client(base_url=influx.url, auth=(influx.user, influx.password), timeout=600)
-
-    def run() -> float:
-        def one(q: str) -> None:
-            response = client.get("/query", params={"db": influx.database, "q": q, "epoch": "ms"})
-            response.raise_for_status()
-            _ = response.content
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(len(queries)) as pool:
-            list(pool.map(one, queries))
-        return time.perf_counter() - started
-
-    return run
+    params = {"db": influx.database, "epoch": "ms"}
+    return partial(at_once, lambda q: client.get("/query", params={**params, "q": q}), queries)
 
 
 NAIVE_CHART = {
