@@ -91,6 +91,9 @@ def run(workdir: Path, seconds: float | None, speed: float) -> dict[str, int]:
             "API_INFLUX_USERNAME": influx.user, "API_INFLUX_PASSWORD": influx.password,
             "API_SITE": str(scenario["site"]),
             "API_BADGE_HASH_KEY": str(scenario["badge_key"]),
+            # The demo's readings carry the scenario's own dates, months old: a bounded
+            # raw policy would refuse them (InfluxDB drops points older than it keeps).
+            "API_INFLUX_RAW_DAYS": "0",
         }
         api = ApiProcess(workdir / "api", api_env)
         servers.append(api)
