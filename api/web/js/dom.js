@@ -23,7 +23,9 @@ export function table(id, caption, columns, rows, { empty = "Nothing yet." } = {
   for (const row of rows) {
     const tr = el("tr", row.attrs || {});
     (row.cells || row).forEach((value, i) => {
-      tr.append(el("td", { class: columns[i] && columns[i].amount ? "amount" : null }, value === null || value === undefined ? "" : value));
+      const column = columns[i] || {};
+      tr.append(el("td", { class: column.amount ? "amount" : null, "data-label": column.label || null },
+        value === null || value === undefined ? "" : value));
     });
     body.append(tr);
   }

@@ -36,9 +36,8 @@ async function statements(box) {
     append(box, el("article", { class: "statement card", dataset: { split: st.split_id } },
       el("h3", {}, `${st.period.start} to ${st.period.end}: ${st.total}` + (st.closed ? "" : " (bill still open)")),
       st.explanation ? el("p", { class: "explanation" }, st.explanation) : null,
-      table(null, null, [{ label: "Pool" }, { label: "What" }, { label: "How", }, { label: "Amount", amount: true }],
-        st.lines.map((l) => [l.pool, `${l.item}: ${l.quantity} ${l.unit}` + (l.price ? ` at ${l.price}` : "") + (l.key ? ` (key ${l.key})` : ""),
-          `${l.basis}${l.note ? " – " + l.note : ""}`, l.amount])),
+      table(null, null, [{ label: "Pool" }, { label: "Line" }, { label: "Basis" }, { label: "Amount", amount: true }],
+        st.lines.map((l) => [l.pool, l.note || `${l.item}: ${l.quantity} ${l.unit}`, l.basis, l.amount])),
       button("Download PDF", async () => {
         try { await download(`/splits/${st.split_id}/statements/${st.member_id}/pdf`, "statement.pdf"); } catch (e) { say(note, e.message, true); }
       }, { class: "pdf", "aria-label": `PDF of the statement ${st.period.start} to ${st.period.end}` })));
