@@ -7,6 +7,13 @@ const ADMIN = ["admin"];
 const MANAGER = ["admin", "coordinator"];
 const TREASURER = ["admin", "treasurer"];
 
+// What is there on one side, the forms that change it on the other (one column on a phone).
+function part(id, title, nodes) {
+  const forms = nodes.filter((n) => n.tagName === "FORM");
+  return section(id, title, el("div", { class: "lists" }, nodes.filter((n) => n.tagName !== "FORM")),
+    el("div", { class: "forms" }, forms));
+}
+
 function options(rows, text) { return rows.map((r) => [String(r.id), text(r)]); }
 
 async function load() {
@@ -42,16 +49,16 @@ function membersPart(d, me, redraw) {
       return `Login ${u.username} (${u.role}${u.member_id ? ", " + code[u.member_id] : ""}) created.`;
     }));
   }
-  return section("members-section", "Members and logins", ...parts);
+  return part("members-section", "Members and logins", parts);
 }
 
 function spacesPart(d, me, redraw) {
   const unit = Object.fromEntries(d.units.map((u) => [u.id, u.code]));
   const member = Object.fromEntries(d.members.map((m) => [m.id, m.code]));
   const parts = [
-    table("units", null, [{ label: "Unit" }, { label: "Area m²", amount: true }, { label: "Heated" }],
+    table("units", "Units", [{ label: "Unit" }, { label: "Area m²", amount: true }, { label: "Heated" }],
       d.units.map((u) => [u.code, u.area_m2 ?? u.area, u.heated === false ? "no" : "yes"])),
-    table("leases", null, [{ label: "Unit" }, { label: "Member" }, { label: "From" }, { label: "To" }],
+    table("leases", "Leases", [{ label: "Unit" }, { label: "Member" }, { label: "From" }, { label: "To" }],
       d.leases.map((l) => [unit[l.unit_id], member[l.member_id], l.start, l.end || "open"])),
   ];
   if (TREASURER.includes(me.role)) {
@@ -69,19 +76,19 @@ function spacesPart(d, me, redraw) {
       await redraw(); return `Lease ${l.id} added.`;
     }));
   }
-  return section("spaces-section", "Units and leases", ...parts);
+  return part("spaces-section", "Units and leases", parts);
 }
 
 function devicesPart(d, me, redraw) {
   const note = message("devices-message");
   const byId = Object.fromEntries(d.devices.map((x) => [x.id, x.name]));
   const parts = [note,
-    table("devices", null, [{ label: "Device" }, { label: "Role" }, { label: "Since" }, { label: "Config" }],
+    table("devices", "Devices", [{ label: "Device" }, { label: "Role" }, { label: "Since" }, { label: "Config" }],
       d.devices.map((x) => ({ attrs: { dataset: { device: x.name } }, cells: [x.name, x.role, when(x.created_at),
         ADMIN.includes(me.role) ? button("Download config", async () => {
           try { await download(`/devices/${x.id}/config`, `${x.name}-config.json`); say(note, `Config of ${x.name} downloaded.`); } catch (e) { say(note, `Config of ${x.name}: ${e.message}`, true); }
         }, { "aria-label": `Download the config of ${x.name}` }) : ""] }))),
-    table("machines", null, [{ label: "Machine" }, { label: "Name" }, { label: "Node" }, { label: "Rated W", amount: true }],
+    table("machines", "Machines", [{ label: "Machine" }, { label: "Name" }, { label: "Node" }, { label: "Rated W", amount: true }],
       d.machines.map((m) => [m.code, m.name, byId[m.device_id] || "none", m.rated_power_w])),
   ];
   if (ADMIN.includes(me.role)) {
@@ -108,7 +115,7 @@ function devicesPart(d, me, redraw) {
       await redraw(); return `Machine ${m.code} added.`;
     }));
   }
-  return section("devices-section", "Devices and machines", ...parts);
+  return part("devices-section", "Devices and machines", parts);
 }
 
 function accessPart(d, me, redraw) {
@@ -119,10 +126,10 @@ function accessPart(d, me, redraw) {
     try { await api(path, { method: "DELETE" }); await redraw(); } catch (e) { say(note, `${what}: ${e.message}`, true); }
   };
   const parts = [note,
-    table("badges", null, [{ label: "Member" }, { label: "Kind" }, { label: "Holder" }, { label: "Enrolled" }, { label: "" }],
+    table("badges", "Badges", [{ label: "Member" }, { label: "Kind" }, { label: "Holder" }, { label: "Enrolled" }, { label: "" }],
       d.badges.map((b) => ({ attrs: { dataset: { member: member[b.member_id] } }, cells: [member[b.member_id], b.kind, b.holder, when(b.enrolled_at),
         b.revoked_at ? `revoked ${when(b.revoked_at)}` : button("Revoke", revoke(`/badges/${b.id}`, "badge"), { "aria-label": `Revoke badge ${b.id} of ${member[b.member_id]}` })] }))),
-    table("trainings", null, [{ label: "Member" }, { label: "Machine" }, { label: "Valid until" }, { label: "" }],
+    table("trainings", "Trainings", [{ label: "Member" }, { label: "Machine" }, { label: "Valid until" }, { label: "" }],
       d.trainings.map((t) => ({ attrs: { dataset: { member: member[t.member_id], machine: machine[t.machine_id] } }, cells: [member[t.member_id], machine[t.machine_id], t.expires_on || "no expiry",
         t.revoked_at ? `revoked ${when(t.revoked_at)}` : button("Revoke", revoke(`/trainings/${t.id}`, "training"), { "aria-label": `Revoke training of ${member[t.member_id]} on ${machine[t.machine_id]}` })] }))),
   ];
@@ -145,7 +152,7 @@ function accessPart(d, me, redraw) {
       await redraw(); return `${member[t.member_id]} may use ${machine[t.machine_id]}.`;
     }));
   }
-  return section("access-section", "Badges and trainings", ...parts);
+  return part("access-section", "Badges and trainings", parts);
 }
 
 async function auditPart() {
