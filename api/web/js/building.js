@@ -10,8 +10,13 @@ function degrees(value) { return value === null || value === undefined ? "–" :
 function evidence(rows) {
   if (!rows || !rows.length) return el("p", {}, "No readings kept.");
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return table(null, "Evidence: the readings that made it fire", keys.map((k) => ({ label: k })),
-    rows.slice(0, 12).map((r) => keys.map((k) => (k === "time" && r[k] ? when(new Date(r[k]).toISOString()) : r[k]))));
+  const shown = rows.slice(-12);
+  const grid = table(null, null, keys.map((k) => ({ label: k.replace(/^t_/, "") })),
+    shown.map((r) => keys.map((k) => (k === "time" && r[k] ? when(new Date(r[k]).toISOString()) : r[k]))));
+  grid.querySelector("table").classList.add("grid");
+  // Open on a desktop; on a phone one tap away, so that the alerts fit the screen.
+  return el("details", { class: "evidence", open: window.innerWidth >= 640 },
+    el("summary", {}, `Evidence: the ${shown.length === rows.length ? "" : `last ${shown.length} of the `}${rows.length} readings that made it fire`), grid);
 }
 
 function alertCard(alert, me, refresh) {
