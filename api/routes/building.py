@@ -112,12 +112,17 @@ def my_machines(request: Request, user: CurrentUser, session: SessionDep,
         sessions = read_sessions(reader, site.name, now - building.OPEN_SESSION_LOOKBACK, now)
         return building.open_devices(sessions)
 
-    in_use = _influx(request, busy)
+    try:
+        in_use: set[str] | None = _influx(request, busy)
+    except HTTPException:  # the list still says what the member may use
+        in_use = None
     out = []
     for training, machine in rows:
         device = devices.get(machine.device_id) if machine.device_id else None
         if device is None or device in faulty:
             state = "out of order"
+        elif in_use is None:
+            state = "unknown (no live data)"
         elif device in in_use:
             state = "in use"
         else:
