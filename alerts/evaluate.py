@@ -38,3 +38,8 @@ def findings(snap: Snapshot, config: RulesConfig) -> list[Finding]:
         snap.hourly_power, config.base_load, config.opening_hours.timezone, snap.now_ms
     )
     return found
+
+
+def held(snap: Snapshot, config: RulesConfig) -> set[str]:
+    """Alert keys whose condition the data cannot judge now (see lifecycle.apply)."""
+    return heating.awaiting_heat(snap.telemetry, config.heating, snap.now_ms)

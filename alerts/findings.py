@@ -8,6 +8,11 @@ from typing import Any
 Row = dict[str, Any]  # one InfluxDB row: column -> value, "time" in Unix ms
 
 
+def dedupe_key(kind: str, site: str, device: str, subject: str = "") -> str:
+    """Repeated firings of one condition share this key and stay one alert."""
+    return ":".join([kind, site, device, subject] if subject else [kind, site, device])
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: str  # heating, device_offline, sensor_implausible, machine_left_on, ...
@@ -21,8 +26,4 @@ class Finding:
 
     @property
     def dedupe_key(self) -> str:
-        """Repeated firings of one condition share this key and stay one alert."""
-        parts = [self.kind, self.site, self.device]
-        if self.subject:
-            parts.append(self.subject)
-        return ":".join(parts)
+        return dedupe_key(self.kind, self.site, self.device, self.subject)

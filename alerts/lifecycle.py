@@ -1,11 +1,12 @@
 """firing -> notified -> acknowledged (by whom) -> resolved. Findings with a
 dedupe key that already has an open alert update it instead of opening another;
 an alert resolves when its condition has been absent for `resolve_after_s`
-(so a condition that flickers at its threshold does not page twice)."""
+(so a condition that flickers at its threshold does not page twice), unless
+the rules say its absence proves nothing now (`held`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,8 +39,10 @@ def apply(
     now: datetime,
     config: LifecycleConfig,
     channels: Sequence[str],
+    held: Collection[str] = frozenset(),
 ) -> Outcome:
-    """Record one evaluation's findings."""
+    """Record one evaluation's findings. Open alerts whose key is in `held` and
+    that were not found stay as they are: their condition cannot be judged now."""
     open_alerts = {
         a.dedupe_key: a
         for a in session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)))
@@ -74,7 +77,7 @@ def apply(
             changed.append(alert)
     quiet = timedelta(seconds=config.resolve_after_s)
     for key, alert in open_alerts.items():
-        if key not in seen and now - as_utc(alert.last_seen_at) >= quiet:
+        if key not in seen and key not in held and now - as_utc(alert.last_seen_at) >= quiet:
             alert.state = "resolved"
             alert.resolved_at = now
             changed.append(alert)

@@ -20,7 +20,7 @@ from alerts import lifecycle
 from alerts.config import ConfigError, RulesConfig, load_rules
 from alerts.delivery import Dispatcher, EmailChannel, MqttChannel, RetryPolicy, WebhookChannel
 from alerts.delivery.message import Channel
-from alerts.evaluate import findings
+from alerts.evaluate import findings, held
 from alerts.findings import Finding
 from alerts.queries import fetch
 from alerts.settings import Settings
@@ -52,7 +52,8 @@ class AlertService:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         with self.sessions() as session:
             outcome = lifecycle.apply(
-                session, found, now, self.config.lifecycle, self.dispatcher.channel_names
+                session, found, now, self.config.lifecycle, self.dispatcher.channel_names,
+                held(snapshot, self.config),
             )
             lines = alert_lines(outcome.changed, now_ms)
         try:

@@ -1,8 +1,8 @@
 """`python -m api.cli`: the admin's daily work against the configured database.
 
-Each command validates with the api's own schemas and runs the api's own
-route function, so the CLI and the HTTP API cannot disagree. Errors name the
-problem and exit with status 2; nothing is stored then."""
+Each command validates with the api's own schemas and calls the same service
+as the HTTP route, so the CLI and the HTTP API cannot disagree. Errors name
+the problem and exit with status 2; nothing is stored then."""
 
 from __future__ import annotations
 
@@ -16,27 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_sessionmaker
-from api.main import start_up
-from api.models import (
-    AllocationRun,
-    Device,
-    ElectricityBill,
-    Machine,
-    Member,
-    Site,
-    Tariff,
-    Unit,
-    User,
-)
-from api.routes import badges, bills, devices, machines, members, spaces, users
-from api.routes.common import AclPush, site_today
+from api.main import make_publisher, make_reader, start_up
+from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
 from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
+from api.schemas.common import readable
 from api.schemas.machines import (
     DeviceCreate,
     MachineCreate,
@@ -53,22 +41,28 @@ from api.schemas.people import (
     UserPublic,
 )
 from api.schemas.spaces import LeaseCreate, LeasePublic, UnitCreate, UnitPublic
-from api.services import acl, counter_cache
+from api.services import (
+    badges,
+    bills,
+    counter_cache,
+    devices,
+    machines,
+    members,
+    spaces,
+    splits,
+    statements,
+    users,
+)
+from api.services.acl import AclPush
 from api.services.audit import Auditor
-from api.services.influx import InfluxError, InfluxReader
-from api.services.mqtt import MqttPublisher
-from api.services.split_input import ManualInputs
-from api.services.splits import SplitError, run_split
-from api.services.statements import member_statement, run_statement_pdf
+from api.services.errors import Invalid, NotFound, ServiceError
+from api.services.records import Coded, by_code
+from api.services.work import Work
 from api.settings import Settings
 
 
-class CliError(Exception):
-    pass
-
-
 def fail(message: str) -> NoReturn:
-    raise CliError(message)
+    raise Invalid(message)
 
 
 class Context:
@@ -82,44 +76,29 @@ class Context:
         self.site = site
         login = os.environ.get("SUDO_USER") or getpass.getuser()
         self.actor = User(id=None, username=f"cli:{login}", role="admin", active=True)
-        self.audit = Auditor(self.session, self.actor.username, None)
-        self._publisher: MqttPublisher | None = None
-
-    @property
-    def publisher(self) -> MqttPublisher:
-        if self._publisher is None:
-            s = self.settings
-            self._publisher = MqttPublisher(
-                s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password, s.mqtt_timeout_s
-            )
-        return self._publisher
-
-    def acl_push(self) -> AclPush:
-        return AclPush(self.factory, self.publisher, self.site)
-
-    def reader(self) -> InfluxReader:
-        s = self.settings
-        return InfluxReader(
-            s.influx_url,
-            s.influx_database,
-            s.influx_username,
-            s.influx_password,
-            s.influx_timeout_s,
+        # Neither connects before its first use.
+        self.publisher = make_publisher(settings)
+        self.reader = make_reader(settings)
+        self.work = Work(
+            self.session,
+            site,
+            Auditor(self.session, self.actor.username, None),
+            AclPush(self.factory, self.publisher, site),
         )
 
-    def by_code(self, model: Any, code: str, what: str) -> Any:
-        column = model.name if model is Device else model.code
-        row = self.session.scalar(
-            select(model).where(model.site_id == self.site.id, column == code)
-        )
+    def by_code(self, model: type[Coded], code: str, what: str) -> Coded:
+        return by_code(self.session, self.site, model, code, what)
+
+    def by_id(self, model: type[Any], row_id: int, what: str) -> Any:
+        row = self.session.get(model, row_id)
         if row is None:
-            fail(f"no {what} {code!r}")
+            raise NotFound(f"no {what} {row_id}")
         return row
 
     def close(self) -> None:
         self.session.close()
-        if self._publisher is not None:
-            self._publisher.close()
+        self.publisher.close()
+        self.reader.close()
         self.engine.dispose()
 
 
@@ -127,10 +106,7 @@ def parse(schema: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        fail(problems)
+        fail(readable(exc.errors(), whole="input"))
 
 
 def _show(row: Any, schema: type[BaseModel] | None = None) -> None:
@@ -155,19 +131,21 @@ def cmd_create_user(ctx: Context, args: argparse.Namespace) -> None:
             "member_id": member_id,
         },
     )
-    _show(users.create_user(body, ctx.actor, ctx.session, ctx.audit), UserPublic)
+    _show(users.create_user(ctx.work, body), UserPublic)
 
 
 def cmd_add_member(ctx: Context, args: argparse.Namespace) -> None:
-    data = {
-        "code": args.code,
-        "name": args.name,
-        "kind": args.kind,
-        "cost_centre": args.cost_centre,
-    }
-    data["email"] = args.email
-    body = parse(MemberCreate, data)
-    _show(members.create_member(body, ctx.actor, ctx.session, ctx.site, ctx.audit), MemberPublic)
+    body = parse(
+        MemberCreate,
+        {
+            "code": args.code,
+            "name": args.name,
+            "kind": args.kind,
+            "cost_centre": args.cost_centre,
+            "email": args.email,
+        },
+    )
+    _show(members.create_member(ctx.work, body), MemberPublic)
 
 
 def cmd_add_unit(ctx: Context, args: argparse.Namespace) -> None:
@@ -180,7 +158,7 @@ def cmd_add_unit(ctx: Context, args: argparse.Namespace) -> None:
             "heated": not args.unheated,
         },
     )
-    _show(spaces.create_unit(body, ctx.actor, ctx.session, ctx.site, ctx.audit), UnitPublic)
+    _show(spaces.create_unit(ctx.work, body), UnitPublic)
 
 
 def cmd_add_lease(ctx: Context, args: argparse.Namespace) -> None:
@@ -190,12 +168,12 @@ def cmd_add_lease(ctx: Context, args: argparse.Namespace) -> None:
         LeaseCreate,
         {"unit_id": unit.id, "member_id": member.id, "start": args.start, "end": args.end},
     )
-    _show(spaces.create_lease(body, ctx.actor, ctx.session, ctx.audit), LeasePublic)
+    _show(spaces.create_lease(ctx.work, body), LeasePublic)
 
 
 def cmd_add_device(ctx: Context, args: argparse.Namespace) -> None:
     body = parse(DeviceCreate, {"name": args.name, "role": args.role})
-    creds = devices.create_device(body, ctx.actor, ctx.session, ctx.site, ctx.audit)
+    creds = devices.create_device(ctx.work, body)
     _show(creds)
     print(f"MQTT password for {creds.name} (shown once): {creds.mqtt_password}", file=sys.stderr)
 
@@ -213,8 +191,7 @@ def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
             "grace_minutes": args.grace_minutes,
         },
     )
-    row = machines.create_machine(body, ctx.actor, ctx.session, ctx.audit, ctx.acl_push())
-    _show(row, MachinePublic)
+    _show(machines.create_machine(ctx.work, body), MachinePublic)
 
 
 def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
@@ -223,8 +200,7 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
         BadgeCreate,
         {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
     )
-    row = badges.enrol_badge(body, ctx.actor, ctx.session, ctx.settings, ctx.audit, ctx.acl_push())
-    _show(row, BadgePublic)
+    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_hash_key), BadgePublic)
 
 
 def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
@@ -234,8 +210,7 @@ def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
         TrainingCreate,
         {"member_id": member.id, "machine_id": machine.id, "expires_on": args.expires},
     )
-    row = machines.grant_training(body, ctx.actor, ctx.session, ctx.audit, ctx.acl_push())
-    _show(row, TrainingPublic)
+    _show(machines.grant_training(ctx.work, body), TrainingPublic)
 
 
 def _load_json(path: str) -> Any:
@@ -255,82 +230,49 @@ def cmd_import_bill(ctx: Context, args: argparse.Namespace) -> None:
     if not isinstance(data, dict) or not isinstance(data.get("tariff"), dict):
         fail(f"{args.file}: expected an object with a 'tariff' object")
     tariff_data = data.pop("tariff")
-    tariff = ctx.session.scalar(
-        select(Tariff).where(Tariff.site_id == ctx.site.id, Tariff.name == tariff_data.get("name"))
-    )
+    tariff = bills.tariff_named(ctx.session, ctx.site, tariff_data.get("name"))
     if tariff is None:
-        tariff = bills.create_tariff(
-            parse(TariffCreate, tariff_data), ctx.actor, ctx.session, ctx.site, ctx.audit
-        )
+        tariff = bills.create_tariff(ctx.work, parse(TariffCreate, tariff_data))
     body = parse(BillCreate, {**data, "tariff_id": tariff.id})
-    _show(bills.create_bill(body, ctx.actor, ctx.session, ctx.site, ctx.audit), BillPublic)
+    _show(bills.create_bill(ctx.work, body), BillPublic)
 
 
 def cmd_run_split(ctx: Context, args: argparse.Namespace) -> None:
-    bill = ctx.session.get(ElectricityBill, args.bill)
-    if bill is None:
-        fail(f"no bill {args.bill}")
-    manual = None
-    if args.manual:
-        request = parse(SplitRequest, {"manual": _load_json(args.manual)})
-        manual = ManualInputs(request.manual.metered_kwh, request.manual.demand_intervals_kw)
-    reader = None if manual and manual.metered_kwh is not None else ctx.reader()
-    try:
-        run = run_split(ctx.session, reader, ctx.site, bill, ctx.audit, manual)
-    except SplitError as exc:
-        fail(str(exc))
-    finally:
-        if reader is not None:
-            reader.close()
-    ctx.session.commit()
+    bill = ctx.by_id(ElectricityBill, args.bill, "bill")
+    request = parse(SplitRequest, {"manual": _load_json(args.manual)}) if args.manual else None
+    run = splits.run_split(ctx.work, ctx.reader, bill.id, request)
     print(json.dumps({"split_id": run.id, "total": run.result["total"], "notes": run.notes}))
 
 
 def cmd_export_split(ctx: Context, args: argparse.Namespace) -> None:
-    run = ctx.session.get(AllocationRun, args.split)
-    if run is None:
-        fail(f"no split {args.split}")
+    run = ctx.by_id(AllocationRun, args.split, "split")
     if args.pdf:
         member = ctx.by_code(Member, args.pdf, "member")
-        statement = member_statement(run.result, member.code)
-        if statement is None:
-            fail(f"member {member.code} has no share in split {run.id}")
-        Path(args.out).write_bytes(run_statement_pdf(ctx.site, run, member, statement))
+        pdf = statements.statement_pdf_of(ctx.session, ctx.actor, ctx.site, run.id, member.id)
+        Path(args.out).write_bytes(pdf.content)
     else:
         Path(args.out).write_text(run.csv)
     print(args.out)
 
 
 def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
-    Path(args.out).write_text(devices.mosquitto_passwd(ctx.actor, ctx.session, ctx.site))
+    Path(args.out).write_text(devices.mosquitto_passwd(ctx.session, ctx.site))
     print(args.out)
 
 
 def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
-    devices = counter_cache.counted_devices(ctx.session, ctx.site.id)
-    if args.rebuild:
-        counter_cache.rebuild(ctx.session, [d.id for d in devices])
-    reader = ctx.reader()
-    try:
-        added = counter_cache.refresh(ctx.session, reader, ctx.site.name, devices)
-    except InfluxError as exc:
-        fail(str(exc))
-    finally:
-        reader.close()
-    ctx.session.commit()
-    print(json.dumps({"devices": len(devices), "rows_added": added}))
+    count, added = counter_cache.refresh_site(
+        ctx.session, ctx.reader, ctx.site, rebuild_first=args.rebuild
+    )
+    print(json.dumps({"devices": count, "rows_added": added}))
 
 
 def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
-    _show(bills.close_bill(args.bill, ctx.actor, ctx.session, ctx.audit), BillPublic)
+    _show(bills.close_bill(ctx.work, args.bill), BillPublic)
 
 
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
-    ids = list(ctx.session.scalars(select(Machine.id).where(Machine.site_id == ctx.site.id)))
-    failed = acl.publish_many(ctx.factory, ctx.publisher, ids, site_today(ctx.site))
-    if failed:
-        fail(f"ACL of machine(s) {failed} not published (broker unreachable?)")
-    print(json.dumps({"published": len(ids)}))
+    print(json.dumps({"published": ctx.work.acl.publish_site()}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -425,13 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(settings)
     try:
         args.func(ctx, args)
-    except CliError as exc:
+    except ServiceError as exc:
         ctx.session.rollback()
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except HTTPException as exc:
-        ctx.session.rollback()
-        print(f"error: {exc.detail}", file=sys.stderr)
         return 2
     finally:
         ctx.close()

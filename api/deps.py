@@ -1,9 +1,9 @@
-"""Request dependencies as Annotated aliases: database session, current user, roles."""
+"""Request dependencies as Annotated aliases: database session, current user, roles,
+and the Work a changing route hands to its service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -11,10 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.models import ApiToken, Site, User
-from api.security import token_digest
+from api.models import Site, User
+from api.services.acl import AclPush
 from api.services.audit import Auditor
+from api.services.auth import user_of_token
+from api.services.influx import InfluxReader
 from api.services.mqtt import Publisher
+from api.services.work import Work
 from api.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
@@ -42,10 +45,16 @@ def get_publisher(request: Request) -> Publisher | None:
     return publisher
 
 
+def get_influx(request: Request) -> InfluxReader | None:
+    reader: InfluxReader | None = request.app.state.influx
+    return reader
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PublisherDep = Annotated[Publisher | None, Depends(get_publisher)]
+InfluxDep = Annotated[InfluxReader | None, Depends(get_influx)]
 
 
 def get_current_user(
@@ -53,29 +62,16 @@ def get_current_user(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    unauthorized = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "missing or invalid token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    if credentials is None:
-        raise unauthorized
-    token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(credentials.credentials, settings.secret_key)
+    user = None
+    if credentials is not None:
+        user = user_of_token(session, settings.secret_key, credentials.credentials)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid token",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    )
-    if token is None or _aware(token.expires_at) < datetime.now(UTC):
-        raise unauthorized
-    user = session.get(User, token.user_id)
-    if user is None or not user.active:
-        raise unauthorized
     return user
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -101,13 +97,6 @@ Admin = Annotated[User, Depends(require_roles("admin"))]
 Manager = Annotated[User, Depends(require_roles("coordinator", "admin"))]
 
 
-def get_auditor(session: SessionDep, user: CurrentUser) -> Auditor:
-    return Auditor(session, user.username, user.id)
-
-
-AuditorDep = Annotated[Auditor, Depends(get_auditor)]
-
-
 def get_site_row(session: Session, name: str) -> Site | None:
     return session.scalar(select(Site).where(Site.name == name))
 
@@ -120,3 +109,18 @@ def get_site(session: SessionDep, settings: SettingsDep) -> Site:
 
 
 SiteDep = Annotated[Site, Depends(get_site)]
+
+
+def get_work(
+    session: SessionDep,
+    site: SiteDep,
+    user: CurrentUser,
+    factory: FactoryDep,
+    publisher: PublisherDep,
+) -> Work:
+    return Work(
+        session, site, Auditor(session, user.username, user.id), AclPush(factory, publisher, site)
+    )
+
+
+WorkDep = Annotated[Work, Depends(get_work)]

@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
 from api.deps import get_site_row
+from api.docs_page import add_docs_page
 from api.migrate import migrate, seed
 from api.routes import (
     auth,
@@ -35,8 +35,17 @@ from api.routes import (
     splits,
     users,
 )
-from api.routes.common import site_today
+from api.schemas.common import readable
 from api.services import acl, counter_cache, rollup
+from api.services.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+)
 from api.services.influx import InfluxReader
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
@@ -45,24 +54,33 @@ log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
 
 
-def _readable(errors: list[Any]) -> str:
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     return JSONResponse(
         {
-            "detail": _readable(list(errors)),
+            "detail": readable(errors, whole="body"),
             "errors": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in errors],
         },
         status_code=422,
     )
+
+
+# The one place where a service's refusal becomes an HTTP status.
+STATUS: dict[type[ServiceError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Invalid: 422,
+    Unauthenticated: 401,
+    Unavailable: 503,
+}
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    status = next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 400)
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
@@ -80,6 +98,27 @@ def start_up(settings: Settings) -> Engine:
     return engine
 
 
+def make_publisher(settings: Settings) -> MqttPublisher:
+    """The broker login that publishes ACLs; it connects on its first publish."""
+    return MqttPublisher(
+        settings.mqtt_host,
+        settings.mqtt_port,
+        settings.mqtt_username,
+        settings.mqtt_password,
+        settings.mqtt_timeout_s,
+    )
+
+
+def make_reader(settings: Settings) -> InfluxReader:
+    return InfluxReader(
+        settings.influx_url,
+        settings.influx_database,
+        settings.influx_username,
+        settings.influx_password,
+        settings.influx_timeout_s,
+    )
+
+
 async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
@@ -91,7 +130,7 @@ async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
             with factory() as session:
                 site = get_site_row(session, app.state.settings.site)
             if site is not None:
-                await asyncio.to_thread(acl.sweep, factory, publisher, site_today(site))
+                await asyncio.to_thread(acl.sweep, factory, publisher, acl.site_today(site))
         except Exception:  # a sweep must never stop the loop
             log.exception("ACL sweep failed")
 
@@ -100,8 +139,7 @@ def _refresh_counters(app: FastAPI) -> None:
     with session_scope(app.state.sessionmaker) as session:
         site = get_site_row(session, app.state.settings.site)
         if site is not None and app.state.influx is not None:
-            devices = counter_cache.counted_devices(session, site.id)
-            counter_cache.refresh(session, app.state.influx, site.name, devices)
+            counter_cache.refresh_site(session, app.state.influx, site)
 
 
 async def _counter_refresh(app: FastAPI, interval_s: float) -> None:
@@ -141,20 +179,8 @@ def create_app(
         engine = await asyncio.to_thread(start_up, settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.publisher = publisher or MqttPublisher(
-            settings.mqtt_host,
-            settings.mqtt_port,
-            settings.mqtt_username,
-            settings.mqtt_password,
-            settings.mqtt_timeout_s,
-        )
-        app.state.influx = influx or InfluxReader(
-            settings.influx_url,
-            settings.influx_database,
-            settings.influx_username,
-            settings.influx_password,
-            settings.influx_timeout_s,
-        )
+        app.state.publisher = publisher or make_publisher(settings)
+        app.state.influx = influx or make_reader(settings)
         tasks = [asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")]
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)
@@ -175,10 +201,12 @@ def create_app(
                 app.state.influx.close()
             engine.dispose()
 
-    app = FastAPI(title="workshop-monitor api", lifespan=lifespan)
+    app = FastAPI(title="workshop-monitor api", lifespan=lifespan, docs_url=None, redoc_url=None)
+    add_docs_page(app)
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(ServiceError, _service_error)
     routers = (auth, users, members, spaces, devices, machines, badges, bills, splits, me, building)
     for module in routers:
         app.include_router(module.router)

@@ -37,6 +37,7 @@ from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
 from api.services.split_input import build_split_input, period_bounds
 from api.settings import Settings
+from bench.allocation_reference import allocate_reference
 from devservers import InfluxDB
 from devservers.asgi import ThreadedApp
 from devservers.process import free_port
@@ -231,7 +232,7 @@ def phases(
     }
     if engine_reference:
         t4 = time.perf_counter()
-        slow = allocate(scenario, reference=True)
+        slow = allocate_reference(scenario)
         figures["engine_reference_s"] = round(time.perf_counter() - t4, 3)
         if split_to_dict(slow) != split_to_dict(split):
             raise AssertionError("the fast engine and its reference path disagree")
@@ -265,7 +266,7 @@ def engine_with_demand(served: Served, reader: InfluxReader, bill_id: int) -> di
     t0 = time.perf_counter()
     split = allocate(scenario)
     t1 = time.perf_counter()
-    slow = allocate(scenario, reference=True)
+    slow = allocate_reference(scenario)
     t2 = time.perf_counter()
     if split_to_dict(slow) != split_to_dict(split):
         raise AssertionError("the fast engine and its reference path disagree (demand)")

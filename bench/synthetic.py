@@ -79,16 +79,18 @@ def outside_c(ts: int) -> float:
 class Heating:
     """Boiler + pump + zones. The thermostat in zone 1 calls 06-19 on weekdays
     for 20 °C, otherwise for 15 °C; a failed burner leaves the pump running.
-    Further zones follow zone 1, each half a degree cooler than the one before."""
+    Further zones follow zone 1, each half a degree cooler than the one before.
+    In the `thermostat_off` spans it does not call at all (turned down, a timer)."""
 
     device: str = "boiler1"
     failed: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in ms
+    thermostat_off: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in ms
     seed: int = 1
     zones: int = 1
 
     def series(self, start: int, end: int, step_s: int = 10) -> Iterator[str]:
         rnd = random.Random(self.seed)
-        failed = sorted(self.failed)
+        failed, off = sorted(self.failed), sorted(self.thermostat_off)
         zone, flow, ret, burn_s, call = 18.0, 30.0, 29.0, 0, False
         yield status(self.device, start - 1000, "heating")
         for seq, ts in enumerate(range(start, end, step_s * 1000)):
@@ -99,6 +101,7 @@ class Heating:
                 call = True
             elif zone > setpoint + 0.3:
                 call = False
+            call = call and not inside(off, ts)
             burner = call and not inside(failed, ts)
             if burner:
                 flow += (70.0 - flow) * (1 - math.exp(-step_s / 240))

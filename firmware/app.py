@@ -1,8 +1,10 @@
 # The node application: one object holding all runtime state (no module
 # globals, so the simulator runs many nodes in one process), the tasks common
 # to every role, and the role's own tasks. Hardware comes in as `hw`, built by
-# drivers/board.py on an ESP32 or by the simulator from virtual parts.
+# drivers/board.py on an ESP32 or by the simulator from virtual parts; `hw.fs`
+# (optional) replaces the board's file system (the simulator's flash model).
 import asyncio
+import gc
 import json
 
 from firmware.logic.acl import Acl
@@ -12,6 +14,7 @@ from firmware.store import fsutil
 from firmware.store.aclcache import AclCache
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import Outbox
+from firmware.supervisor import Supervisor
 from firmware.version import FW_VERSION
 from protocol import wire
 
@@ -45,10 +48,12 @@ class Node:
         self.site = cfg["site"]
         self.device = cfg["device"]
         root = hw.storage_root
-        fsutil.makedirs(root)
-        self.acl_cache = AclCache(root)
+        self.fs = getattr(hw, "fs", None) or fsutil.FS
+        self.fs.makedirs(root)
+        self.supervisor = Supervisor(self.clock, self._task_failed, hw.rand)
+        self.acl_cache = AclCache(root, self.fs)
         self.role = role_class(cfg["role"])(self, hw, cfg)
-        self.store = CounterStore(root, COMMON_SLOTS + self.role.slots)
+        self.store = CounterStore(root, COMMON_SLOTS + self.role.slots, self.fs)
         values = self.store.load()
         self.boots = values["boots"] + 1
         self.boot_tag = self.boots % 255 + 1  # 1..255: never 0, which means trusted
@@ -56,7 +61,9 @@ class Node:
         seq = values["seq"] + SEQ_REBOOT_GAP if values["seq"] or values["boots"] else 0
         self.stamper = Stamper(self.clock, seq)
         self.clock.start_after(values["last_ts"])
-        self.outbox = Outbox(root, int(cfg["outbox_records"]))
+        self.outbox = Outbox(root, int(cfg["outbox_records"]), self.fs, deferred=True)
+        self.flash_wake = asyncio.Event()
+        self.save_due = False
         self.outbox.dropped = values["dropped"]
         self.policy = SavePolicy(
             int(cfg["persist_wh"]), int(cfg["persist_s"]) * 1000, SEQ_SAVE_EVERY
@@ -66,6 +73,7 @@ class Node:
         self.mqtt.on_message = self.on_message
         self.mqtt.on_connect = self.publish_status
         self.mqtt.restamp = self.restamp
+        self.mqtt.expect = self.supervisor.expect
         self.started_ms = self.clock.now_ms()
         self.queued = {"telemetry": 0, "event": 0}
         self.save(self.started_ms)  # the boot count and the seq jump are on flash now
@@ -85,7 +93,16 @@ class Node:
         self.queued[channel] += 1
         tag = 0 if msg["tq"] else self.boot_tag
         self.outbox.append(channel, wire.encode(channel, msg), tag)
-        self.mqtt.notify()
+        self.flash_wake.set()  # written by flash_loop, not by the caller
+
+    def write_flash(self) -> None:
+        """What the tasks left for the flash: queued records in one write, a
+        due counter save. Runs in flash_loop, so a badge, a sample or an ack
+        never waits for LittleFS's erase-and-copy."""
+        if self.outbox.flush():
+            self.mqtt.notify()
+        if self.save_due:
+            self.save(self.clock.now_ms())
 
     def restamp(self, channel: str, payload, tag: int):
         """A record stamped before the clock was trusted, sent now: if it is
@@ -132,6 +149,8 @@ class Node:
         return values
 
     def save(self, now_ms: int) -> None:
+        self.save_due = False
+        self.outbox.flush()  # the records numbered before this save are on flash first
         values = self._values()
         self.store.save(values)
         self.policy.mark(now_ms, self.role.energy_wh(), self.stamper.seq, _signature(values))
@@ -139,23 +158,43 @@ class Node:
     def maybe_save(self, now_ms: int) -> None:
         values = self.role.values()
         if self.policy.due(now_ms, self.role.energy_wh(), self.stamper.seq, _signature(values)):
-            self.save(now_ms)
+            self.save_due = True
+            self.flash_wake.set()
 
     # -- incoming -----------------------------------------------------------
 
     def on_message(self, topic: str, payload) -> None:
         try:
             channel = wire.parse_topic(topic)[2]
-            msg = wire.decode(channel, payload)
             if channel == "acl":
-                acl = Acl.from_msg(msg)
-                if self.role.acl_received(acl):
-                    self.acl_cache.save(bytes(payload))
+                self.acl_received(payload)
             elif channel == "cmd":
-                self.command(msg)
+                self.command(wire.decode(channel, payload))
         except (wire.ProtocolError, ValueError, KeyError, TypeError) as exc:
             # Bad downlink: reported, nothing changed.
             self.emit("fault", {"reason": "downlink", "detail": str(exc)[:DETAIL_MAX]})
+
+    def acl_received(self, payload) -> None:
+        """The retained ACL, parsed straight into packed hashes (no JSON
+        objects, no copy of the payload). One that does not fit in RAM is
+        refused and reported, and the cached one stays: being retained, it
+        comes back on every connect, and a MemoryError here would otherwise
+        reset the node on every connect."""
+        decider = getattr(self.role, "decider", None)
+        if decider is None:
+            return  # not a machine: no ACL to hold
+        if payload is None:
+            detail = "ACL above %d bytes refused" % wire.MAX_ACL_PAYLOAD
+        else:
+            try:
+                if decider.replace(Acl.from_payload(payload)):
+                    self.acl_cache.save(payload)
+                return
+            except MemoryError:
+                gc.collect()
+                detail = "ACL of %d bytes does not fit in RAM" % len(payload)
+        kept = decider.acl.ver
+        self.emit("fault", {"reason": "acl", "detail": "%s; version %d kept" % (detail, kept)})
 
     def command(self, msg: dict) -> None:
         op = msg["op"]
@@ -174,7 +213,7 @@ class Node:
             errors = config.parse(text)[1]
             if errors:
                 raise ValueError("config rejected: " + "; ".join(errors))
-            fsutil.write_atomic(self.hw.config_path, text.encode())
+            self.fs.write_atomic(self.hw.config_path, text.encode())
             self.save(self.clock.now_ms())
             self.hw.reset()
         elif not self.role.command(op, args):
@@ -210,22 +249,48 @@ class Node:
                 # Soon after the network returns: queued records wait for it.
                 await self.clock.sleep_ms(5000)
 
-    async def watchdog_loop(self) -> None:
-        # Fed from a task of its own: if the scheduler stalls, the board resets.
-        period = int(self.cfg["watchdog_ms"]) // 3
+    async def flash_loop(self) -> None:
         while True:
-            self.hw.watchdog.feed()
+            await self.flash_wake.wait()
+            self.flash_wake.clear()
+            # One scheduler turn first: everything the waking step queued
+            # (a decision and its session start) goes in the same write.
+            await self.clock.sleep_ms(0)
+            self.write_flash()
+
+    async def watchdog_loop(self) -> None:
+        """Feeds only while every supervised task shows progress; a stalled
+        one is reported (on flash: it goes out after the reset) and the
+        watchdog resets the board."""
+        period = int(self.cfg["watchdog_ms"]) // 3
+        reported = None
+        while True:
+            stalled = self.supervisor.stalled(self.clock.now_ms())
+            if stalled is None:
+                self.hw.watchdog.feed()
+            elif stalled != reported:
+                reported = stalled
+                self.emit("fault", {"reason": "stalled", "detail": stalled})
+                self.write_flash()
             await self.clock.sleep_ms(period)
 
+    def _task_failed(self, name: str, detail: str) -> None:
+        self.emit("fault", {"reason": "task", "detail": (name + ": " + detail)[:DETAIL_MAX]})
+
     def tasks(self) -> list:
-        tasks = [self.mqtt.run(), self.hw.link.keep_up(), self.telemetry_loop(),
-                 self.status_loop(), self.ntp_loop(), self.watchdog_loop()]
+        """(name, coroutine function) of every task the supervisor keeps."""
+        tasks = [("mqtt", self.mqtt.run), ("link", self.hw.link.keep_up),
+                 ("telemetry", self.telemetry_loop), ("status", self.status_loop),
+                 ("ntp", self.ntp_loop), ("flash", self.flash_loop)]
         tasks.extend(self.role.tasks())
         return tasks
 
     async def run(self) -> None:
         self.emit("boot", {"reason": self.hw.reset_cause(), "detail": "fw " + FW_VERSION})
-        await asyncio.gather(*self.tasks())
+        keep = self.supervisor.keep
+        # The feeder is not supervised: if it fails, nothing feeds and the
+        # watchdog resets the board.
+        await asyncio.gather(self.watchdog_loop(), *[keep(n, f) for n, f in self.tasks()])
 
 
 def _signature(values: dict) -> int:

@@ -44,14 +44,14 @@ ROLE_DEFAULTS = {
         "clamp": {"amps_per_volt": 30.0, "volts": 230.0, "pf": 1.0, "mains_hz": 50,
                   "cycles": 5, "samples_per_cycle": 40, "min_a": 0.05, "adc_ref_v": 3.3},
         "pzem_address": 1,
-        "pins": {"spi_sck": 18, "spi_mosi": 23, "spi_miso": 19, "rc522_cs": 5, "rc522_rst": 4,
+        "pins": {"spi_sck": 18, "spi_mosi": 23, "spi_miso": 19, "rc522_cs": 13, "rc522_rst": 4,
                  "i2c_sda": 21, "i2c_scl": 22, "relay": 26, "extraction": 27, "running": 34,
                  "adc_current": 36, "adc_voltage": -1, "uart_tx": 17, "uart_rx": 16},
     },
     "heating": {
         "temp_every_s": 10,
         "sensors": {},
-        "pins": {"onewire": 15, "call": 35},
+        "pins": {"onewire": 4, "call": 35},
     },
     "meter": {
         "source": "s0",
@@ -62,11 +62,21 @@ ROLE_DEFAULTS = {
     },
 }
 
-# ESP32 pins 34-39 are input only; 6-11 are the flash chip.
-INPUT_ONLY = (34, 35, 36, 37, 38, 39)
-FLASH_PINS = (6, 7, 8, 9, 10, 11)
-OUTPUT_PINS = ("relay", "extraction", "spi_sck", "spi_mosi", "rc522_cs", "rc522_rst", "uart_tx")
+# What each ESP32 GPIO may carry (hardware/pinmap.json "esp32" holds the same
+# sets; tests/firmware/test_pinmap.py keeps them equal).
+# Concatenated, not unpacked: MicroPython has no * in a tuple display.
+GPIOS = tuple(range(20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))  # noqa: RUF005
+FLASH_PINS = (6, 7, 8, 9, 10, 11)  # the SPI flash chip
+UART0_PINS = (1, 3)  # the USB serial console: REPL, flashing, SAFE MODE messages
+# Sampled at reset: a pull-up, a pull-down or a driven level on them can stop
+# the boot (0: download mode), or set the flash to 1.8 V (12). Every circuit
+# of the nodes puts one of those on its pin, so none may use them.
+STRAPPING_PINS = (0, 2, 5, 12, 15)
+INPUT_ONLY = (34, 35, 36, 37, 38, 39)  # no output driver, no internal pulls
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is unusable while Wi-Fi runs
+# Signals the node drives (I2C and 1-Wire pull their line low).
+OUTPUT_PINS = ("relay", "extraction", "spi_sck", "spi_mosi", "rc522_cs", "rc522_rst", "uart_tx",
+               "i2c_sda", "i2c_scl", "onewire")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -137,14 +147,7 @@ def validate(cfg: dict) -> list:
         if cfg.get("card_mode") not in ("tap", "present"):
             errors.append("card_mode must be tap or present")
     if role == "heating":
-        sensors = cfg.get("sensors")
-        if not isinstance(sensors, dict):
-            errors.append("sensors must map reading names to 1-Wire ROM ids")
-        else:
-            for name in sensors:
-                rom = sensors[name]
-                if not name.startswith("t_") or not isinstance(rom, str) or len(rom) != 16:
-                    errors.append("sensor %r: name t_..., ROM id of 16 hex digits" % name)
+        errors.extend(check_sensors(cfg.get("sensors")))
     if role == "meter":
         if cfg.get("source") not in ("s0", "pzem"):
             errors.append("source must be s0 or pzem")
@@ -160,11 +163,15 @@ def check_pins(pins: dict) -> list:
         pin = pins[name]
         if pin == -1:
             continue  # not fitted
-        if isinstance(pin, bool) or not isinstance(pin, int) or not 0 <= pin <= 39:
+        if isinstance(pin, bool) or not isinstance(pin, int) or pin not in GPIOS:
             errors.append("pin %s: %r is not an ESP32 GPIO" % (name, pin))
             continue
         if pin in FLASH_PINS:
             errors.append("pin %s: GPIO%d belongs to the flash chip" % (name, pin))
+        elif pin in UART0_PINS:
+            errors.append("pin %s: GPIO%d is the serial console (UART0)" % (name, pin))
+        elif pin in STRAPPING_PINS:
+            errors.append("pin %s: GPIO%d is a strapping pin (boot mode)" % (name, pin))
         if name in OUTPUT_PINS and pin in INPUT_ONLY:
             errors.append("pin %s: GPIO%d is input only" % (name, pin))
         if name.startswith("adc_") and pin not in ADC1_PINS:
@@ -172,6 +179,31 @@ def check_pins(pins: dict) -> list:
         if pin in used:
             errors.append("pin %s: GPIO%d already used by %s" % (name, pin, used[pin]))
         used[pin] = name
+    return errors
+
+
+def check_sensors(sensors) -> list:
+    """Heating sensors: reading names by the protocol's own rule (a name the
+    gateway would refuse must not pass here and then fail every telemetry
+    message), t_ first, and 1-Wire ROM ids of 16 hex digits."""
+    if not isinstance(sensors, dict):
+        return ["sensors must map reading names to 1-Wire ROM ids"]
+    errors = []
+    readings: dict = {"call": 0}
+    for name in sensors:
+        if not isinstance(name, str) or not name.startswith("t_"):
+            errors.append("sensor %r: reading names start with t_" % (name,))
+            continue
+        readings[name] = 0.0
+        try:
+            wire._hexes([sensors[name]], "sensor " + name)
+        except wire.ProtocolError as exc:
+            errors.append(exc.detail + " (a 1-Wire ROM id)")
+    if not errors:
+        try:
+            wire.encode("telemetry", wire.telemetry(0, wire.TS_MIN_MS, {}, readings))
+        except wire.ProtocolError as exc:
+            errors.append("sensors: " + exc.detail)
     return errors
 
 

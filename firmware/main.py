@@ -1,28 +1,13 @@
 # Entry point on the board (deployed as /main.py): read the config, build the
-# hardware, run the node; on a config error run the safe mode; on an
-# unexpected exception, print it, wait and reset, so a transient fault does
-# not leave the node dead while a persistent one does not spin: the wait
-# grows with each crash counted in RTC memory.
+# hardware, run the node; on a config error (or outputs that cannot be
+# started) run the safe mode; on an unexpected exception, print it, wait and
+# reset, so a transient fault does not leave the node dead while a persistent
+# one does not spin: the wait grows with each crash counted in RTC memory
+# (drivers/watchdog.py). Whatever ends the program (crash, Ctrl-C, SystemExit,
+# safe mode) leaves the outputs off.
 import asyncio
 import gc
 import sys
-
-gc.collect()
-from firmware import config  # noqa: E402
-
-gc.collect()
-
-
-def _crash_delay_s() -> int:
-    try:
-        import machine
-
-        rtc = machine.RTC()
-        count = (rtc.memory() or b"\x00")[0]
-        rtc.memory(bytes((min(count + 1, 8),)))
-        return 5 << count
-    except (ImportError, OSError, AttributeError):
-        return 5
 
 
 def _forget(name: str) -> None:
@@ -34,34 +19,56 @@ def _forget(name: str) -> None:
     gc.collect()
 
 
+def load_config() -> tuple:
+    """-> (config, errors). The validator is imported here and dropped again
+    when the config is good: no global of this module keeps it (7 KB)."""
+    from firmware import config
+
+    cfg, errors = config.load()
+    del config  # the last reference to the module, for _forget
+    if not errors:
+        _forget("firmware.config")
+    return cfg, errors
+
+
+def start(cfg: dict, errors: list, board):
+    """Outputs first (off), then the rest; -> the coroutine to run. A pin the
+    port refuses gives the safe mode, not the REPL."""
+    if not errors:
+        try:
+            board.start_outputs()
+        except (ValueError, OSError, TypeError) as exc:
+            errors = ["outputs: %s" % exc]
+    if errors:
+        from firmware.safemode import SafeMode
+
+        board.start_safe()
+        return SafeMode(cfg, errors, board).run()
+    board.start()
+    gc.collect()
+    from firmware.app import Node
+
+    gc.collect()
+    return Node(cfg, board).run()
+
+
 def run() -> None:
     from firmware.drivers.board import Board
 
-    cfg, errors = config.load()
-    if not errors:
-        _forget("firmware.config")  # the validator is not needed again: 7 KB back
+    cfg, errors = load_config()
     board = Board(cfg)
-    board.start_outputs()
     try:
-        if errors:
-            from firmware.safemode import SafeMode
-
-            board.start_safe()
-            asyncio.run(SafeMode(cfg, errors, board).run())
-        else:
-            board.start()
-            gc.collect()
-            from firmware.app import Node
-
-            gc.collect()
-            asyncio.run(Node(cfg, board).run())
+        asyncio.run(start(cfg, errors, board))
     except Exception as exc:
         board.outputs_off()
         sys.print_exception(exc)  # type: ignore[attr-defined]
-        import time
+        from firmware.drivers import watchdog
 
-        time.sleep(_crash_delay_s())
+        watchdog.sleep_fed(board.watchdog, watchdog.count_crash())
         board.reset()
+    finally:
+        board.outputs_off()  # also on Ctrl-C and SystemExit, which skip the handler
 
 
-run()
+if __name__ == "__main__":
+    run()

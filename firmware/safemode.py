@@ -29,6 +29,7 @@ class SafeMode:
         self.errors = errors
         self.hw = hw
         self.clock = hw.clock
+        self.fs = getattr(hw, "fs", None) or fsutil.FS
         self.detail = ("config: " + "; ".join(errors))[:DETAIL_MAX]
         hw.outputs_off()
         self.mqtt: Any = None
@@ -41,8 +42,8 @@ class SafeMode:
                 wire.check_name("device", device)
             except wire.ProtocolError:
                 return
-            fsutil.makedirs(hw.storage_root)
-            self.outbox = Outbox(hw.storage_root, 64)
+            self.fs.makedirs(hw.storage_root)
+            self.outbox = Outbox(hw.storage_root, 64, self.fs)
             self.stamper = Stamper(self.clock, 0)
             self.mqtt = MqttClient(hw.link, self.clock, mqtt, self.outbox, site, device, hw.rand)
             self.mqtt.on_message = self.on_message
@@ -64,7 +65,7 @@ class SafeMode:
                 text = json.dumps(msg.get("args", {}).get("config"))
                 _, errors = config.parse(text)
                 if not errors:
-                    fsutil.write_atomic(self.hw.config_path, text.encode())
+                    self.fs.write_atomic(self.hw.config_path, text.encode())
                     self.hw.reset()
                     return
                 self.detail = ("config rejected: " + "; ".join(errors))[:DETAIL_MAX]

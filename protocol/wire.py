@@ -11,10 +11,17 @@ CHANNELS = ("status", "telemetry", "event", "acl", "cmd")
 UPLINK = ("status", "telemetry", "event")
 DOWNLINK = ("acl", "cmd")
 
-# Byte limits per payload. ACLs carry one 16-hex-digit hash per badge; 16 KB
-# holds about 800 badges, far more than a 60-member building has.
+# Byte limits per payload.
 MAX_PAYLOAD = 4096
-MAX_ACL_PAYLOAD = 16384
+# The most badges one machine's ACL may hold (allow plus master): what a
+# machine node can receive next to its own state in the RAM of an ESP32
+# without PSRAM, with its modules loaded as .mpy files (the costlier way).
+# Derived and checked in tests/firmware/test_memory.py; the api refuses a
+# change that would make an allow-list longer (api/services/acl.py).
+MAX_ACL_BADGES = 1000
+# One hash is '"<16 hex>", ' in the api's JSON: 20 bytes, plus the envelope.
+ACL_ENTRY_BYTES = 20
+MAX_ACL_PAYLOAD = ACL_ENTRY_BYTES * MAX_ACL_BADGES + 256
 MAX_NAME = 32
 MAX_FIELDS = 32
 
@@ -236,12 +243,23 @@ def _check_event(msg: dict) -> None:
 
 
 def _check_acl(msg: dict) -> None:
+    # protocol/acl.py parses the same rules straight into packed hashes (the
+    # node); tests/protocol/test_acl.py holds the two to the same answers.
     ver = _need(msg, "ver", (int,))
     if ver < 0:
         raise ProtocolError("bad_value", "ver must be >= 0")
-    _hexes(_need(msg, "allow", (list,)), "allow")
+    lists = [("allow", _need(msg, "allow", (list,)))]
     if "master" in msg:
-        _hexes(msg["master"], "master")
+        lists.append(("master", msg["master"]))
+    total = 0
+    for key, hashes in lists:
+        _hexes(hashes, key)
+        for k in range(1, len(hashes)):
+            if hashes[k] < hashes[k - 1]:
+                raise ProtocolError("not_sorted", "%r must be sorted" % key)
+        total += len(hashes)
+    if total > MAX_ACL_BADGES:
+        raise ProtocolError("too_many_badges", "%d badges, limit %d" % (total, MAX_ACL_BADGES))
 
 
 def _check_cmd(msg: dict) -> None:

@@ -1,14 +1,19 @@
 """Heating failure: the boiler calls but the flow does not get (or stay) hot, the
 flow-return difference collapses while it runs, or a zone stays cold in
 opening hours. All conditions of one heating node make ONE alert: a broken
-boiler is one problem for the coordinator, the conditions are its evidence."""
+boiler is one problem for the coordinator, the conditions are its evidence.
+
+A boiler nobody asks for heat can be neither blamed nor cleared: `awaiting_heat`
+names the nodes whose flow does not show heat being made now, so their open
+alert stays open until it does (one alert per failure, however often the
+thermostat calls)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from alerts.config import HeatingConfig, OpeningHours
-from alerts.findings import Finding, Row
+from alerts.findings import Finding, Row, dedupe_key
 from alerts.rules.series import DeviceKey, evidence, held_since, in_opening_hours, with_fields
 
 
@@ -26,6 +31,46 @@ def evaluate(
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+def awaiting_heat(
+    telemetry: Mapping[DeviceKey, Sequence[Row]], config: HeatingConfig, now_ms: int
+) -> set[str]:
+    """Alert keys of the heating nodes whose flow does not show the boiler making
+    heat now (not calling, still warming up, or no fresh data): their absence of
+    a finding says nothing, so an open heating alert of theirs must not resolve."""
+    waiting = set()
+    for (site, device), rows in telemetry.items():
+        boiler = with_fields(rows, "t_flow", "call")
+        if not boiler:
+            continue  # zone sensors only: no boiler to wait for
+        fresh = now_ms - int(boiler[-1]["time"]) <= config.rise_window_s * 1000
+        if not (fresh and _making_heat(boiler, config)):
+            waiting.add(dedupe_key("heating", site, device))
+    return waiting
+
+
+def _making_heat(rows: Sequence[Row], config: HeatingConfig) -> bool:
+    """The flow is hot, or rose as it should since the thermostat began calling;
+    while calling, the return (where measured) shows heat leaving too."""
+    last = rows[-1]
+    flow_now = float(last["t_flow"])
+    if flow_now < config.flow_hot_c:
+        call = _call_rise(rows)
+        if call is None or call[1] < config.rise_c:
+            return False
+    if last["call"] >= 0.5 and last.get("t_return") is not None:
+        return flow_now - float(last["t_return"]) >= config.min_delta_c
+    return True
+
+
+def _call_rise(rows: Sequence[Row]) -> tuple[int, float] | None:
+    """(when the current call began, how far the flow rose since), None when not calling."""
+    call_since = held_since(rows, lambda r: r["call"] >= 0.5)
+    if call_since is None:
+        return None
+    start = next(r for r in rows if int(r["time"]) == call_since)
+    return call_since, float(rows[-1]["t_flow"]) - float(start["t_flow"])
 
 
 def _evaluate_node(
@@ -61,14 +106,13 @@ def _evaluate_node(
 def _boiler_conditions(rows: Sequence[Row], config: HeatingConfig) -> list[tuple[str, int]]:
     last = rows[-1]
     now = int(last["time"])
-    call_since = held_since(rows, lambda r: r["call"] >= 0.5)
-    if call_since is None:
+    call = _call_rise(rows)
+    if call is None:
         return []
+    call_since, rise = call
     out: list[tuple[str, int]] = []
     on_for_s = (now - call_since) / 1000
     flow_now = float(last["t_flow"])
-    start = next(r for r in rows if int(r["time"]) == call_since)
-    rise = flow_now - float(start["t_flow"])
     if on_for_s >= config.rise_window_s and rise < config.rise_c and flow_now < config.flow_hot_c:
         out.append((
             f"boiler calls for {on_for_s / 60:.0f} min but flow rose only {rise:+.1f} K "

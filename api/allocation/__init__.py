@@ -5,8 +5,9 @@ Pure computation: no web, database or network imports, so the offline CLI
 """
 
 from .engine import Split, allocate
+from .parse import parse_scenario
 from .render import split_to_csv, split_to_dict
-from .scenario import Scenario, ScenarioError, parse_scenario
+from .scenario import Scenario, ScenarioError
 
 __all__ = [
     "Scenario",

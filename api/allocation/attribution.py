@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
@@ -66,44 +66,17 @@ def mw_of(num: int, den: int) -> int:
     return q + 1 if twice > den or (twice == den and q % 2) else q
 
 
-def split_slot(
-    slot: int, sessions: Sequence[Session], grace: int
-) -> tuple[dict[str, Fraction], Fraction]:
-    """Fractions of a slot's energy per member (in session or grace), and overhead.
-
-    The rule of step 3 written out directly for one slot; `occupancy` computes the
-    same for all slots of a machine in one sweep."""
-    lo, hi = slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS
-    cuts = {lo, hi}
-    for s in sessions:
-        cuts.update(t for t in (s.start, s.end, s.end + grace) if lo < t < hi)
-    bounds = sorted(cuts)
-    shares: dict[str, Fraction] = {}
-    overhead = ZERO
-    for p, q in pairwise(bounds):
-        part = Fraction(q - p, SLOT_SECONDS)
-        active = [s.member for s in sessions if s.start <= p < s.end]
-        if not active:
-            ended = [s for s in sessions if s.end <= p < s.end + grace]
-            last = max((s.end for s in ended), default=None)
-            active = [s.member for s in ended if s.end == last]
-        if not active:
-            overhead += part
-            continue
-        for member in active:  # concurrent users share the time equally
-            shares[member] = shares.get(member, ZERO) + part / len(active)
-    return shares, overhead
-
-
 Occupancy = dict[int, list[tuple[tuple[str, ...], int]]]  # slot -> (members, seconds)
 
 
 def occupancy(sessions: Sequence[Session], grace: int) -> Occupancy:
-    """Per slot: who holds which seconds of it, by the rule of `split_slot`.
+    """Per slot: who holds which seconds of it (step 3: the members in session
+    share the time equally; in a gap, those whose grace window runs, the latest
+    ended first).
 
     One sweep over the machine's session starts, ends and grace-window ends: the
     holders are constant between two of them. A member in two concurrent
-    sessions appears twice, as in `split_slot`."""
+    sessions appears twice."""
     opening: dict[int, list[Session]] = defaultdict(list)
     closing: dict[int, list[Session]] = defaultdict(list)
     grace_over: dict[int, list[Session]] = defaultdict(list)
@@ -152,7 +125,7 @@ def _overhead_shares(sessions: Sequence[Session]) -> dict[str, Fraction]:
     return {member: Fraction(t, total) for member, t in seconds.items()} if total else {}
 
 
-def _add_overhead(
+def add_overhead(
     out: Attributed,
     machine: Machine,
     sessions: Sequence[Session],
@@ -211,43 +184,11 @@ def attribute_machine(
         out.add_band(member, band, _total(acc))
     if idle:
         per_band = {band: _total(acc) for band, acc in sorted(idle.items())}
-        _add_overhead(out, machine, sessions, per_band, profile)
+        add_overhead(out, machine, sessions, per_band, profile)
 
 
-def attribute_machine_reference(
-    out: Attributed,
-    machine: Machine,
-    cleaned: Cleaned,
-    sessions: Sequence[Session],
-    band_of_slot: Sequence[int],
-) -> None:
-    """Step 3 for one machine, slot by slot in Fractions: the definition that
-    `attribute_machine` is tested against."""
-    grace = machine.grace_s
-    touching: dict[int, list[Session]] = defaultdict(list)
-    for s in sessions:
-        for slot in range(s.start // SLOT_SECONDS, (s.end + grace - 1) // SLOT_SECONDS + 1):
-            touching[slot].append(s)
-    overhead: dict[int, Fraction] = {}
-    for slot, wh in cleaned.slot_wh.items():
-        if not wh:
-            continue
-        near = touching.get(slot)
-        if near is None:
-            overhead[slot] = Fraction(wh)
-            continue
-        shares, free = split_slot(slot, near, grace)
-        for member, share in shares.items():
-            out.add(member, slot, band_of_slot[slot], wh * share)
-        if free:
-            overhead[slot] = wh * free
-    if not overhead:
-        return
-    per_band: dict[int, Fraction] = {}
-    for slot, wh in overhead.items():
-        per_band[band_of_slot[slot]] = per_band.get(band_of_slot[slot], ZERO) + wh
-    profile = [(slot, round(wh * MW_PER_WH)) for slot, wh in overhead.items()]
-    _add_overhead(out, machine, sessions, per_band, profile if out.with_load else [])
+# attribute_machine's signature: (out, machine, cleaned, its sessions, band of each slot).
+MachineStep = Callable[[Attributed, Machine, Cleaned, Sequence[Session], Sequence[int]], None]
 
 
 def _total(acc: dict[int, int]) -> Fraction:
@@ -262,15 +203,15 @@ def attribute(
     band_of_slot: Sequence[int],
     *,
     with_load: bool = False,
-    reference: bool = False,
+    step: MachineStep = attribute_machine,
 ) -> Attributed:
     """Steps 3 for all machines, sub-meters and estimates. with_load keeps each
-    member's energy per slot (for demand loads derived from the slots)."""
+    member's energy per slot (for demand loads derived from the slots); `step`
+    attributes one machine (the tests swap in a slot-by-slot version)."""
     out = Attributed(with_load=with_load)
     by_machine: dict[str, list[Session]] = defaultdict(list)
     for s in scenario.sessions:
         by_machine[s.machine].append(s)
-    step = attribute_machine_reference if reference else attribute_machine
     for machine in scenario.machines:
         step(out, machine, machines[machine.id], by_machine[machine.id], band_of_slot)
     for meter, cleaned in zip(scenario.submeters, submeters, strict=True):

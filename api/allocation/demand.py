@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import sys
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import accumulate
@@ -165,9 +165,17 @@ def _orderings(n: int, samples: int, seed: int) -> Iterator[list[int]]:
         yield order
 
 
-def _sampled(peaks: _Peaks, n: int, samples: int, seed: int) -> list[Fraction]:
-    """Mean marginal contribution over seeded orderings, on packed big integers
-    (the reference for `_sampled_np`)."""
+# Mean marginal contribution of each of n players over `samples` seeded orderings,
+# given the game's columns (one tuple of player loads per interval).
+Sampler = Callable[[list[tuple[int, ...]], int, int, int], list[Fraction]]
+
+
+def sampled_packed(
+    columns: list[tuple[int, ...]], n: int, samples: int, seed: int
+) -> list[Fraction]:
+    """Mean marginal contribution over seeded orderings, on packed big integers:
+    no bound on the loads (and the straightforward version of `_sampled_np`)."""
+    peaks = _Peaks(columns, n)
     totals = [0] * n
     peak, vectors = peaks.peak, peaks.vectors
     for order in _orderings(n, samples, seed):
@@ -183,7 +191,7 @@ def _sampled_np(columns: list[tuple[int, ...]], n: int, samples: int, seed: int)
     """The same orderings in int64 arrays, a batch of orderings at a time: the
     running coalition loads are cumulative sums over the ordered players, each
     prefix's peak is their max over the intervals, and a player's marginal is
-    the increase of that peak. All integers, so the totals equal `_sampled`'s."""
+    the increase of that peak. All integers, so the totals equal `sampled_packed`'s."""
     loads = np.array(columns, dtype=np.int64).T.copy()  # player x interval
     intervals = loads.shape[1]
     batch = max(1, (1 << 22) // (n * intervals))
@@ -198,19 +206,27 @@ def _sampled_np(columns: list[tuple[int, ...]], n: int, samples: int, seed: int)
     return [Fraction(int(t), samples) for t in totals]
 
 
+def sample(columns: list[tuple[int, ...]], n: int, samples: int, seed: int) -> list[Fraction]:
+    """The sampled game in int64 arrays while its sums fit, else on big integers."""
+    building = max(sum(col) for col in columns)
+    if building * samples >= 1 << 62:
+        return sampled_packed(columns, n, samples, seed)
+    return _sampled_np(columns, n, samples, seed)
+
+
 def shapley(
-    loads: Sequence[Sequence[Fraction]], samples: int, seed: int, *, reference: bool = False
+    loads: Sequence[Sequence[Fraction]], samples: int, seed: int, *, sampler: Sampler = sample
 ) -> Shares:
     """Shapley value of the peak game; loads[player][interval] in kW, non-negative."""
     ints, scale = scale_to_int(loads)
-    return shapley_scaled(ints, scale, samples, seed, reference=reference)
+    return shapley_scaled(ints, scale, samples, seed, sampler=sampler)
 
 
 def shapley_scaled(
-    ints: Sequence[Sequence[int]], scale: int, samples: int, seed: int, *, reference: bool = False
+    ints: Sequence[Sequence[int]], scale: int, samples: int, seed: int, *, sampler: Sampler = sample
 ) -> Shares:
-    """The same on integer loads in units of 1/scale kW. reference=True samples on
-    packed big integers instead of numpy (the tests compare the two)."""
+    """The same on integer loads in units of 1/scale kW. `sampler` plays the game
+    when it is too large to enumerate (the tests swap in `sampled_packed`)."""
     n = len(ints)
     # A player without load adds nothing to any coalition: its value is 0 and
     # leaving it out changes no one else's, but can make the game small enough
@@ -229,10 +245,7 @@ def shapley_scaled(
     if m <= EXACT_MAX_PLAYERS and (1 << m) * (len(columns) + 16) <= EXACT_BUDGET:
         values, method = _exact(_Peaks(ordered, m), m), "shapley (exact)"
     else:
-        if reference or building * samples >= 1 << 62:
-            values = _sampled(_Peaks(ordered, m), m, samples, seed)
-        else:
-            values = _sampled_np(ordered, m, samples, seed)
+        values = sampler(ordered, m, samples, seed)
         method = f"shapley (mean of {samples} orderings, seed {seed})"
         groups: dict[tuple[int, ...], list[int]] = {}
         for pos, k in enumerate(order):

@@ -10,9 +10,17 @@ import numpy as np
 
 from . import heating
 from .alerts import Alert
-from .attribution import Attributed, attribute, mw_of
+from .attribution import Attributed, MachineStep, attribute, attribute_machine, mw_of
 from .counters import clean_counter
-from .demand import MAX_SCALE, Shares, coincident_peak, scale_to_int, shapley_scaled
+from .demand import (
+    MAX_SCALE,
+    Sampler,
+    Shares,
+    coincident_peak,
+    sample,
+    scale_to_int,
+    shapley_scaled,
+)
 from .energy import COMMON, ESTIMATE_LIMIT, add_keyed, energy_pool, estimate_share, keyed_pool
 from .gaps import GapFill, fill_gaps
 from .keys import VACANCY, area_key
@@ -43,6 +51,19 @@ class Split:
         return any(a.hold for a in self.alerts)
 
 
+@dataclass(frozen=True)
+class Kernels:
+    """The engine's two hot loops: step 3 for one machine, and the sampled demand
+    game. The fast ones by default; the tests and the benchmark pass the
+    straightforward exact ones (bench/allocation_reference.py) and compare the cents."""
+
+    attribute_machine: MachineStep = attribute_machine
+    sample_shapley: Sampler = sample
+
+
+FAST = Kernels()
+
+
 @dataclass
 class _Usage:
     measured: Table
@@ -61,7 +82,7 @@ def _add(table: Table, source: Mapping[str, Mapping[str, Fraction]]) -> None:
             target[band] = target.get(band, Fraction(0)) + kwh
 
 
-def _usage(s: Scenario, reference: bool) -> _Usage:
+def _usage(s: Scenario, kernels: Kernels) -> _Usage:
     """Steps 1-3 (when the scenario has counter series) plus the given kWh."""
     measured: Table = {}
     estimated: Table = {}
@@ -93,9 +114,8 @@ def _usage(s: Scenario, reference: bool) -> _Usage:
             by_machine.setdefault(session.machine, []).append(session)
         estimates, fills = fill_gaps(s.machines, cleaned, by_machine, horizon)
         derive = bool(s.main_meter_kwh is not None and s.demand_intervals_kw is None and demand)
-        found = attribute(
-            s, cleaned, metered, estimates, slot_band, with_load=derive, reference=reference
-        )
+        step = kernels.attribute_machine
+        found = attribute(s, cleaned, metered, estimates, slot_band, with_load=derive, step=step)
         for table, source in ((measured, found.measured), (estimated, found.estimated)):
             _add(
                 table,
@@ -167,7 +187,7 @@ def _derived_loads(s: Scenario, found: Attributed) -> dict[str, list[int]]:
     return loads
 
 
-def _demand_pool(s: Scenario, usage: _Usage, reference: bool) -> tuple[ExactPool, Shares | None]:
+def _demand_pool(s: Scenario, usage: _Usage, kernels: Kernels) -> tuple[ExactPool, Shares | None]:
     demand = s.bill.demand
     pool = ExactPool("demand", demand.cost if demand else Fraction(0))
     if demand is None or not demand.cost:
@@ -178,7 +198,9 @@ def _demand_pool(s: Scenario, usage: _Usage, reference: bool) -> tuple[ExactPool
     if demand.method == "coincident_peak":
         shares = coincident_peak([[Fraction(x, scale) for x in row] for row in rows])
     else:
-        shares = shapley_scaled(rows, scale, demand.samples, demand.seed, reference=reference)
+        shares = shapley_scaled(
+            rows, scale, demand.samples, demand.seed, sampler=kernels.sample_shapley
+        )
     if not shares.peak:
         raise ScenarioError(
             f"bill.demand: a demand charge of {money(demand.cost)} but no load in any interval"
@@ -196,13 +218,10 @@ def _demand_pool(s: Scenario, usage: _Usage, reference: bool) -> tuple[ExactPool
     return pool, shares
 
 
-def allocate(scenario: Scenario, *, reference: bool = False) -> Split:
-    """Split the scenario's bills among members and the vacancy account, to the cent.
-
-    reference=True takes the slow, straightforward exact paths (per-slot Fractions,
-    pure-Python sampling); the tests check that both give the same cents."""
+def allocate(scenario: Scenario, *, kernels: Kernels = FAST) -> Split:
+    """Split the scenario's bills among members and the vacancy account, to the cent."""
     s = scenario
-    usage = _usage(s, reference)
+    usage = _usage(s, kernels)
     alerts = list(usage.alerts)
     rec = reconcile(s.bill.bands, usage.measured, usage.estimated, s.tolerance, usage.main_by_band)
     alerts += rec.alerts
@@ -228,7 +247,7 @@ def allocate(scenario: Scenario, *, reference: bool = False) -> Split:
         )
     else:
         energy = energy_pool(s.bill.bands, rec)
-    demand, shares = _demand_pool(s, usage, reference)
+    demand, shares = _demand_pool(s, usage, kernels)
     leftovers: dict[str, int] = {}  # step 9's third tie rule, across the pools
     rounded = [round_pool(energy, leftovers), round_pool(demand, leftovers)]
     common = ExactPool("common", Fraction(0))

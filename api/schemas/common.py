@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -32,3 +33,13 @@ class Strict(BaseModel):
 
 class Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def readable(errors: Iterable[Mapping[str, Any]], whole: str) -> str:
+    """Validation errors as one line, `field.path: message; ...` (`whole` names an
+    error of the object as a whole); the HTTP detail and the CLI's message."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where or whole}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)

@@ -78,3 +78,16 @@ class AclPublic(Strict):
     device: str | None
     version: int
     allow: list[str]
+
+
+class SessionPublic(Public):
+    """A badge session on a machine, rebuilt from the node's events."""
+
+    machine: str | None
+    device: str
+    member_id: int | None
+    member: str | None
+    start: datetime
+    end: datetime | None
+    minutes: float | None
+    kwh: float | None  # from the node's counter snapshots; None when not reported

@@ -10,16 +10,40 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Badge, Device, Machine, Member, Site, Training
+from api.services.errors import Conflict, Unavailable
 from api.services.mqtt import Publisher, PublishError
 from protocol import wire
 
 log = logging.getLogger(__name__)
+
+
+class AclTooLarge(ValueError):
+    """A machine's allow-list would hold more badges than its node can
+    (protocol.wire.MAX_ACL_BADGES, what fits in the node's RAM)."""
+
+
+def check_fits(session: Session, machine_ids: Iterable[int], today: date) -> None:
+    """Before committing a change that may lengthen allow-lists."""
+    session.flush()
+    for machine_id in sorted(set(machine_ids)):
+        count = len(allow_list(session, machine_id, today))
+        if count > wire.MAX_ACL_BADGES:
+            raise AclTooLarge(
+                f"machine {machine_id} would allow {count} badges; a machine node holds at most "
+                f"{wire.MAX_ACL_BADGES} (the ACL limit that fits in its RAM)"
+            )
+
+
+def site_today(site: Site) -> date:
+    """Trainings expire by the site's calendar, not the server's."""
+    return datetime.now(ZoneInfo(site.timezone)).date()
 
 
 def allow_list(session: Session, machine_id: int, today: date) -> list[str]:
@@ -72,6 +96,9 @@ def publish_machine(
             return False
         device, topic = target
         allow = allow_list(session, machine_id, today)
+        if len(allow) > wire.MAX_ACL_BADGES:
+            raise AclTooLarge(f"machine {machine_id}: {len(allow)} badges, limit "
+                              f"{wire.MAX_ACL_BADGES}; not published")
         new_digest = digest(device, allow)
         if only_if_changed and new_digest == machine.acl_digest:
             return False
@@ -111,7 +138,7 @@ def publish_many(
     for machine_id in sorted(set(machine_ids)):
         try:
             publish_machine(factory, publisher, machine_id, today)
-        except PublishError as exc:
+        except (PublishError, AclTooLarge) as exc:
             log.warning("ACL of machine %s not published: %s", machine_id, exc)
             failed.append(machine_id)
     return failed
@@ -127,7 +154,7 @@ def sweep(factory: sessionmaker[Session], publisher: Publisher, today: date) -> 
         try:
             if publish_machine(factory, publisher, machine_id, today, only_if_changed=True):
                 published.append(machine_id)
-        except PublishError as exc:
+        except (PublishError, AclTooLarge) as exc:
             log.warning("ACL sweep: machine %s not published: %s", machine_id, exc)
     return published
 
@@ -140,3 +167,47 @@ def machines_of_member(session: Session, member_id: int) -> list[int]:
             )
         )
     )
+
+
+class AclPush:
+    """Republishes the allow-lists of machines after a committed change that may alter them."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], publisher: Publisher | None, site: Site
+    ) -> None:
+        self.factory = factory
+        self.publisher = publisher
+        self.site = site
+
+    def today(self) -> date:
+        return site_today(self.site)
+
+    def publish(self, machine_ids: Iterable[int]) -> list[int]:
+        """Returns the machines whose ACL the broker did not take (left to the sweep)."""
+        return publish_many(self.factory, self.publisher, machine_ids, self.today())
+
+    def check(self, session: Session, machine_ids: Iterable[int]) -> None:
+        """Before the commit: a machine's allow-list must fit in its node."""
+        try:
+            check_fits(session, machine_ids, self.today())
+        except AclTooLarge as exc:
+            raise Conflict(str(exc)) from exc
+
+    def move(self, machine_id: int, old_device: str | None) -> None:
+        """A machine moved to another device (or none): the old device gets an
+        empty list, the new one the machine's list."""
+        if old_device is not None and self.publisher is not None:
+            try:
+                clear_device(self.factory, self.publisher, machine_id, old_device)
+            except PublishError as exc:
+                log.warning("old device %s keeps its ACL: %s", old_device, exc)
+        self.publish([machine_id])
+
+    def publish_site(self) -> int:
+        """Republish every machine of the site; returns how many."""
+        with self.factory() as session:
+            ids = list(session.scalars(select(Machine.id).where(Machine.site_id == self.site.id)))
+        failed = self.publish(ids)
+        if failed:
+            raise Unavailable(f"ACL of machine(s) {failed} not published (broker unreachable?)")
+        return len(ids)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from api.models import AuditEntry, Base
@@ -66,3 +66,23 @@ class Auditor:
     def updated(self, row: Base, before: dict[str, Any]) -> None:
         self.session.flush()
         self.record("update", row.__tablename__, getattr(row, "id", None), before, snapshot(row))
+
+
+def recent(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest entries first, at most 5000."""
+    rows = session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(limit, 5000))
+    )
+    return [
+        {
+            "id": r.id,
+            "at": r.at,
+            "actor": r.actor,
+            "action": r.action,
+            "entity": r.entity,
+            "entity_id": r.entity_id,
+            "before": r.before,
+            "after": r.after,
+        }
+        for r in rows
+    ]

@@ -8,14 +8,23 @@ before anyone registers it in SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from alerts.config import RulesConfig
-from api.services.influx import InfluxReader, quote_string, rfc3339
+from alerts.schemas import AlertDetail
+from api.models import Badge, Device, Machine, Member, Site
+from api.services import alerts
+from api.services.errors import Unavailable
+from api.services.influx import InfluxError, InfluxReader, quote_string, rfc3339
 from api.services.sessions import MachineSession, read_sessions
+
+T = TypeVar("T")
 
 ROLE_COUNTERS = {"burn_s": "heating", "on_s": "machine", "pulses": "meter"}
 # An open session older than this is a node that never sent its end, not a use.
@@ -89,7 +98,7 @@ def _reading(telemetry: dict[str, Any], name: str) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def building_now(
+def live_state(
     reader: InfluxReader,
     site: str,
     rules: RulesConfig,
@@ -148,3 +157,36 @@ def in_use(sessions: Iterable[MachineSession], machines_by_device: dict[str, str
 
 def open_devices(sessions: Iterable[MachineSession]) -> set[str]:
     return {s.device for s in sessions if s.end_ms is None}
+
+
+def reading(reader: InfluxReader | None, read: Callable[[InfluxReader], T]) -> T:
+    """`read` on InfluxDB; Unavailable when there is none or it cannot answer."""
+    if reader is None:
+        raise Unavailable("no InfluxDB configured")
+    try:
+        return read(reader)
+    except InfluxError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+def machines_by_device(session: Session, site: Site) -> dict[str, str]:
+    rows = session.execute(
+        select(Device.name, Machine.code).join(Machine, Machine.device_id == Device.id)
+        .where(Machine.site_id == site.id)
+    ).all()
+    return {device: code for device, code in rows}
+
+
+def building_now(session: Session, reader: InfluxReader | None, site: Site, rules: RulesConfig,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """The coordinator's page: the live state from InfluxDB, the open alerts from SQL."""
+    machines = machines_by_device(session, site)
+    badges = {h: code for h, code in session.execute(
+        select(Badge.hash, Member.code).join(Member, Member.id == Badge.member_id)
+        .where(Member.site_id == site.id)
+    ).all()}
+    moment = now or datetime.now(UTC)
+    found = reading(reader, lambda r: live_state(r, site.name, rules, machines, badges, moment))
+    found["alerts"] = [AlertDetail.model_validate(a).model_dump(mode="json")
+                       for a in alerts.list_alerts(session, state="open", limit=1000)]
+    return found

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.services.building import reading
+from api.services.errors import Invalid, NotFound
 from api.services.influx import InfluxReader, quote_string, rfc3339
 from api.services.rollup import quote_ident, source_for
 
@@ -66,3 +68,15 @@ def read_chart(reader: InfluxReader, name: str, site: str, span: timedelta,
     return {"chart": name, "unit": chart.unit, "source": policy,
             "bucket_s": int(bucket.total_seconds()), "start": start.isoformat(),
             "end": end.isoformat(), "times": times, "series": series}
+
+
+def chart(reader: InfluxReader | None, site: str, name: str, wanted: str,
+          now: datetime | None = None) -> dict[str, Any]:
+    """One chart over one of RANGES, ending now."""
+    if name not in CHARTS:
+        raise NotFound(f"no chart {name!r}; there are {', '.join(CHARTS)}")
+    span = RANGES.get(wanted)
+    if span is None:
+        raise Invalid(f"range must be one of {', '.join(RANGES)}, not {wanted!r}")
+    moment = now or datetime.now(UTC)
+    return reading(reader, lambda r: read_chart(r, name, site, span, moment))

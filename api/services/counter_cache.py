@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from api.models import CounterSlot, CounterWatermark, Device
+from api.models import CounterSlot, CounterWatermark, Device, Site
 from api.services import rollup
-from api.services.influx import InfluxReader, quote_string, rfc3339
+from api.services.errors import Unavailable
+from api.services.influx import InfluxError, InfluxReader, quote_string, rfc3339
 from api.services.rollup import ROLLUP_15M
 
 SLOT_MS = 15 * 60_000
@@ -141,6 +142,22 @@ def rebuild(session: Session, device_ids: Sequence[int]) -> None:
     """Forget the cache of these devices; the next refresh reads InfluxDB again."""
     session.execute(delete(CounterSlot).where(CounterSlot.device_id.in_(device_ids)))
     session.execute(delete(CounterWatermark).where(CounterWatermark.device_id.in_(device_ids)))
+
+
+def refresh_site(
+    session: Session, reader: InfluxReader, site: Site, *, rebuild_first: bool = False
+) -> tuple[int, int]:
+    """Refresh the cache of every counted device of the site (forgotten first with
+    `rebuild_first`) and commit; returns (devices, rows added)."""
+    devices = counted_devices(session, site.id)
+    if rebuild_first:
+        rebuild(session, [d.id for d in devices])
+    try:
+        added = refresh(session, reader, site.name, devices)
+    except InfluxError as exc:
+        raise Unavailable(str(exc)) from exc
+    session.commit()
+    return len(devices), added
 
 
 def read(

@@ -39,6 +39,7 @@ from api.models import (
     Tariff,
     Unit,
 )
+from api.schemas.bills import ManualReadings
 from api.services import counter_cache
 from api.services.counter_cache import compact
 from api.services.influx import InfluxReader
@@ -47,14 +48,6 @@ from api.services.sessions import read_sessions
 SLOT_MINUTES = 15
 # A main meter has no rated power; this only has to be above any building's load.
 MAIN_METER_LIMIT_KW = Fraction(100_000)
-
-
-@dataclass
-class ManualInputs:
-    """Readings typed in by the treasurer instead of read from InfluxDB."""
-
-    metered_kwh: dict[str, dict[str, str]] | None = None
-    demand_intervals_kw: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -193,7 +186,7 @@ def build_split_input(
     reader: InfluxReader | None,
     site: Site,
     bill: ElectricityBill,
-    manual: ManualInputs | None = None,
+    manual: ManualReadings | None = None,
 ) -> SplitInput:
     start_day, end_day = bill.period_start, bill.period_end
     units, leases = _spaces(session, site, start_day, end_day)

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.allocation import ScenarioError, allocate, parse_scenario, split_to_csv, split_to_dict
-from api.models import AllocationRun, ElectricityBill, Site
+from api.models import AllocationRun, ElectricityBill
+from api.schemas.bills import SplitPublic, SplitRequest, SplitSummary
 from api.services import counter_cache
-from api.services.audit import Auditor
+from api.services.errors import Conflict, Invalid, Unavailable
 from api.services.influx import InfluxError, InfluxReader
-from api.services.split_input import ManualInputs, build_split_input
+from api.services.records import get
+from api.services.split_input import build_split_input
+from api.services.work import Work
 
 # Series are re-readable from InfluxDB; storing them would make a yearly run ~100 MB.
 _SERIES_KEYS = ("counter_wh",)
-
-
-class SplitError(ValueError):
-    """The split cannot run; the message says why. Nothing was stored."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def stored_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
@@ -46,20 +42,19 @@ def preview(scenario: dict[str, Any]) -> dict[str, Any]:
     try:
         return split_to_dict(allocate(parse_scenario(scenario)))
     except ScenarioError as exc:
-        raise SplitError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
 
 
 def run_split(
-    session: Session,
-    reader: InfluxReader | None,
-    site: Site,
-    bill: ElectricityBill,
-    auditor: Auditor,
-    manual: ManualInputs | None = None,
+    work: Work, reader: InfluxReader | None, bill_id: int, request: SplitRequest | None = None
 ) -> AllocationRun:
-    """Compute and add (not commit) a run; the caller commits with the audit row."""
+    """Compute and store a run of the bill, with its audit row. Sessions and
+    counters come from InfluxDB unless the request types the readings in."""
+    session, site = work.session, work.site
+    bill = get(session, ElectricityBill, bill_id, "bill")
     if bill.closed_at is not None:
-        raise SplitError(f"bill {bill.id} is closed; its splits no longer change", status=409)
+        raise Conflict(f"bill {bill.id} is closed; its splits no longer change")
+    manual = request.manual if request is not None else None
     try:
         if reader is not None and (manual is None or manual.metered_kwh is None):
             # Its own transaction: a refused split must not throw the cached copy away.
@@ -69,17 +64,17 @@ def run_split(
             session.commit()
         built = build_split_input(session, reader, site, bill, manual)
     except InfluxError as exc:
-        raise SplitError(f"cannot read sessions and counters: {exc}", status=503) from exc
+        raise Unavailable(f"cannot read sessions and counters: {exc}") from exc
     except ValueError as exc:
-        raise SplitError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     try:
         split = allocate(parse_scenario(built.scenario))
     except ScenarioError as exc:
-        raise SplitError(f"bill {bill.id}: {exc}") from exc
+        raise Invalid(f"bill {bill.id}: {exc}") from exc
     result = split_to_dict(split)
     run = AllocationRun(
         bill_id=bill.id,
-        created_by=auditor.user_id,
+        created_by=work.audit.user_id,
         scenario=stored_scenario(built.scenario),
         result=result,
         csv=split_to_csv(split),
@@ -87,8 +82,35 @@ def run_split(
     )
     session.add(run)
     session.flush()
-    auditor.record(
+    work.audit.record(
         "run", "allocation_run", run.id, after={"bill_id": bill.id, "total": result["total"]}
     )
+    session.commit()
     return run
 
+
+def summary(run: AllocationRun) -> SplitSummary:
+    return SplitSummary(
+        id=run.id,
+        bill_id=run.bill_id,
+        created_at=run.created_at,
+        created_by=run.created_by,
+        total=run.result.get("total"),
+        notes=run.notes or [],
+    )
+
+
+def public(run: AllocationRun) -> SplitPublic:
+    return SplitPublic(**summary(run).model_dump(), result=run.result)
+
+
+def list_splits(session: Session, bill_id: int) -> list[SplitSummary]:
+    get(session, ElectricityBill, bill_id, "bill")
+    runs = session.scalars(
+        select(AllocationRun).where(AllocationRun.bill_id == bill_id).order_by(AllocationRun.id)
+    )
+    return [summary(run) for run in runs]
+
+
+def get_run(session: Session, run_id: int) -> AllocationRun:
+    return get(session, AllocationRun, run_id, "split")

@@ -25,7 +25,7 @@ class WifiLink:
 
     def rssi(self) -> int:
         try:
-            return int(self.wlan.status("rssi"))
+            return int(self.wlan.status("rssi"))  # type: ignore[call-overload]  # 1.27 stubs: list
         except (OSError, ValueError):
             return 0
 

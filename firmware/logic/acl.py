@@ -1,25 +1,39 @@
-# The allow-list of one machine, held as sorted 8-byte hashes in one bytes
-# object (800 badges = 6.4 KB) and searched by bisection: a set of 800 str
-# objects would take five times that on the ESP32.
+# The allow-list of one machine, held as sorted 8-byte hashes in one buffer
+# (1,000 badges = 8 KB) and searched by bisection: a set of str objects would
+# take five times that on the ESP32. It is parsed into that buffer straight
+# from the payload (protocol/acl.py), never through JSON objects.
 import binascii
 
-HASH_BYTES = 8
+from protocol import acl as aclwire
+
+HASH_BYTES = aclwire.HASH_BYTES
 
 
-def _pack(hashes) -> bytes:
+def pack(hashes) -> bytes:
+    """Hex hashes (config masters, tests) -> sorted packed bytes."""
     raw = sorted(binascii.unhexlify(h) for h in hashes)
     return b"".join(raw)
 
 
 class Acl:
-    def __init__(self, ver: int = -1, allow=(), master=()):
+    def __init__(self, ver: int = -1, allow=b"", master=b"", n_allow=-1, n_master=-1):
+        """allow, master: packed sorted hashes; n_*: how many of them count
+        (a buffer may be longer than its entries), all when -1."""
         self.ver = ver
-        self._allow = _pack(allow)
-        self._master = _pack(master)
+        self._allow = allow
+        self._n_allow = len(allow) // HASH_BYTES if n_allow < 0 else n_allow
+        self._master = master
+        self._n_master = len(master) // HASH_BYTES if n_master < 0 else n_master
 
     @classmethod
-    def from_msg(cls, msg: dict):
-        return cls(msg["ver"], msg["allow"], msg.get("master", ()))
+    def from_payload(cls, payload):
+        """The ACL message as received (bytes or memoryview)."""
+        ver, allow, n_allow, master, n_master = aclwire.unpack(payload)
+        return cls(ver, allow, master, n_allow, n_master)
+
+    @classmethod
+    def from_hashes(cls, ver: int, allow, master=()):
+        return cls(ver, pack(allow), pack(master))
 
     @property
     def known(self) -> bool:
@@ -27,19 +41,20 @@ class Acl:
         return self.ver >= 0
 
     def __len__(self) -> int:
-        return len(self._allow) // HASH_BYTES
+        return self._n_allow
 
     def allows(self, badge_hex: str) -> bool:
         key = binascii.unhexlify(badge_hex)
-        return _contains(self._allow, key) or _contains(self._master, key)
+        return (_contains(self._allow, self._n_allow, key)
+                or _contains(self._master, self._n_master, key))
 
     def is_master(self, badge_hex: str) -> bool:
-        return _contains(self._master, binascii.unhexlify(badge_hex))
+        return _contains(self._master, self._n_master, binascii.unhexlify(badge_hex))
 
 
-def _contains(packed: bytes, key: bytes) -> bool:
+def _contains(packed, count: int, key: bytes) -> bool:
     lo = 0
-    hi = len(packed) // HASH_BYTES
+    hi = count
     while lo < hi:
         mid = (lo + hi) // 2
         at = mid * HASH_BYTES
@@ -60,10 +75,11 @@ class Decider:
 
     def __init__(self, acl: Acl, config_master=()):
         self.acl = acl
-        self._config_master = _pack(config_master)
+        self._config_master = pack(config_master)
 
     def allowed(self, badge_hex: str) -> bool:
-        if _contains(self._config_master, binascii.unhexlify(badge_hex)):
+        master = self._config_master
+        if _contains(master, len(master) // HASH_BYTES, binascii.unhexlify(badge_hex)):
             return True
         return self.acl.allows(badge_hex)
 

@@ -60,6 +60,8 @@ class MqttClient:
         self.on_connect: Any = None  # () -> None; may call publish_retained
         # (channel, payload, tag) -> payload to send, for records with a tag
         self.restamp: Any = None
+        # (ms) -> None: announces a wait (the node's supervisor watches it)
+        self.expect: Any = None
         self.connected = False
         self.connected_at = 0
         self.sessions = 0
@@ -97,7 +99,8 @@ class MqttClient:
                 continue
             try:
                 await self._session()
-            except (OSError, codec.MqttError, asyncio.TimeoutError, ValueError) as exc:
+            except (OSError, codec.MqttError, asyncio.TimeoutError, ValueError,
+                    MemoryError) as exc:
                 self.last_error = "%s: %s" % (type(exc).__name__, exc)
             self.connected = False
             self._close()
@@ -116,8 +119,14 @@ class MqttClient:
         self._pid = self._pid % 65535 + 1
         return self._pid
 
+    def _wait(self, awaitable, seconds):
+        """Every wait of the session has a bound, announced to the supervisor."""
+        if self.expect is not None:
+            self.expect(int(seconds * 1000))
+        return asyncio.wait_for(awaitable, seconds)
+
     async def _session(self) -> None:
-        reader, writer = await asyncio.wait_for(
+        reader, writer = await self._wait(
             self.link.open_connection(self.host, self.port), self.timeout_s
         )
         self._writer = writer
@@ -126,8 +135,8 @@ class MqttClient:
             self.client_id, self.user, self.password, self.keepalive_s,
             self.topics["status"], self.will,
         ))
-        await writer.drain()
-        packet: Any = await asyncio.wait_for(self._read_packet(reader, parser), self.timeout_s)
+        await self._wait(writer.drain(), self.timeout_s)
+        packet: Any = await self._wait(self._read_packet(reader, parser), self.timeout_s)
         if packet[0] != codec.CONNACK:
             raise codec.MqttError("expected CONNACK, got type %d" % packet[0])
         rc = codec.parse_connack(packet[2])
@@ -172,12 +181,15 @@ class MqttClient:
                 self._last_rx = self.clock.now_ms()
                 if kind == codec.PUBACK:
                     self._acked(codec.parse_pid(body))
-                elif kind == codec.PUBLISH:
+                elif kind == codec.PUBLISH or kind == codec.TOO_LARGE:
                     topic, payload, qos, pid, _ = codec.parse_publish(flags, body)
+                    body = None  # the payload view holds the packet; nothing else does
                     if qos:
                         self._pubacks.append(pid)
                     if self.on_message is not None:
-                        self.on_message(topic, payload)
+                        # None: refused for its size (the handler reports it)
+                        self.on_message(topic, payload if kind == codec.PUBLISH else None)
+                    payload = None
                 self.wake.set()
         except Exception as exc:
             self.last_error = "receive: %s: %s" % (type(exc).__name__, exc)
@@ -214,12 +226,14 @@ class MqttClient:
             if now - self._last_tx >= keep_ms // 2:
                 writer.write(codec.pingreq())
                 self._last_tx = now
-            await writer.drain()
+            # A broker that stops reading must not hold the node: the
+            # session ends (and reconnects) instead.
+            await self._wait(writer.drain(), self.timeout_s)
             self.wake.clear()
             if self._has_work():
                 continue
             try:
-                await asyncio.wait_for(self.wake.wait(), self._wait_s(now, keep_ms))
+                await self._wait(self.wake.wait(), self._wait_s(now, keep_ms))
             except asyncio.TimeoutError:
                 pass
         await rx  # re-raise what ended the receiver (MicroPython tasks have no result())

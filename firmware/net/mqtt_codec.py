@@ -3,6 +3,13 @@
 # The stream loop in mqtt_client.py is the only code that touches a socket.
 import struct
 
+from protocol import wire
+
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
+
 CONNECT = 1
 CONNACK = 2
 PUBLISH = 3
@@ -12,9 +19,15 @@ SUBACK = 9
 PINGREQ = 12
 PINGRESP = 13
 DISCONNECT = 14
+# Not an MQTT type: a PUBLISH above the size limit, refused unread (its body
+# holds the topic and packet id only) so the session goes on.
+TOO_LARGE = 16
 
-# ACLs are up to 16 KB plus the topic; anything bigger is a protocol fault.
-MAX_PACKET = 20480
+# The largest ACL plus its topic and packet id; anything bigger is refused.
+MAX_PACKET = wire.MAX_ACL_PAYLOAD + 128
+# A packet body above this is filled into one buffer of its exact size
+# (the ACL: no growing buffer, no second copy).
+BIG_BODY = 1024
 
 CONNACK_REASONS = (
     "accepted",
@@ -109,16 +122,40 @@ def disconnect() -> bytes:
 
 
 class Parser:
-    """feed(bytes) then next() -> (type, flags, body) until it returns None."""
+    """feed(bytes) then next() -> (type, flags, body) until it returns None.
+    A body is bytes, or for a large packet the bytearray it was received in."""
 
     def __init__(self, max_packet: int = MAX_PACKET):
         self.max_packet = max_packet
         self._buf = bytearray()
+        self._big: Any = None  # the body of a large packet, filled as it arrives
+        self._big_got = 0
+        self._big_first = 0
+        self._skip = 0  # bytes of a refused packet still to drop
 
     def feed(self, data) -> None:
-        self._buf.extend(data)
+        view = memoryview(data)
+        if self._skip:
+            n = min(self._skip, len(view))
+            self._skip -= n
+            view = view[n:]
+        big = self._big
+        if big is not None and len(view):
+            n = min(len(big) - self._big_got, len(view))
+            big[self._big_got : self._big_got + n] = view[:n]
+            self._big_got += n
+            view = view[n:]
+        if len(view):
+            self._buf.extend(view)
 
     def next(self):
+        big = self._big
+        if big is not None:
+            if self._big_got < len(big):
+                return None
+            self._big = None
+            first = self._big_first
+            return first >> 4, first & 0x0F, big
         buf = self._buf
         if len(buf) < 2:
             return None
@@ -136,15 +173,46 @@ class Parser:
             shift += 7
             if shift > 21:
                 raise MqttError("malformed remaining length")
+        first = buf[0]
         if length > self.max_packet:
-            raise MqttError("packet of %d bytes exceeds %d" % (length, self.max_packet))
+            return self._refuse(first, pos, length)
+        if length > BIG_BODY:
+            # Received straight into a buffer of its size: the bytes so far
+            # move there, the rest arrives there through feed().
+            got = min(len(buf) - pos, length)
+            big = bytearray(length)
+            big[:got] = memoryview(buf)[pos : pos + got]
+            self._consume(pos + got)
+            self._big = big
+            self._big_got = got
+            self._big_first = first
+            return self.next()
         if len(buf) < pos + length:
             return None
-        first = buf[0]
-        body = bytes(buf[pos : pos + length])
-        # Drop the consumed bytes in place: no new buffer per packet.
-        buf[: pos + length] = b""
+        body = bytes(memoryview(buf)[pos : pos + length])
+        self._consume(pos + length)
         return first >> 4, first & 0x0F, body
+
+    def _consume(self, n: int) -> None:
+        # Drop the consumed bytes in place: no new buffer per packet.
+        self._buf[:n] = b""
+
+    def _refuse(self, first: int, pos: int, length: int):
+        """A PUBLISH above the limit: hand back its topic and packet id, drop
+        the rest as it arrives. Anything else that large ends the session."""
+        buf = self._buf
+        if first >> 4 != PUBLISH:
+            raise MqttError("packet of %d bytes exceeds %d" % (length, self.max_packet))
+        if len(buf) < pos + 2:
+            return None
+        head = 2 + (buf[pos] << 8 | buf[pos + 1]) + (2 if first & 0x06 else 0)
+        if len(buf) < pos + head:
+            return None
+        body = bytes(memoryview(buf)[pos : pos + head])
+        got = min(len(buf), pos + length)
+        self._consume(got)
+        self._skip = pos + length - got
+        return TOO_LARGE, first & 0x0F, body
 
 
 def parse_connack(body) -> int:
@@ -164,7 +232,7 @@ def parse_publish(flags: int, body) -> tuple:
     if qos:
         pid = struct.unpack_from("!H", body, pos)[0]
         pos += 2
-    return topic, body[pos:], qos, pid, bool(flags & 1)
+    return topic, memoryview(body)[pos:], qos, pid, bool(flags & 1)
 
 
 def parse_pid(body) -> int:

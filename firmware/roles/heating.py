@@ -38,14 +38,11 @@ class HeatingRole:
             out[name] = self.temps[name]
         return out
 
-    def acl_received(self, acl) -> bool:
-        return False
-
     def command(self, op: str, args: dict) -> bool:
         return False
 
     def tasks(self) -> list:
-        return [self.call_loop(), self.temp_loop()]
+        return [("call", self.call_loop), ("temperature", self.temp_loop)]
 
     async def call_loop(self) -> None:
         period = int(self.cfg["sample_ms"])

@@ -67,9 +67,6 @@ class MachineRole:
             out["relay"] = 1 if self.hw.interlock.value() else 0
         return out
 
-    def acl_received(self, acl) -> bool:
-        return self.decider.replace(acl)
-
     def command(self, op: str, args: dict) -> bool:
         if op == "relay_off":
             self.session.force_off(self.clock.now_ms(), "remote")
@@ -79,7 +76,7 @@ class MachineRole:
     # -- tasks --------------------------------------------------------------
 
     def tasks(self) -> list:
-        return [self.sample_loop(), self.reader_loop()]
+        return [("sample", self.sample_loop), ("reader", self.reader_loop)]
 
     async def sample_loop(self) -> None:
         period = int(self.cfg["sample_ms"])

@@ -52,14 +52,11 @@ class MeterRole:
             self._window = (self.pulses, now)
         return {"w": round(self.watts, 1)}
 
-    def acl_received(self, acl) -> bool:
-        return False
-
     def command(self, op: str, args: dict) -> bool:
         return False
 
     def tasks(self) -> list:
-        return [self.sample_loop()]
+        return [("sample", self.sample_loop)]
 
     async def sample_loop(self) -> None:
         period = int(self.cfg["sample_ms"])

@@ -6,17 +6,18 @@ from protocol import wire
 
 
 class AclCache:
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, fs=None):
+        self.fs = fs or fsutil.FS
         self.path = folder + "/acl.json"
 
     def load(self) -> Acl:
-        data = fsutil.read(self.path)
+        data = self.fs.read(self.path)
         if data:
             try:
-                return Acl.from_msg(wire.decode("acl", data))
+                return Acl.from_payload(data)
             except (wire.ProtocolError, ValueError):
                 pass  # a damaged cache counts as no ACL: deny all but masters
         return Acl()
 
     def save(self, payload) -> None:
-        fsutil.write_atomic(self.path, payload)
+        self.fs.write_atomic(self.path, payload)

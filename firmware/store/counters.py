@@ -16,8 +16,9 @@ RECORDS_PER_FILE = 256
 
 
 class CounterStore:
-    def __init__(self, folder: str, slots: tuple):
+    def __init__(self, folder: str, slots: tuple, fs=None):
         """slots: names of the u64 values kept, in a fixed order."""
+        self.fs = fs or fsutil.FS
         self.slots = slots
         self.paths = (folder + "/counters.a", folder + "/counters.b")
         self._fmt = "<II%dQ" % len(slots)
@@ -32,7 +33,7 @@ class CounterStore:
         best = None
         best_gen = -1
         for k in range(2):
-            data = fsutil.read(self.paths[k])
+            data = self.fs.read(self.paths[k])
             if not data:
                 continue
             n = len(data) // self.record_size
@@ -67,16 +68,15 @@ class CounterStore:
         crc = binascii.crc32(memoryview(self._buf)[: self._body])
         struct.pack_into("<I", self._buf, self._body, crc)
         path = self.paths[self._file]
-        used = fsutil.size(path)
+        used = self.fs.size(path)
         if used >= RECORDS_PER_FILE * self.record_size or used % self.record_size:
             # Switch files (full, or ends in a torn record): the other one
             # starts afresh, this one keeps the last good record until the new
             # file has one of its own.
             self._file ^= 1
             path = self.paths[self._file]
-            fsutil.remove(path)
-        with open(path, "ab") as f:
-            f.write(self._buf)
+            self.fs.remove(path)
+        self.fs.append(path, self._buf)
 
 
 class SavePolicy:

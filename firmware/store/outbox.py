@@ -10,8 +10,15 @@
 # duplicate with the same seq and ts, which the server overwrites.
 # When full, the oldest segment is deleted and its unsent records are counted
 # in `dropped`.
+#
+# Deferred mode (the node's): appends go to a small RAM buffer and reach the
+# flash in one write when the node's flash task calls flush(). On LittleFS
+# every append to a partly filled 4 KB block is an erase and a copy (~45 ms,
+# up to ~400 ms); the records a badge produces (decision, session start) then
+# cost one such write, in a task of its own, not two inside the badge path.
+# A power cut loses what waits in RAM: at most PENDING records of the last
+# scheduler turn.
 import binascii
-import os
 import struct
 
 from firmware.store import fsutil
@@ -20,6 +27,7 @@ RECORD = 256
 HEADER = 8  # u16 length, u8 channel, u8 tag, u32 crc32 of the payload
 MAX_PAYLOAD = RECORD - HEADER
 SEGMENT = 64
+PENDING = 4  # records buffered in RAM in deferred mode (1 KB)
 TAIL_EVERY = 16
 TAIL_LOG_MAX = 4096
 
@@ -27,10 +35,16 @@ CHANNELS = ("", "telemetry", "event")
 
 
 class Outbox:
-    def __init__(self, folder: str, capacity: int = 2048):
-        """capacity in records, rounded up to whole segments."""
+    def __init__(self, folder: str, capacity: int = 2048, fs=None, deferred: bool = False):
+        """capacity in records, rounded up to whole segments; deferred: see
+        above (appends and tail saves wait for flush())."""
+        self.fs = fs or fsutil.FS
         self.folder = folder + "/outbox"
-        fsutil.makedirs(self.folder)
+        self.fs.makedirs(self.folder)
+        self.deferred = deferred
+        self._pending = bytearray(PENDING * RECORD if deferred else 0)
+        self._queued = 0
+        self._tail_due = False
         self.max_segments = max(2, (capacity + SEGMENT - 1) // SEGMENT)
         self.capacity = self.max_segments * SEGMENT
         self._buf = bytearray(RECORD)
@@ -48,7 +62,7 @@ class Outbox:
 
     def _segments(self) -> list:
         names = []
-        for name in os.listdir(self.folder):
+        for name in self.fs.listdir(self.folder):
             if len(name) == 8 and name.isdigit():
                 names.append(int(name))
         names.sort()
@@ -56,7 +70,7 @@ class Outbox:
 
     def _load(self) -> None:
         logged = 0
-        data = fsutil.read(self.folder + "/tail")
+        data = self.fs.read(self.folder + "/tail")
         if data:
             for k in range(len(data) // 8 - 1, -1, -1):
                 r, check = struct.unpack_from("<II", data, k * 8)
@@ -73,7 +87,7 @@ class Outbox:
             return
         self.first_seg = segs[0]
         last = segs[-1]
-        size = fsutil.size(self._seg_path(last))
+        size = self.fs.size(self._seg_path(last))
         if size % RECORD:
             # A record torn by a power cut: continue in the next segment
             # rather than rewrite the file in place.
@@ -85,12 +99,12 @@ class Outbox:
     def _save_tail(self) -> None:
         path = self.folder + "/tail"
         rec = struct.pack("<II", self.tail, self.tail ^ 0x5A5A5A5A)
-        if fsutil.size(path) >= TAIL_LOG_MAX:
-            fsutil.write_atomic(path, rec)
+        if self.fs.size(path) >= TAIL_LOG_MAX:
+            self.fs.write_atomic(path, rec)
         else:
-            with open(path, "ab") as f:
-                f.write(rec)
+            self.fs.append(path, rec)
         self._acked_since_save = 0
+        self._tail_due = False
 
     # -- producer -----------------------------------------------------------
 
@@ -103,18 +117,40 @@ class Outbox:
         if n > MAX_PAYLOAD:
             self.oversize += 1
             return False
+        if not self.deferred:
+            self._encode(self._buf, 0, channel, payload, tag)
+            self._write(self._buf, 1)
+            return True
+        if self._queued == PENDING or (self._queued and (self.head + self._queued) % SEGMENT == 0):
+            self.flush()  # full, or the next record starts a new segment file
+        self._encode(self._pending, self._queued * RECORD, channel, payload, tag)
+        self._queued += 1
+        return True
+
+    def flush(self) -> bool:
+        """Deferred mode: the queued records (one write) and a due tail save.
+        -> True when records were written."""
+        wrote = self._queued
+        if wrote:
+            self._queued = 0
+            self._write(memoryview(self._pending)[: wrote * RECORD], wrote)
+        if self._tail_due:
+            self._save_tail()
+        return wrote > 0
+
+    def _encode(self, buf, at: int, channel: str, payload, tag: int) -> None:
+        n = len(payload)
+        struct.pack_into("<HBBI", buf, at, n, CHANNELS.index(channel), tag, binascii.crc32(payload))
+        buf[at + HEADER : at + HEADER + n] = payload
+        for k in range(at + HEADER + n, at + RECORD):
+            buf[k] = 0
+
+    def _write(self, data, count: int) -> None:
         seg = self.head // SEGMENT
         if self.head % SEGMENT == 0:
             self._make_room(seg)
-        buf = self._buf
-        struct.pack_into("<HBBI", buf, 0, n, CHANNELS.index(channel), tag, binascii.crc32(payload))
-        buf[HEADER : HEADER + n] = payload
-        for k in range(HEADER + n, RECORD):
-            buf[k] = 0
-        with open(self._seg_path(seg), "ab") as f:
-            f.write(buf)
-        self.head += 1
-        return True
+        self.fs.append(self._seg_path(seg), data)
+        self.head += count
 
     def _make_room(self, new_seg: int) -> None:
         while new_seg - self.first_seg >= self.max_segments:
@@ -123,25 +159,20 @@ class Outbox:
                 self.dropped += gone_end - self.tail
                 self.tail = gone_end
                 self._save_tail()
-            fsutil.remove(self._seg_path(self.first_seg))
+            self.fs.remove(self._seg_path(self.first_seg))
             self.first_seg += 1
 
     # -- consumer -----------------------------------------------------------
 
     def pending(self) -> int:
-        return self.head - self.tail
+        return self.head + self._queued - self.tail
 
     def read(self, r: int):
         """Record number r -> (channel, memoryview of the payload) or None when
         it is gone or corrupt. The view is valid until the next read."""
         if r < self.tail or r >= self.head:
             return None
-        try:
-            with open(self._seg_path(r // SEGMENT), "rb") as f:
-                f.seek((r % SEGMENT) * RECORD)
-                got = f.readinto(self._buf)
-        except OSError:
-            got = 0
+        got = self.fs.read_into(self._seg_path(r // SEGMENT), (r % SEGMENT) * RECORD, self._buf)
         if got != RECORD:
             return None
         n, ch, tag, crc = struct.unpack_from("<HBBI", self._buf, 0)
@@ -161,7 +192,10 @@ class Outbox:
         new_seg = self.tail // SEGMENT
         for seg in range(max(old_seg, self.first_seg), new_seg):
             if seg < self.head // SEGMENT:
-                fsutil.remove(self._seg_path(seg))
+                self.fs.remove(self._seg_path(seg))
                 self.first_seg = seg + 1
         if new_seg != old_seg or self._acked_since_save >= TAIL_EVERY:
-            self._save_tail()
+            if self.deferred:
+                self._tail_due = True  # written by flush(), off the receive path
+            else:
+                self._save_tail()

@@ -98,3 +98,65 @@ async def test_boiler_failure_one_alert_delivered_and_resolved(
         ]
         assert fired_wall is not None
         assert max(hook.received[0][0], smtp.received[0][0], mq.received[0][0]) - fired_wall < 5
+
+
+async def test_thermostat_cycling_during_a_failure_stays_one_alert(
+    influxdb: InfluxDB,
+    sessions: sessionmaker[Session],
+    make_service: Callable[..., AlertService],
+) -> None:
+    """The thermostat is turned off and on again several times while the boiler
+    is broken: still one alert, paged once, resolved when the flow rises at the
+    first call after the repair (done while it was off), not when a call stops.
+    A second failure later the same day is a second alert."""
+    config = RulesConfig()
+    window = config.heating.rise_window_s * 1000
+    start, end = ms("2026-11-02T00:00"), ms("2026-11-02T14:00")  # a Monday
+    fail_a, repair_a = ms("2026-11-02T07:00"), ms("2026-11-02T09:20")
+    fail_b, repair_b = ms("2026-11-02T11:00"), ms("2026-11-02T12:30")
+    off = [(ms("2026-11-02T07:30"), ms("2026-11-02T07:50")),
+           (ms("2026-11-02T08:15"), ms("2026-11-02T08:35")),
+           (ms("2026-11-02T09:05"), ms("2026-11-02T09:40")),  # repaired in here
+           (ms("2026-11-02T11:30"), ms("2026-11-02T11:45"))]
+    asked_again = off[2][1]
+    influxdb.write(Heating(failed=[(fail_a, repair_a), (fail_b, repair_b)],
+                           thermostat_off=off).series(start, end))
+
+    with WebhookReceiver() as hook:
+        service = make_service([WebhookChannel("webhook:ops", hook.url)])
+        service.dispatcher.start()
+        open_ids: dict[int, list[int]] = {}  # evaluation time -> open heating alert ids
+        try:
+            for now in moments(ms("2026-11-02T06:30"), end,
+                               [(fail_a, end)], fine_ms=MINUTE):
+                _, ids = await asyncio.to_thread(service.evaluate_once, now)
+                service.dispatcher.submit(ids)
+                with sessions() as session:
+                    open_ids[now] = list(session.scalars(
+                        select(Alert.id).where(Alert.kind == "heating",
+                                               Alert.resolved_at.is_(None))))
+            await service.dispatcher.idle()
+        finally:
+            await service.dispatcher.stop()
+
+    with sessions() as session:
+        stored = list(session.scalars(select(Alert).order_by(Alert.id)))
+    assert [(a.kind, a.state) for a in stored] == [("heating", "resolved")] * 2, (
+        [(a.summary, a.fired_at, a.resolved_at) for a in stored])
+    first, second = stored
+    fired = [int(a.fired_at.timestamp() * 1000) for a in stored]
+    resolved = [int(a.resolved_at.timestamp() * 1000) for a in stored if a.resolved_at]
+    assert fail_a < fired[0] <= fail_a + window + MINUTE
+    # Open through every off span of the first failure, the one it was repaired in too.
+    for a, b in off[:3]:
+        held = {tuple(ids) for now, ids in open_ids.items() if a <= now < b}
+        assert held == {(first.id,)}, (a, held)
+    # Cleared by the flow rising at the next call after the repair, within the window.
+    assert asked_again < resolved[0] <= asked_again + window, (resolved[0] - asked_again) / 1000
+    assert first.occurrences > 3  # it fired again after each call restarted, and stayed one
+    assert fail_b < fired[1] <= fail_b + window + MINUTE
+    assert repair_b < resolved[1] <= repair_b + 10 * MINUTE
+    assert second.occurrences > 1
+    events = [(body["alert"]["id"], body["alert"]["event"]) for _, _, body in hook.received]
+    assert events == [(first.id, "fired"), (first.id, "resolved"),
+                      (second.id, "fired"), (second.id, "resolved")]

@@ -77,6 +77,24 @@ def test_repeated_firings_are_one_alert_then_resolve_after_quiet(
         ]
 
 
+def test_a_held_alert_neither_resolves_nor_counts_until_its_key_is_released(
+    db: sessionmaker[Session],
+) -> None:
+    key = _finding().dedupe_key
+    with db() as s:
+        _run(s, [_finding(), _finding("boiler2")], T0)
+        later = T0 + timedelta(hours=3)
+        held = lifecycle.apply(s, [], later, CONFIG, CHANNELS, held={key}).deliveries
+        assert len(held) == 3  # boiler2, not held, resolved; boiler1 stayed open
+        alert = s.scalars(select(Alert).where(Alert.dedupe_key == key)).one()
+        assert (alert.state, alert.occurrences, alert.last_seen_at) == ("firing", 1, T0)
+        # Found again while held: the same alert, updated.
+        _run(s, [_finding()], later + timedelta(minutes=1))
+        assert alert.state == "firing" and alert.occurrences == 2
+        released = lifecycle.apply(s, [], later + timedelta(minutes=7), CONFIG, CHANNELS)
+        assert len(released.deliveries) == 3 and alert.state == "resolved"
+
+
 def test_notified_acknowledged_by_whom_and_resolved(db: sessionmaker[Session]) -> None:
     with db() as s:
         ids = _run(s, [_finding()], T0)

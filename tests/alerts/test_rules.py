@@ -58,6 +58,40 @@ def test_flow_falling_while_calling_and_delta_collapse() -> None:
     assert any("flow-return difference" in c for c in later)
 
 
+def _awaiting(data: list[Row], now: int, silent_s: int = 0) -> bool:
+    upto = now - silent_s * 1000
+    waiting = heating.awaiting_heat({KEY: [r for r in data if r["time"] <= upto]},
+                                    HeatingConfig(), now)
+    assert waiting <= {"heating:mf1:n1"}
+    return bool(waiting)
+
+
+def test_only_a_flow_making_heat_clears_a_boiler() -> None:
+    """Not calling, or calling with the flow not yet risen, proves nothing;
+    a call whose flow rose 5 K, or a flow above 40 °C, does."""
+    def model(i: int, t: int) -> dict[str, Any]:
+        calling = i >= 90  # 15 min off, then a call: flat for 5 min, then rising
+        flow = 22.0 + max(0, i - 120) * 0.5 if calling else 22.0 + (i % 2) * 0.1
+        return {"call": 1.0 if calling else 0.0, "t_flow": flow, "t_return": 21.0}
+
+    data = rows(T0, T0 + 3_600_000, 10, model)
+    assert _awaiting(data, T0 + 850_000)  # not calling, cold
+    assert _awaiting(data, T0 + 1_150_000)  # calling, flow +0 K so far
+    assert not _awaiting(data, T0 + 1_400_000)  # calling, flow +10 K
+    assert not _awaiting(data, T0 + 3_000_000)  # calling, flow hot
+    assert not _awaiting(data, T0 + 3_000_000 + 14 * 60_000, silent_s=14 * 60)
+    assert _awaiting(data, T0 + 3_000_000 + 16 * 60_000, silent_s=16 * 60)  # stale: says nothing
+    # Calling, flow risen but the return as hot as the flow: no heat leaves.
+    stuck = rows(T0, T0 + 1_800_000, 10, lambda i, t: {
+        "call": 1.0, "t_flow": 30.0 + min(i, 60) * 0.2, "t_return": 30.0 + min(i, 60) * 0.2})
+    assert _awaiting(stuck, T0 + 1_700_000)
+    hot_idle = rows(T0, T0 + 1_800_000, 10, lambda i, t: {"call": 0.0, "t_flow": 45.0,
+                                                            "t_return": 40.0})
+    assert not _awaiting(hot_idle, T0 + 1_700_000)
+    zones_only = rows(T0, T0 + 1_800_000, 60, lambda i, t: {"t_zone1": 12.0})
+    assert not _awaiting(zones_only, T0 + 1_700_000)
+
+
 def test_zone_cold_only_counts_opening_hours() -> None:
     cold = rows(T0 - 7_200_000, T0 + 7_200_000, 60, lambda i, t: {"t_zone1": 12.0 + (i % 2) / 10})
     assert _heating(cold, T0 + 3_540_000) == []  # cold all night, but open for 59 min only

@@ -4,6 +4,8 @@ input, same cents, so the speed-up cannot silently change money."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 
 from api.allocation import allocate, parse_scenario, split_to_dict
 from api.allocation.demand import EXACT_MAX_PLAYERS, shapley
+from api.allocation.engine import Kernels
+from bench.allocation_reference import REFERENCE, allocate_reference, shapley_reference
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 START = datetime(2026, 3, 2)  # a Monday
@@ -96,7 +100,7 @@ def busy_machines(draw: st.DrawFn) -> dict[str, Any]:
 def both(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     scenario = parse_scenario(data)
     fast = split_to_dict(allocate(scenario))
-    reference = split_to_dict(allocate(scenario, reference=True))
+    reference = split_to_dict(allocate_reference(scenario))
     return fast, reference
 
 
@@ -136,6 +140,50 @@ def test_numpy_sampled_shapley_equals_the_big_integer_sampler(
     rows: list[list[Fraction]], seed: int, samples: int
 ) -> None:
     fast = shapley(rows, samples, seed)
-    reference = shapley(rows, samples, seed, reference=True)
+    reference = shapley_reference(rows, samples, seed)
     assert fast == reference
     assert sum(fast.kw) == fast.peak
+
+
+def test_allocate_runs_the_kernels_it_is_given() -> None:
+    """The comparisons above mean something only if allocate() runs the kernels
+    it is passed: one machine is attributed, one game of 22 players is sampled."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, kernel: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            calls[name] += 1
+            return kernel(*args)
+
+        return run
+
+    members = [f"m{i}" for i in range(EXACT_MAX_PLAYERS + 2)]
+    data = {
+        "period": {"start": "2026-03-02", "end": "2026-03-02"},
+        "bill": {
+            "bands": [{"name": "all", "kwh": "100", "cost": "30.00"}],
+            "demand": {"cost": "50.00", "samples": 10},
+            "fixed": "5.00",
+        },
+        "units": [{"id": "u0", "area_m2": "10"}],
+        "machines": [
+            {
+                "id": "M0",
+                "rated_kw": "3",
+                "counter_wh": [["2026-03-02T08:00:00", "0"], ["2026-03-02T10:00:00", "4000"]],
+            }
+        ],
+        "sessions": [
+            {"member": "m0", "machine": "M0", "start": stamp(480), "end": stamp(540)},
+        ],
+        "demand_intervals_kw": [
+            {m: str((i * 7 + t) % 13 + 1) for i, m in enumerate(members)} for t in range(4)
+        ],
+    }
+    scenario = parse_scenario(data)
+    kernels = Kernels(
+        counted("attribute", REFERENCE.attribute_machine),
+        counted("sample", REFERENCE.sample_shapley),
+    )
+    assert split_to_dict(allocate(scenario, kernels=kernels)) == split_to_dict(allocate(scenario))
+    assert calls == {"attribute": 1, "sample": 1}

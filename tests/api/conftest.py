@@ -24,6 +24,7 @@ from api.services.mqtt import Publisher
 from api.settings import Settings
 from devservers import PostgreSQL
 from devservers.process import free_port
+from tests.api.cdp import Browser
 
 SITE = "ws1"
 BADGE_KEY = "test-badge-key"
@@ -156,3 +157,13 @@ def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """A real headless Chromium (tests/api/cdp.py), for the web pages."""
+    profile = tmp_path / "chromium"
+    profile.mkdir()
+    chromium = Browser(profile)
+    yield chromium
+    chromium.close()

@@ -260,3 +260,37 @@ def test_acl_payload_is_what_the_wire_protocol_accepts(
         assert wire.decode("acl", raw)["ver"] == msg["ver"]
     finally:
         listener.close()
+
+
+def test_an_allow_list_above_the_node_limit_is_refused(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The api never builds an ACL a machine node cannot hold: the change that
+    would is refused with 409, naming the limit, and stores nothing."""
+    monkeypatch.setattr(wire, "MAX_ACL_BADGES", 2)
+    ids = _setup(api)
+    for k in range(2):
+        badge = {"member_id": ids["member"], "uid": f"04:00:01:{k:02x}"}
+        api.ok("coordinator", "POST", "/badges", json=badge)
+    training = {"member_id": ids["member"], "machine_id": ids["machine"]}
+    api.ok("coordinator", "POST", "/trainings", json=training)
+    before = api.counts()
+    third = api.call("coordinator", "POST", "/badges",
+                     json={"member_id": ids["member"], "uid": "04:00:01:ff"})
+    assert third.status_code == 409, third.text
+    assert "at most 2" in third.json()["detail"], third.text
+    assert api.counts() == before
+    other = api.ok("admin", "POST", "/members", json={"code": "B", "name": "Beta"})["id"]
+    api.ok("coordinator", "POST", "/badges", json={"member_id": other, "uid": "04:00:02:00"})
+    before = api.counts()
+    refused = api.call("coordinator", "POST", "/trainings",
+                       json={"member_id": other, "machine_id": ids["machine"]})
+    assert refused.status_code == 409 and "at most 2" in refused.json()["detail"], refused.text
+    assert api.counts() == before
+    # Deactivated then reactivated with room taken meanwhile: refused too.
+    api.ok("admin", "PATCH", f"/members/{ids['member']}", json={"active": False})
+    api.ok("coordinator", "POST", "/trainings",
+           json={"member_id": other, "machine_id": ids["machine"]})
+    back = api.call("admin", "PATCH", f"/members/{ids['member']}", json={"active": True})
+    assert back.status_code == 409, back.text
+    assert len(api.ok("coordinator", "GET", f"/machines/{ids['machine']}/acl")["allow"]) == 1

@@ -50,15 +50,6 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    profile = tmp_path / "chromium"
-    profile.mkdir()
-    chromium = Browser(profile)
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture
 def reader(influxdb: InfluxDB) -> Iterator[InfluxReader]:
     found = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
     yield found
@@ -411,3 +402,18 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
         assert said.startswith("Config of node3") and said != "Config of node3 downloaded."
         shots(browser, request, "1-enrolled")
     assert json.dumps(browser.errors) == "[]"
+
+
+def test_a_wrong_password_is_said_in_words(
+    database_url: str, reader: InfluxReader, make_api: Callable[..., Api], browser: Browser,
+) -> None:
+    make_api(influx=reader)
+    with served(database_url, reader) as url:
+        browser.goto(url + "/")
+        browser.fill("#username", "treasurer")
+        browser.fill("#password", "not-the-password")
+        browser.click("#login-button")
+        said = browser.wait_for("document.getElementById('login-error').textContent")
+        assert said == "wrong username or password"
+        assert browser.evaluate("document.getElementById('login').hidden") is False
+        assert browser.evaluate("document.getElementById('nav').children.length") == 0

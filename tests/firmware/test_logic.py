@@ -10,11 +10,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from tests.firmware.micropython import MP_DIR, RUNNER, report, run, run_text
 from tests.firmware.mp import checks
-
-REPO = Path(__file__).resolve().parents[2]
-RUNNER = REPO / "tools" / "mpy" / "run.mjs"
-MP_DIR = Path(__file__).parent / "mp"
 
 
 def golden() -> dict[str, str]:
@@ -22,21 +19,6 @@ def golden() -> dict[str, str]:
     key, uid = bytes(range(16)), bytes.fromhex("04a21b3c")
     digest = hmac.new(key, uid, hashlib.sha256).hexdigest()[:16]
     return {"key": key.hex(), "uid": uid.hex(), "hash": digest}
-
-
-def run_micropython(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    launcher = tmp_path / "launch.py"
-    prelude = "import sys\nsys.path.insert(0, '/app')\nsys.path.insert(0, '/fakes')\n"
-    launcher.write_text(prelude + script)
-    return subprocess.run(
-        ["node", str(RUNNER),
-         "--mount", f"{REPO / 'firmware'}:/app/firmware",
-         "--mount", f"{REPO / 'protocol'}:/app/protocol",
-         "--mount", f"{MP_DIR}:/app/mp",
-         "--mount", f"{MP_DIR / 'fakes'}:/fakes",
-         str(launcher), *args],
-        capture_output=True, text=True, timeout=300,
-    )
 
 
 def test_logic_under_cpython(tmp_path: Path) -> None:
@@ -49,10 +31,7 @@ def test_logic_under_micropython(tmp_path: Path) -> None:
         "import json\nfrom mp import checks\nimport os\nos.mkdir('/tmp/fw')\n"
         "print('CHECKS-PASSED ' + json.dumps(checks.run('/tmp/fw', json.loads(sys.argv[1]))))\n"
     )
-    result = run_micropython(script, tmp_path, json.dumps(golden()))
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = [row for row in result.stdout.splitlines() if row.startswith("CHECKS-PASSED ")][-1]
-    names = json.loads(line.split(" ", 1)[1])
+    names = report(run_text(script, tmp_path, json.dumps(golden())), "CHECKS-PASSED")
     # Same checks as CPython plus the driver checks against the fake machine module.
     assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 2, names
     probe = _write(tmp_path / "impl.py", "import sys\nprint(sys.implementation.name)\n")
@@ -68,29 +47,16 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_heating_meter_and_restamp_under_micropython() -> None:
-    result = subprocess.run(
-        ["node", str(RUNNER),
-         "--mount", f"{REPO / 'firmware'}:/app/firmware",
-         "--mount", f"{REPO / 'protocol'}:/app/protocol",
-         str(MP_DIR / "roles_cycle.py")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = [row for row in result.stdout.splitlines() if row.startswith("ROLES-OK ")][-1]
-    out = json.loads(line.split(" ", 1)[1])
+    out = report(run(MP_DIR / "roles_cycle.py"), "ROLES-OK")
     assert out["meter"] == {"wh": 2000, "pulses": 1600}
     assert out["heating"]["t_flow"] == 61.5
 
 
 def test_board_drivers_under_micropython_with_fake_hardware() -> None:
-    result = subprocess.run(
-        ["node", str(RUNNER),
-         "--mount", f"{REPO / 'firmware'}:/app/firmware",
-         "--mount", f"{REPO / 'protocol'}:/app/protocol",
-         "--mount", f"{MP_DIR / 'fakes'}:/fakes",
-         str(MP_DIR / "board_check.py")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = [row for row in result.stdout.splitlines() if row.startswith("BOARD-OK ")][-1]
-    assert json.loads(line.split(" ", 1)[1])["unix_ms"] == 1767225600000
+    assert report(run(MP_DIR / "board_check.py"), "BOARD-OK")["unix_ms"] == 1767225600000
+
+
+def test_entry_point_under_micropython_with_fake_hardware() -> None:
+    out = report(run(MP_DIR / "main_check.py"), "MAIN-OK")
+    assert out["exits"] == ["crash", "ctrl-c", "exit"]
+    print(f"\nheap kept by main.load_config(): {out['config_kept_bytes']} B")

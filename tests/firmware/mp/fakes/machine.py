@@ -11,8 +11,11 @@ class Pin:
     IRQ_FALLING = 2
     IRQ_RISING = 1
     levels = {}
+    refused = ()  # pins the port answers with ValueError("invalid pin")
 
     def __init__(self, pin, mode=IN, pull=None, value=None):
+        if pin in Pin.refused:
+            raise ValueError("invalid pin")
         self.id = pin
         self.mode = mode
         self.handler = None

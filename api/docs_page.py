@@ -1,0 +1,39 @@
+"""The interactive api docs (/docs) served whole by the api: Swagger UI's
+files come from the pinned `swagger-ui-bundle-v2` package, not a CDN, so the
+page works on a site server without internet. ReDoc is not offered (it would
+need a CDN too; /docs shows the same description)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+DOCS_URL = "/docs"
+ASSETS_URL = DOCS_URL + "/assets"
+OAUTH2_REDIRECT_URL = DOCS_URL + "/oauth2-redirect"
+
+
+def add_docs_page(app: FastAPI) -> None:
+    """For an app made with `docs_url=None, redoc_url=None`."""
+    app.mount(ASSETS_URL, StaticFiles(directory=Path(str(swagger_ui_path))), name="swagger-ui")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon-32x32.png",
+            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+        )
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
