@@ -225,6 +225,24 @@ def test_treasurer_enters_runs_reviews_closes_and_exports(
         browser.wait_for("!!document.querySelector('#no-split')")
         shots(browser, request, "1-bill-entered")
 
+        # A gas bill of another month: entered, checked by the api, not split with this one.
+        browser.fill("#bill-kind", "gas")
+        browser.wait_for("!!document.querySelector('#gas-form-cost')")
+        for name, value in (("period_start", "2026-02-01"), ("period_end", "2026-02-28"),
+                            ("cost", "300.00"), ("alpha", "1.5")):
+            browser.fill(f"#gas-form-{name}", value)
+        browser.click("#gas-form-submit")  # alpha beyond 1: the browser's own check stops it
+        assert browser.evaluate("document.querySelector('#gas-form-alpha').validity.rangeOverflow")
+        assert browser.evaluate("document.querySelector('#gas-form-message').textContent") == ""
+        assert api.ok("treasurer", "GET", "/gas-bills") == []
+        browser.fill("#gas-form-alpha", "0.4")
+        browser.click("#gas-form-submit")
+        assert message(browser, "#gas-form-message").startswith("Gas bill ")
+        [gas] = api.ok("treasurer", "GET", "/gas-bills")
+        assert (gas["cost"], gas["alpha"]) == ("300.00", "0.4")
+        browser.fill("#bill-kind", "electricity")
+        browser.wait_for("!!document.querySelector('#bill-form-kwh_all')")
+
         browser.click("#run-split")
         browser.wait_for("document.querySelectorAll('#split tbody tr').length === 3")
         split = {r[0]: r for r in rows(browser, "#split tbody tr")}
@@ -232,6 +250,9 @@ def test_treasurer_enters_runs_reviews_closes_and_exports(
         assert browser.evaluate("document.getElementById('split-total').textContent") == "120.00"
         assert sum(round(float(r[5]) * 100) for r in split.values()) == 12000
         assert split["A"][6] == "new"  # no earlier bill to compare with
+        lines = browser.evaluate("[...document.querySelectorAll('#split-lines summary')]"
+                                 ".map(s => s.textContent)")
+        assert lines[0].startswith("A: ") and len(lines) == 3
         band = rows(browser, "#reconciliation tbody tr")[0]
         assert band[0] == "all" and band[1] == "500" and float(band[2]) > 0
         bill = api.ok("treasurer", "GET", "/bills")[0]

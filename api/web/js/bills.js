@@ -145,6 +145,7 @@ async function review(box, bills, billId, members, refresh) {
         cells: [code, ...POOLS.map((p) => (st.pools || {})[p] || "0.00"), st.total, diff, flags, pdf] };
     })),
     el("p", {}, el("strong", {}, "Total "), el("span", { id: "split-total" }, result.total), ` (bill: ${billTotal(bill)})`),
+    el("div", { id: "split-lines" }, rows.map(([code, st]) => lines(code, st))),
     el("div", { class: "buttons" },
       button("Download CSV (all members)", async () => {
         try { await download(`/splits/${latest.id}/csv`, `split-${latest.id}.csv`); } catch (e) { say(note, e.message, true); }
@@ -153,6 +154,16 @@ async function review(box, bills, billId, members, refresh) {
         if (!window.confirm(`Close bill ${bill.id}? Its splits never change again.`)) return;
         try { await api(`/bills/${bill.id}/close`, { method: "POST" }); await refresh(bill.id); say(document.getElementById("review-message"), "Bill closed."); } catch (e) { say(note, e.message, true); }
       }, { id: "close-bill" })));
+}
+
+// Each member's lines, estimated ones flagged: what the treasurer checks before closing.
+function lines(code, st) {
+  const estimated = (st.lines || []).filter((l) => /estimat/i.test(`${l.basis} ${l.note}`)).length;
+  return el("details", { class: "member-lines", dataset: { member: code } },
+    el("summary", {}, `${code}: ${st.lines.length} lines, ${st.total}` + (estimated ? ` (${estimated} estimated)` : "")),
+    table(null, null, [{ label: "Pool" }, { label: "Line" }, { label: "Basis" }, { label: "Amount", amount: true }],
+      st.lines.map((l) => ({ attrs: { class: /estimat/i.test(`${l.basis} ${l.note}`) ? "flagged" : null },
+        cells: [l.pool, l.note || `${l.item}: ${l.quantity} ${l.unit}`, l.basis, l.amount] }))));
 }
 
 function billTotal(bill) {
