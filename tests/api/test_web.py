@@ -403,15 +403,23 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
         assert submit("user-form", {"username": "dora", "password": "dora-password",
                                     "role": "member", "member_id": str(dora["id"])}) == (
             "Login dora (member, D) created.")
-        # The node's view: the retained allow-list on its own topic holds D's badge.
+        # A second card, tapped on node3's reader: the node refused it and reported its
+        # hash (as the gateway stores it); the admin enrols it from the page.
+        tapped = "5e5e5e5e5e5e5e5e"
+        tags = tag_suffix(("site", SITE), ("device", "node3"), ("kind", "badge"))
+        influxdb.write([line("event", tags, {"seq": int_field(1), "badge": string_field(tapped),
+                                             "ok": "false"}, int(time.time() * 1000) - 20_000)])
+        said = submit("tap-form", {"member_id": str(dora["id"]), "device": "node3"})
+        assert said.endswith("(the card tapped on node3) enrolled for D."), said
+        # The node's view: the retained allow-list on its own topic holds D's two badges.
         expected = badge_hash(BADGE_KEY.encode(), uid_from_hex("04:0D:0D:0D"))
         listener = AclListener(mosquitto, "node3")
         try:
             _, retained, payload = listener.next()
         finally:
             listener.close()
-        assert retained and payload["allow"] == [expected]
-        assert [r[0] for r in rows(browser, "#badges tbody tr")] == ["D"]
+        assert retained and sorted(payload["allow"]) == sorted([expected, tapped])
+        assert [r[0] for r in rows(browser, "#badges tbody tr")] == ["D", "D"]
         assert [r[:2] for r in rows(browser, "#trainings tbody tr")] == [["D", "laser"]]
         audit = [r[2] + " " + r[3].split()[0] for r in rows(browser, "#audit tbody tr")]
         for entry in ("create member", "create badge", "create training", "create user_account"):

@@ -143,6 +143,16 @@ function accessPart(d, me, redraw) {
       const b = await api("/badges", { method: "POST", json: { ...v, member_id: Number(v.member_id) } });
       await redraw(); return `Badge ${b.id} enrolled for ${member[b.member_id]}; the machines' allow-lists are being updated.`;
     }),
+    form("tap-form", "Enrol the card just tapped on a node", [
+      { name: "member_id", label: "Member", options: options(d.members, (m) => m.code), required: true },
+      { name: "device", label: "Node whose reader it was tapped on", options: d.devices.filter((x) => x.role === "machine").map((x) => [x.name, x.name]), required: true,
+        hint: "Tap the card on that node's reader first: the node refuses an unknown card and reports it. The newest card tapped there in the last 5 minutes is enrolled." },
+      { name: "kind", label: "Kind", options: [["personal", "personal"], ["company", "company"]] },
+      { name: "holder", label: "Carried by" },
+    ], "Enrol tapped card", async (v) => {
+      const b = await api("/badges/tapped", { method: "POST", json: { ...v, member_id: Number(v.member_id) } });
+      await redraw(); return `Badge ${b.id} (the card tapped on ${v.device}) enrolled for ${member[b.member_id]}.`;
+    }),
     form("training-form", "Record a training", [
       { name: "member_id", label: "Member", options: options(d.members, (m) => m.code), required: true },
       { name: "machine_id", label: "Machine", options: options(d.machines, (m) => m.code), required: true },
