@@ -39,6 +39,7 @@ async function route() {
   if (!allowed(name)) name = firstView();
   showNav(name);
   const root = document.getElementById("view");
+  for (const view of Object.values(VIEWS)) if (view.module.leave) view.module.leave();
   root.textContent = "";
   document.body.dataset.ready = "";
   document.body.dataset.view = name || "";

@@ -86,7 +86,14 @@ async function showHistory(box) {
     { empty: "No alert so far." }));
 }
 
+// The view refreshes itself every minute, unless the user is inside it (focus kept).
+const REFRESH_MS = 60000;
+let timer = null;
+
+export function leave() { clearInterval(timer); timer = null; }
+
 export async function render(root, me) {
+  leave();
   const now = el("div", { id: "now" });
   const charts = el("div", { id: "charts" });
   const chartError = message("charts-message");
@@ -103,6 +110,11 @@ export async function render(root, me) {
     section("charts-section", "Heating and power", picker, chartError, charts),
     section("history-section", "Alert history", history),
   );
+  timer = setInterval(() => {
+    if (!document.body.contains(now)) { leave(); return; }
+    if (now.contains(document.activeElement)) return;
+    showNow(now, me).catch((e) => say(chartError, e.message, true));
+  }, REFRESH_MS);
   await Promise.all([
     showNow(now, me),
     showCharts(charts, "24h").catch((e) => say(chartError, e.message, true)),
