@@ -9,7 +9,6 @@ before anyone registers it in SQL."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -31,15 +30,9 @@ ROLE_COUNTERS = {"burn_s": "heating", "on_s": "machine", "pulses": "meter"}
 OPEN_SESSION_LOOKBACK = timedelta(days=2)
 
 
-@dataclass(frozen=True)
-class Newest:
-    """The newest point of one measurement per device, as column -> value."""
-
-    by_device: dict[str, dict[str, Any]]
-
-
 def newest(reader: InfluxReader, measurement: str, site: str, since: datetime,
-           until: datetime) -> Newest:
+           until: datetime) -> dict[str, dict[str, Any]]:
+    """Per device, the newest point of one measurement in [since, until] (column -> value)."""
     query = (f'SELECT * FROM "{measurement}" WHERE "site" = {quote_string(site)} '
              f"AND time >= '{rfc3339(since)}' AND time <= '{rfc3339(until)}' "
              'GROUP BY "device" ORDER BY time DESC LIMIT 1')
@@ -48,7 +41,7 @@ def newest(reader: InfluxReader, measurement: str, site: str, since: datetime,
         rows = list(series.rows())
         if rows:
             out[series.tags.get("device", "")] = rows[0]
-    return Newest(out)
+    return out
 
 
 def _iso(ms: Any) -> str | None:
@@ -108,8 +101,8 @@ def live_state(
 ) -> dict[str, Any]:
     """Everything of the coordinator's page that comes from InfluxDB."""
     known_since = now - timedelta(seconds=rules.offline.known_for_s)
-    status = newest(reader, "status", site, known_since, now).by_device
-    telemetry = newest(reader, "telemetry", site, known_since, now).by_device
+    status = newest(reader, "status", site, known_since, now)
+    telemetry = newest(reader, "telemetry", site, known_since, now)
     now_ms = int(now.timestamp() * 1000)
     silent_after_ms = int(rules.offline.missed_intervals * rules.offline.default_interval_s * 1000)
     nodes, boilers, zone_rows, power = [], [], [], []
