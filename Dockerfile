@@ -4,6 +4,8 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY protocol protocol
+COPY timeseries timeseries
+COPY broker broker
 COPY gateway gateway
 COPY api api
 COPY alerts alerts

@@ -1,15 +1,41 @@
-"""Stored alerts and their deliveries, on the api's declarative Base so that one
-Alembic history migrates them with everything else."""
+"""Stored alerts and their deliveries, on the alerts' own declarative Base:
+their tables are migrated by the alerts' Alembic branch (alerts/migrations/),
+which the api's start-up upgrades together with its own."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from api.models.base import Base, utcnow
+# The constraint names of the alert tables (pk_alerts, ix_alerts_kind, ...):
+# their migrations name them, so the models must agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
 
 OPEN_STATES = ("firing", "notified", "acknowledged")
 STATES = (*OPEN_STATES, "resolved")

@@ -12,7 +12,7 @@ from alerts.findings import Row
 from alerts.rules.machines import Sessions
 from alerts.rules.offline import Liveness
 from alerts.rules.series import DeviceKey
-from alerts.source import InfluxSource, Series, quote_string, time_range
+from timeseries import InfluxClient, Series, quote_string, time_range
 
 DAY_MS = 86_400_000
 SESSION_LOOKBACK_MS = 2 * DAY_MS
@@ -34,7 +34,7 @@ def _key(series: Series) -> DeviceKey:
     return series.tags.get("site", ""), series.tags.get("device", "")
 
 
-def _last(source: InfluxSource, select: str, measurement: str, where: str) -> dict[DeviceKey, Row]:
+def _last(source: InfluxClient, select: str, measurement: str, where: str) -> dict[DeviceKey, Row]:
     out: dict[DeviceKey, Row] = {}
     q = f"SELECT {select} FROM {measurement} WHERE {where} GROUP BY site, device"
     for series in source.query(q):
@@ -58,7 +58,7 @@ def temperature_window_s(config: RulesConfig) -> int:
     return max(config.sensors.stuck_for_s + 600, telemetry_window_s(config))
 
 
-def fetch(source: InfluxSource, config: RulesConfig, now_ms: int) -> Snapshot:
+def fetch(source: InfluxClient, config: RulesConfig, now_ms: int) -> Snapshot:
     snap = Snapshot(now_ms)
     known = time_range(now_ms - config.offline.known_for_s * 1000, now_ms)
     for key, row in _last(source, 'last("role")', "status", known).items():
@@ -90,7 +90,7 @@ def fetch(source: InfluxSource, config: RulesConfig, now_ms: int) -> Snapshot:
     return snap
 
 
-def _fetch_sessions(source: InfluxSource, snap: Snapshot, since: int) -> None:
+def _fetch_sessions(source: InfluxClient, snap: Snapshot, since: int) -> None:
     is_session = "(kind = 'session_start' OR kind = 'session_end')"
     events: dict[DeviceKey, list[Row]] = defaultdict(list)
     for series in source.query(
@@ -118,7 +118,7 @@ def _fetch_sessions(source: InfluxSource, snap: Snapshot, since: int) -> None:
         snap.sessions[key] = Sessions(events.get(key, []), before.get(key, (0, False))[1])
 
 
-def _fetch_hourly_power(source: InfluxSource, snap: Snapshot, config: RulesConfig) -> None:
+def _fetch_hourly_power(source: InfluxClient, snap: Snapshot, config: RulesConfig) -> None:
     meters = sorted(key for key, role in snap.roles.items() if role == "meter")
     if not meters:
         return

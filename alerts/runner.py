@@ -24,8 +24,8 @@ from alerts.evaluate import findings, held
 from alerts.findings import Finding
 from alerts.queries import fetch
 from alerts.settings import Settings
-from alerts.source import InfluxError, InfluxSource
 from alerts.timeline import alert_lines
+from timeseries import InfluxClient, InfluxError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class AlertService:
     def __init__(
         self,
-        source: InfluxSource,
+        source: InfluxClient,
         config: RulesConfig,
         sessions: Callable[[], Session],
         dispatcher: Dispatcher,
@@ -57,7 +57,7 @@ class AlertService:
             )
             lines = alert_lines(outcome.changed, now_ms)
         try:
-            self.source.write(lines)
+            self.source.write_lines(lines)
         except InfluxError as exc:  # the graphs lag; alerting itself goes on
             log.warning("alert states not written to InfluxDB: %s", exc)
         return found, outcome.deliveries
@@ -91,20 +91,14 @@ def channels_from(settings: Settings) -> list[Channel]:
             settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
         ))
     if settings.mqtt_host:
-        channels.append(MqttChannel(
-            settings.mqtt_host, settings.mqtt_port, settings.mqtt_username,
-            settings.mqtt_password, settings.mqtt_prefix,
-        ))
+        channels.append(MqttChannel(settings, settings.mqtt_prefix))
     return channels
 
 
 def build(settings: Settings, channels: Sequence[Channel] | None = None) -> AlertService:
     engine = create_engine(settings.database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    source = InfluxSource(
-        settings.influx_url, settings.influx_database,
-        settings.influx_username, settings.influx_password,
-    )
+    source = InfluxClient(settings)
     policy = RetryPolicy(
         settings.retry_first_delay_s, settings.retry_max_delay_s, settings.retry_max_attempts
     )

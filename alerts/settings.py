@@ -8,6 +8,10 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker import MqttSettings
+from timeseries import InfluxSettings
+from timeseries.settings import Seconds
+
 
 class WebhookTarget(BaseModel):
     url: str
@@ -15,14 +19,15 @@ class WebhookTarget(BaseModel):
     ntfy_topic: str = ""
 
 
-class Settings(BaseSettings):
+class Settings(MqttSettings, InfluxSettings, BaseSettings):
+    """InfluxDB's connection fields (influx_*) come from timeseries.InfluxSettings,
+    the broker's (mqtt_*) from broker.MqttSettings."""
+
     model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore")
 
     database_url: str = "sqlite:///workshop.db"
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_database: str = "workshop"
-    influx_username: str = ""
-    influx_password: str = ""
+    # A pass has its interval (30 s by default); a query may take most of it.
+    influx_timeout_s: Seconds = 30.0
     rules_file: Path | None = None
     interval_s: float = 30.0
 
@@ -37,10 +42,8 @@ class Settings(BaseSettings):
     smtp_from: str = "workshop-monitor@localhost"
     smtp_to: list[str] = []
 
+    # Empty: no MQTT channel.
     mqtt_host: str = ""
-    mqtt_port: int = 1883
-    mqtt_username: str = ""
-    mqtt_password: str = ""
     mqtt_prefix: str = "mf-alerts"
 
     retry_first_delay_s: float = 2.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alerts.models import OPEN_STATES, Alert
-from gateway.lines import int_field, line, string_field, tag_suffix
+from timeseries.lines import int_field, line, string_field, tag_suffix
 
 
 def alert_lines(alerts: Sequence[Alert], now_ms: int) -> list[str]:

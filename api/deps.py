@@ -15,10 +15,10 @@ from api.models import Site, User
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
-from api.services.influx import InfluxReader
 from api.services.mqtt import Publisher
 from api.services.work import Work
 from api.settings import Settings
+from timeseries import InfluxClient
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -45,8 +45,8 @@ def get_publisher(request: Request) -> Publisher | None:
     return publisher
 
 
-def get_influx(request: Request) -> InfluxReader | None:
-    reader: InfluxReader | None = request.app.state.influx
+def get_influx(request: Request) -> InfluxClient | None:
+    reader: InfluxClient | None = request.app.state.influx
     return reader
 
 
@@ -54,7 +54,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PublisherDep = Annotated[Publisher | None, Depends(get_publisher)]
-InfluxDep = Annotated[InfluxReader | None, Depends(get_influx)]
+InfluxDep = Annotated[InfluxClient | None, Depends(get_influx)]
 
 
 def get_current_user(

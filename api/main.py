@@ -36,7 +36,7 @@ from api.routes import (
     users,
 )
 from api.schemas.common import readable
-from api.services import acl, counter_cache, rollup
+from api.services import acl, counter_cache
 from api.services.errors import (
     Conflict,
     Forbidden,
@@ -46,9 +46,9 @@ from api.services.errors import (
     Unauthenticated,
     Unavailable,
 )
-from api.services.influx import InfluxReader
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
+from timeseries import InfluxClient, rollup
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
@@ -100,23 +100,11 @@ def start_up(settings: Settings) -> Engine:
 
 def make_publisher(settings: Settings) -> MqttPublisher:
     """The broker login that publishes ACLs; it connects on its first publish."""
-    return MqttPublisher(
-        settings.mqtt_host,
-        settings.mqtt_port,
-        settings.mqtt_username,
-        settings.mqtt_password,
-        settings.mqtt_timeout_s,
-    )
+    return MqttPublisher(settings, settings.mqtt_timeout_s)
 
 
-def make_reader(settings: Settings) -> InfluxReader:
-    return InfluxReader(
-        settings.influx_url,
-        settings.influx_database,
-        settings.influx_username,
-        settings.influx_password,
-        settings.influx_timeout_s,
-    )
+def make_reader(settings: Settings) -> InfluxClient:
+    return InfluxClient(settings)
 
 
 async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
@@ -170,7 +158,7 @@ async def _rollups(app: FastAPI, interval_s: float, raw_days: int) -> None:
 def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
-    influx: InfluxReader | None = None,
+    influx: InfluxClient | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
 

@@ -1,36 +1,32 @@
 """Start-up steps 2 and 3: migrate the schema to the newest revision, then seed.
 
-Other packages may keep their own Alembic branch in `<package>/migrations`
-(e.g. `alerts/migrations`, with `depends_on` one of ours); it is picked up here
-and upgraded together ("heads")."""
+The database holds the api's tables and the alerts' (the alerts service
+shares it). Each package keeps its own Alembic branch: `api/migrations/versions`
+and `alerts/migrations` (label `alerts`); both are upgraded here ("heads")."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session
 
+import alerts.models
+import api.models
 from api.models import Site
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-EXTRA_BRANCHES = ("alerts",)
+BRANCHES = (MIGRATIONS / "versions", Path(alerts.models.__file__).resolve().parent / "migrations")
+# What the branches build, for autogenerate and the schema tests.
+METADATA: tuple[MetaData, ...] = (api.models.Base.metadata, alerts.models.Base.metadata)
 
 
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    locations = [str(MIGRATIONS / "versions")]
-    for package in EXTRA_BRANCHES:
-        spec = importlib.util.find_spec(package)
-        if spec and spec.submodule_search_locations:
-            extra = Path(next(iter(spec.submodule_search_locations))) / "migrations"
-            if extra.is_dir():
-                locations.append(str(extra))
-    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("version_locations", " ".join(str(path) for path in BRANCHES))
     config.set_main_option("path_separator", "space")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

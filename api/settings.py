@@ -10,11 +10,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker import MqttSettings
+from timeseries import InfluxSettings
+from timeseries.settings import Seconds
+
 PLACEHOLDER = "changethis"
 _PLACEHOLDERS = {PLACEHOLDER, "", "secret", "changeme", "change-me"}
 
 
-class Settings(BaseSettings):
+class Settings(MqttSettings, InfluxSettings, BaseSettings):
+    """The broker's (mqtt_*) and InfluxDB's (influx_*) connection fields come from
+    broker.MqttSettings and timeseries.InfluxSettings."""
+
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -28,10 +35,7 @@ class Settings(BaseSettings):
     # Tariff band hours and lease days are read in this zone (IANA name).
     site_timezone: str = "UTC"
 
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
     mqtt_username: str = "api"
-    mqtt_password: str = ""
     mqtt_timeout_s: float = 5.0
 
     # How often expired trainings and failed publishes are caught up.
@@ -39,13 +43,10 @@ class Settings(BaseSettings):
     # How often settled counter slots are copied from InfluxDB (0: only when splitting).
     counter_refresh_s: float = 3600.0
 
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_database: str = "workshop"
-    influx_username: str = ""
-    influx_password: str = ""
-    influx_timeout_s: float = 60.0
+    # A split reads a year of counters.
+    influx_timeout_s: Seconds = 60.0
     # Raw readings are kept this many days (0: forever); rollups keep the rest
-    # (api/services/rollup.py). How often the rollups are brought up to date (0: never).
+    # (timeseries/rollup.py). How often the rollups are brought up to date (0: never).
     influx_raw_days: int = Field(default=90, ge=0)
     rollup_s: float = 300.0
 

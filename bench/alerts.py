@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -45,15 +44,15 @@ from alerts.config import RulesConfig
 from alerts.delivery import Dispatcher
 from alerts.delivery.message import Message
 from alerts.findings import Finding
-from alerts.models import Alert, AlertDelivery
+from alerts.models import Alert, AlertDelivery, Base
 from alerts.queries import fetch
 from alerts.runner import AlertService
 from alerts.settings import Settings
-from alerts.source import InfluxSource, Series
-from api.models.base import Base
 from bench.ingest import own_cpu_s, process_cpu_s
 from bench.synthetic import DAY_MS, HOUR_MS, Heating, Machine, Meter, heartbeat, ms, status
 from devservers import InfluxDB, PostgreSQL
+from timeseries import InfluxClient, Series
+from timeseries.client import Epoch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "alerts.json"
 # A Saturday 00:00 UTC: the last day, where the passes run, is a working day.
@@ -144,7 +143,7 @@ def building_lines(building: Building, days: int) -> Iterator[str]:
     yield status(building.silent, building.silent_from + 90_000, "", online=False)
 
 
-class RecordingSource(InfluxSource):
+class RecordingSource(InfluxClient):
     """The service's own source, noting each statement and the rows it returned."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -152,9 +151,9 @@ class RecordingSource(InfluxSource):
         self.queries: list[str] = []
         self.rows = 0
 
-    def query(self, influxql: str) -> list[Series]:
+    def query(self, influxql: str, epoch: Epoch | None = "ms") -> list[Series]:
         self.queries.append(influxql)
-        series = super().query(influxql)
+        series = super().query(influxql, epoch)
         self.rows += sum(len(s.rows) for s in series)
         return series
 
@@ -181,9 +180,11 @@ def phases_of(service: AlertService, watch: Stopwatch) -> Iterator[None]:
         (runner, "fetch", runner.fetch),
         (runner, "findings", runner.findings),
         (lifecycle, "apply", lifecycle.apply),
-        (service.source, "write", service.source.write),
+        (service.source, "write_lines", service.source.write_lines),
     ]
-    names = {"fetch": "fetch", "findings": "rules", "apply": "lifecycle", "write": "write_back"}
+    names = {
+        "fetch": "fetch", "findings": "rules", "apply": "lifecycle", "write_lines": "write_back"
+    }
     for owner, name, original in patched:
         setattr(owner, name, watch.wrap(names[name], original))
     try:
@@ -206,14 +207,12 @@ class Unsent:
         raise RuntimeError("the bench sends nothing")
 
 
-def raw_queries(http: httpx.Client, database: str, queries: list[str]) -> list[float]:
+def raw_queries(client: InfluxClient, queries: list[str]) -> list[float]:
     """The same statements over HTTP, bytes read but not parsed; seconds each."""
     seconds = []
     for q in queries:
         started = time.perf_counter()
-        response = http.get("/query", params={"db": database, "q": q, "epoch": "ms"})
-        response.raise_for_status()
-        _ = response.content
+        client.query_raw(q)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -247,7 +246,7 @@ class Pass:
 
 
 def one_pass(
-    service: AlertService, source: RecordingSource, http: httpx.Client, influx_pid: int,
+    service: AlertService, source: RecordingSource, raw_client: InfluxClient, influx_pid: int,
     now_ms: int,
 ) -> Pass:
     watch = Stopwatch()
@@ -259,7 +258,7 @@ def one_pass(
         total = time.perf_counter() - started
         cpu, influx_cpu = own_cpu_s() - cpu, process_cpu_s(influx_pid) - influx_cpu
     raw = dict(zip(map(statement, source.queries),
-                   raw_queries(http, source.database, source.queries), strict=True))
+                   raw_queries(raw_client, source.queries), strict=True))
     phases = dict(watch.seconds)
     phases["other"] = max(0.0, total - sum(phases.values()))
     return Pass(now_ms, total, phases, raw, len(source.queries), source.rows, len(found),
@@ -272,17 +271,16 @@ def measure(
     engine = create_engine(database_url)
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    source = RecordingSource(influx.url, influx.database, influx.user, influx.password)
+    source = RecordingSource(influx.settings, timeout_s=30)
     service = AlertService(source, RulesConfig(), sessions, Dispatcher([Unsent()], sessions))
     assert influx.proc is not None
     step = DAY_MS // passes
     moments = [END - DAY_MS + (i + 1) * step for i in range(passes)]
     try:
-        with httpx.Client(base_url=influx.url, auth=(influx.user, influx.password),
-                          timeout=60) as http:
+        with influx.client(60) as raw:
             for k in range(warmup, 0, -1):  # the service runs all the time: caches are warm
-                one_pass(service, source, http, influx.proc.pid, moments[0] - k * 30_000)
-            measured = [one_pass(service, source, http, influx.proc.pid, now) for now in moments]
+                one_pass(service, source, raw, influx.proc.pid, moments[0] - k * 30_000)
+            measured = [one_pass(service, source, raw, influx.proc.pid, now) for now in moments]
         with sessions() as session:
             counts = {
                 "devices_seen": len(fetch(source, service.config, END).liveness),

@@ -33,7 +33,6 @@ from api.models import ElectricityBill, Site, User
 from api.security import hash_password
 from api.services import counter_cache
 from api.services.counter_cache import query_counters
-from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
 from api.services.split_input import build_split_input, period_bounds
 from api.settings import Settings
@@ -41,6 +40,7 @@ from bench.allocation_reference import allocate_reference
 from devservers import InfluxDB
 from devservers.asgi import ThreadedApp
 from devservers.process import free_port
+from timeseries import InfluxClient, InfluxUnavailable
 
 RESULTS = Path(__file__).resolve().parent / "results" / "allocation.json"
 SITE = "bench"
@@ -85,14 +85,16 @@ def counter_lines(
     ]
 
 
-def write(client: httpx.Client, lines: list[str]) -> None:
+def write(client: InfluxClient, lines: list[str]) -> None:
     body = "\n".join(lines).encode()
     for attempt in range(20):
-        response = client.post("/write", params={"precision": "ms"}, content=body)
-        if response.status_code == 204:
+        try:
+            client.write(body)
             return
-        time.sleep(0.5 * (attempt + 1))  # cache full while compacting: back off
-    raise RuntimeError(f"InfluxDB refused a batch: {response.status_code} {response.text[:200]}")
+        except InfluxUnavailable as exc:
+            error = exc
+            time.sleep(0.5 * (attempt + 1))  # cache full while compacting: back off
+    raise RuntimeError(f"InfluxDB refused a batch: {error}")
 
 
 def load_influx(
@@ -103,12 +105,7 @@ def load_influx(
     days: int,
 ) -> int:
     t0_ms = int(datetime.combine(FIRST_DAY, datetime.min.time(), UTC).timestamp() * 1000)
-    client = httpx.Client(
-        base_url=server.url,
-        params={"db": server.database},
-        auth=(server.user, server.password),
-        timeout=600,
-    )
+    client = server.client(600)
     written = 0
     runs: list[list[tuple[int, int, int]]] = [[] for _ in rated]
     rng = random.Random(7)
@@ -138,7 +135,7 @@ def load_influx(
 
 
 class Served(ThreadedApp):
-    def __init__(self, settings: Settings, reader: InfluxReader) -> None:
+    def __init__(self, settings: Settings, reader: InfluxClient) -> None:
         super().__init__(create_app(settings, influx=reader), settings.port)
 
 
@@ -205,7 +202,7 @@ def timed_split(client: httpx.Client, bill: int) -> tuple[float, dict[str, Any]]
 
 
 def phases(
-    served: Served, reader: InfluxReader, bill_id: int, *, engine_reference: bool = False
+    served: Served, reader: InfluxClient, bill_id: int, *, engine_reference: bool = False
 ) -> dict[str, float]:
     """Where a split's time goes: scenario building (InfluxDB + SQL), parsing, the
     engine; optionally the engine's exact reference path on the same scenario
@@ -254,7 +251,7 @@ def with_demand(built: dict[str, Any]) -> dict[str, Any]:
     return {**built, "bill": bill, "main_meter_kwh": main}
 
 
-def engine_with_demand(served: Served, reader: InfluxReader, bill_id: int) -> dict[str, Any]:
+def engine_with_demand(served: Served, reader: InfluxClient, bill_id: int) -> dict[str, Any]:
     """The engine alone on the month with a derived demand charge, fast and reference."""
     with served.app.state.sessionmaker() as session:
         site = session.query(Site).filter_by(name=SITE).one()
@@ -280,7 +277,7 @@ def engine_with_demand(served: Served, reader: InfluxReader, bill_id: int) -> di
 
 
 def reference(
-    reader: InfluxReader, devices: list[str], start: datetime, end: datetime
+    reader: InfluxClient, devices: list[str], start: datetime, end: datetime
 ) -> dict[str, float]:
     t0 = time.perf_counter()
     counters = query_counters(
@@ -316,9 +313,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-allocation-") as tmp:
         influx = InfluxDB(Path(tmp) / "influxdb")
         influx.start()
-        reader = InfluxReader(
-            influx.url, influx.database, influx.user, influx.password, timeout_s=3600
-        )
+        reader = influx.client(3600)
         settings = Settings(
             database_url=f"sqlite:///{tmp}/api.db", site=SITE, badge_hash_key=BADGE_KEY,
             port=free_port(), mqtt_port=free_port(), mqtt_timeout_s=0.5, acl_sweep_s=3600,

@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -46,6 +45,7 @@ from devservers.gateway import GatewayProcess
 from gateway.ingest import telemetry_lines
 from gateway.mqtt_session import set_nodelay
 from protocol import wire
+from timeseries import InfluxClient, quote_ident
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 USER, PASSWORD = "bench", "bench-secret"
@@ -110,15 +110,13 @@ def one_field_lines(points: int) -> list[str]:
 
 def influx_ceiling(influx: InfluxDB, lines: list[str], database: str, batch: int = 5000) -> float:
     """Points/s for prebuilt batches of `lines` into a spare database."""
-    influx.query(f'CREATE DATABASE "{database}"')
+    influx.execute(f"CREATE DATABASE {quote_ident(database)}")
     bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, len(lines), batch)]
-    with httpx.Client(auth=(influx.user, influx.password), timeout=60) as http:
+    spare = influx.settings.model_copy(update={"influx_database": database})
+    with InfluxClient(spare, timeout_s=60) as client:
         start = time.perf_counter()
         for body in bodies:
-            response = http.post(
-                f"{influx.url}/write", params={"db": database, "precision": "ms"}, content=body
-            )
-            response.raise_for_status()
+            client.write(body)
         return len(lines) / (time.perf_counter() - start)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gateway.lines import float_field, int_field, line, string_field, tag_suffix
+from timeseries.lines import float_field, int_field, line, string_field, tag_suffix
 
 SITE = "mf1"
 HOUR_MS = 3_600_000

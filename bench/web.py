@@ -44,23 +44,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 
 from alerts.config import RulesConfig
 from alerts.delivery import Dispatcher
 from alerts.runner import AlertService
-from alerts.source import InfluxSource
 from api.main import create_app, start_up
 from api.models import User
 from api.security import hash_password
-from api.services import rollup
-from api.services.influx import InfluxReader
 from api.settings import Settings
 from bench.alerts import working_sessions
 from bench.synthetic import DAY_MS, HOUR_MS, SITE, Heating, Machine, Meter, heartbeat
 from devservers import InfluxDB, Mosquitto
 from devservers.asgi import ThreadedApp
 from protocol.badge import badge_hash, uid_from_hex
+from timeseries import InfluxClient, InfluxSettings, rollup
 
 RESULTS = Path(__file__).resolve().parent / "results" / "web.json"
 TELEMETRY_S, STATUS_S = 60, 300
@@ -108,21 +107,12 @@ def node_lines(kind: str, k: int, start: int, end: int, seed: int) -> Iterator[s
         yield from heartbeat(meter.device, "meter", start, end, STATUS_S)
 
 
-def load_nodes(url: str, database: str, user: str, password: str,
-               nodes: list[tuple[str, int]], start: int, end: int, seed: int) -> int:
+def load_nodes(settings: InfluxSettings, nodes: list[tuple[str, int]], start: int, end: int,
+               seed: int) -> int:
     """A worker process: generates its nodes' years and writes them in batches."""
-    writer = InfluxReader(url, database, user, password, timeout_s=300)
-    sent, batch = 0, []
-    for kind, k in nodes:
-        for text in node_lines(kind, k, start, end, seed):
-            batch.append(text)
-            if len(batch) >= 20_000:
-                writer.write(batch)
-                sent += len(batch)
-                batch = []
-    writer.write(batch)
-    writer.close()
-    return sent + len(batch)
+    with InfluxClient(settings, 300) as writer:
+        return sum(writer.write_lines(node_lines(kind, k, start, end, seed), 20_000)
+                   for kind, k in nodes)
 
 
 def load(influx: InfluxDB, machines: int, heating: int, meters: int, start: int, end: int,
@@ -131,8 +121,8 @@ def load(influx: InfluxDB, machines: int, heating: int, meters: int, start: int,
              + [("meter", k) for k in range(meters)])
     shares = [nodes[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
-        jobs = [pool.submit(load_nodes, influx.url, influx.database, influx.user, influx.password,
-                            share, start, end, seed) for share in shares]
+        jobs = [pool.submit(load_nodes, influx.settings, share, start, end, seed)
+                for share in shares]
         return sum(job.result() for job in jobs)
 
 
@@ -153,12 +143,12 @@ def settle(influx: InfluxDB, timeout_s: float = 600) -> None:
         time.sleep(5)
 
 
-def shard_bytes(influx: InfluxDB, reader: InfluxReader, policy: str,
+def shard_bytes(influx: InfluxDB, reader: InfluxClient, policy: str,
                 since_ms: int | None = None) -> int:
     """Bytes on disk of a policy's shards (those ending after `since_ms`)."""
     total = 0
     for series in reader.query("SHOW SHARDS"):
-        for row in series.rows():
+        for row in series.rows:
             if row["database"] != influx.database or row["retention_policy"] != policy:
                 continue
             end_time = row["end_time"]
@@ -200,31 +190,30 @@ def enrol(api: httpx.Client, machines: int) -> dict[str, Any]:
     return {"bill": bill["id"], "split": split["id"], "member": members[0]["id"]}
 
 
-def at_once(fetch: Callable[[str], httpx.Response], items: list[str]) -> float:
-    """Seconds until every request has its answer, read whole, all sent at once (as
-    a page sends them)."""
-    def one(item: str) -> None:
-        response = fetch(item)
-        response.raise_for_status()
-        _ = response.content
-
+def at_once(fetch: Callable[[str], object], items: list[str]) -> float:
+    """Seconds until every item has its answer, read whole, all sent at once (as a
+    page sends its requests)."""
     started = time.perf_counter()
     with ThreadPoolExecutor(len(items)) as pool:
-        list(pool.map(one, items))
+        list(pool.map(fetch, items))
     return time.perf_counter() - started
 
 
 def timed_page(client: httpx.Client, token: str, paths: list[str]) -> float:
     """A page's data through the api."""
     headers = {"Authorization": f"Bearer {token}"}
-    return at_once(lambda path: client.get(path, headers=headers), paths)
+
+    def get(path: str) -> bytes:
+        response = client.get(path, headers=headers)
+        response.raise_for_status()
+        return response.content
+
+    return at_once(get, paths)
 
 
-def raw_influxql(influx: InfluxDB, queries: list[str]) -> Callable[[], float]:
-    """The naive page: its statements straight to InfluxDB."""
-    client = httpx.Client(base_url=influx.url, auth=(influx.user, influx.password), timeout=600)
-    params = {"db": influx.database, "epoch": "ms"}
-    return partial(at_once, lambda q: client.get("/query", params={**params, "q": q}), queries)
+def raw_influxql(store: InfluxClient, queries: list[str]) -> Callable[[], float]:
+    """The naive page: its statements straight to InfluxDB, answers read unparsed."""
+    return partial(at_once, store.query_raw, queries)
 
 
 NAIVE_CHART = {
@@ -272,7 +261,7 @@ def main() -> None:
         broker = Mosquitto(workdir / "mosquitto", {"api": "api-secret"}, superusers=("api",))
         influx.start()
         broker.start()
-        reader = InfluxReader(influx.url, influx.database, influx.user, influx.password, 600)
+        reader = influx.client(600)
         try:
             started = time.perf_counter()
             figures["points_written"] = load(influx, args.machines, args.heating, args.meters,
@@ -297,11 +286,10 @@ def main() -> None:
 
             settings = Settings(database_url=f"sqlite:///{workdir / 'api.db'}", site=SITE,
                                 secret_key="bench-secret", badge_hash_key=BADGE_KEY,
-                                influx_url=influx.url, influx_database=influx.database,
-                                influx_username=influx.user, influx_password=influx.password,
-                                counter_refresh_s=0, rollup_s=0, acl_sweep_s=3600,
+                                **influx.settings.model_dump(), counter_refresh_s=0,
+                                rollup_s=0, acl_sweep_s=3600,
                                 mqtt_host=broker.host, mqtt_port=broker.port,
-                                mqtt_username="api", mqtt_password="api-secret")
+                                mqtt_username="api", mqtt_password=SecretStr("api-secret"))
             engine = start_up(settings)
             factory = sessionmaker(engine, expire_on_commit=False)
             with factory() as session, session.begin():
@@ -309,7 +297,7 @@ def main() -> None:
                                    ("treasurer", "treasurer")):
                     session.add(User(username=name, password_hash=hash_password(name + "-pw"),
                                      role=role))
-            source = InfluxSource(influx.url, influx.database, influx.user, influx.password)
+            source = influx.client()
             found, _ = AlertService(source, RulesConfig(), factory,
                                     Dispatcher([], factory)).evaluate_once(end)
             source.close()
@@ -356,12 +344,12 @@ def main() -> None:
                 client.close()
             for chart, query in NAIVE_CHART.items():
                 for span, bucket in (("24h", "5m"), ("365d", "1d")):
-                    naive = raw_influxql(influx, [query.format(span=span, bucket=bucket)])
+                    naive = raw_influxql(reader, [query.format(span=span, bucket=bucket)])
                     figures[f"chart_{chart}_{span}_raw_ms"] = median_ms(naive, args.repeat)
             naive_page = [*NAIVE_NOW,
                           NAIVE_CHART["heating"].format(span="24h", bucket="5m"),
                           NAIVE_CHART["power"].format(span="24h", bucket="5m")]
-            figures["coordinator_page_raw_ms"] = median_ms(raw_influxql(influx, naive_page),
+            figures["coordinator_page_raw_ms"] = median_ms(raw_influxql(reader, naive_page),
                                                            args.repeat)
             engine.dispose()
         finally:

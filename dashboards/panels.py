@@ -109,7 +109,7 @@ def device_variable(name: str, label: str) -> Json:
     }
 
 
-# Long ranges read the rollups (api/services/rollup.py): this hidden variable asks
+# Long ranges read the rollups (timeseries/rollup.py): this hidden variable asks
 # InfluxDB which retention policy covers the dashboard's range (the `rollup_map`
 # points the api writes), and the line charts read `"$rollup"."telemetry"`.
 ROLLUP = '"$rollup"'

@@ -1,4 +1,5 @@
-"""InfluxDB 1.x (Debian's 1.6) with authentication, reachable on /write and /query."""
+"""InfluxDB 1.x (Debian's 1.6) with authentication, spoken to through the
+project's own client (timeseries)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from pydantic import SecretStr
 
 from devservers.process import DatabaseServer, find_binary, free_port, wait_for_http
+from timeseries import InfluxClient, InfluxSettings, Series, quote_ident, quote_string
 
 
 class InfluxDB(DatabaseServer):
@@ -61,73 +63,49 @@ bind-address = "{self.host}:{self.rpc_port}"
     def command(self) -> list[str]:
         return [find_binary("influxd", "/usr/bin/influxd"), "-config", str(self.conf_path)]
 
+    @property
+    def settings(self) -> InfluxSettings:
+        """How the project's services reach this server (as its admin)."""
+        return InfluxSettings(
+            influx_url=self.url, influx_database=self.database,
+            influx_username=self.user, influx_password=SecretStr(self.password),
+        )
+
+    def client(self, timeout_s: float | None = None) -> InfluxClient:
+        return InfluxClient(self.settings, timeout_s)
+
     def after_start(self) -> None:
         wait_for_http(f"{self.url}/ping", 204, 30)
         if not self._bootstrapped:
             # With auth on, InfluxDB accepts the first admin without credentials.
-            self._query(
-                f"CREATE USER \"{self.user}\" WITH PASSWORD '{self.password}' WITH ALL PRIVILEGES",
-                auth=False,
-            )
-            self._query(f'CREATE DATABASE "{self.database}"')
+            anonymous = InfluxSettings(influx_url=self.url, influx_database=self.database)
+            with InfluxClient(anonymous, 30) as first:
+                first.execute(f"CREATE USER {quote_ident(self.user)} WITH PASSWORD "
+                              f"{quote_string(self.password)} WITH ALL PRIVILEGES")
+            self.execute(f"CREATE DATABASE {quote_ident(self.database)}")
             self._bootstrapped = True
 
-    def _query(self, q: str, auth: bool = True) -> dict[str, object]:
-        response = httpx.post(
-            f"{self.url}/query",
-            params={"q": q, "db": self.database},
-            auth=(self.user, self.password) if auth else None,
-            timeout=30,
-        )
-        response.raise_for_status()
-        result: dict[str, object] = response.json()
-        return result
+    def execute(self, q: str) -> None:
+        """An InfluxQL statement that changes something (CREATE, GRANT, DROP)."""
+        with self.client(30) as client:
+            client.execute(q)
 
     def write(self, lines: Iterable[str], batch: int = 5000) -> int:
         """Line protocol (ms precision) in batches; returns the lines sent."""
-        sent = 0
-        chunk: list[str] = []
-        for text in lines:
-            chunk.append(text)
-            if len(chunk) >= batch:
-                sent += self._write(chunk)
-        if chunk:
-            sent += self._write(chunk)
-        return sent
+        with self.client(60) as client:
+            return client.write_lines(lines, batch)
 
-    def _write(self, chunk: list[str]) -> int:
-        response = httpx.post(
-            f"{self.url}/write",
-            params={"db": self.database, "precision": "ms"},
-            content="\n".join(chunk).encode(),
-            auth=(self.user, self.password),
-            timeout=60,
-        )
-        if response.status_code != 204:
-            raise RuntimeError(f"InfluxDB refused a write: {response.text[:300]}")
-        sent = len(chunk)
-        chunk.clear()
-        return sent
-
-    def query(self, q: str) -> list[dict[str, object]]:
-        """Run InfluxQL; returns the first statement's series (empty when none)."""
-        body = self._query(q)
-        results = body.get("results")
-        assert isinstance(results, list)
-        if "error" in results[0]:
-            raise RuntimeError(results[0]["error"])
-        series: list[dict[str, object]] = results[0].get("series", [])
-        return series
+    def query(self, q: str) -> list[Series]:
+        """Run InfluxQL; the first statement's series (times as RFC 3339 strings)."""
+        with self.client(30) as client:
+            return client.query(q, epoch=None)
 
     def count(self, measurement: str, field: str, where: str = "") -> int:
         clause = f" WHERE {where}" if where else ""
-        series = self.query(f'SELECT count("{field}") FROM "{measurement}"{clause}')
-        if not series:
-            return 0
-        values = series[0]["values"]
-        assert isinstance(values, list)
-        return int(values[0][1])
+        series = self.query(f"SELECT count({quote_ident(field)}) FROM {quote_ident(measurement)}"
+                            f"{clause}")
+        return int(series[0].values[0][1]) if series else 0
 
     def create_user(self, user: str, password: str, privilege: str = "ALL") -> None:
-        self._query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}'")
-        self._query(f'GRANT {privilege} ON "{self.database}" TO "{user}"')
+        self.execute(f"CREATE USER {quote_ident(user)} WITH PASSWORD {quote_string(password)}")
+        self.execute(f"GRANT {privilege} ON {quote_ident(self.database)} TO {quote_ident(user)}")

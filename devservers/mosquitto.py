@@ -6,6 +6,9 @@ import getpass
 import subprocess
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from broker import MqttSettings
 from devservers.process import ServerProcess, find_binary
 
 # Devices may only touch their own topics; %u is the MQTT username, which is
@@ -69,6 +72,11 @@ log_type error
 log_type warning
 """
         )
+    def login(self, user: str) -> MqttSettings:
+        """How a service logs in here as `user` (one of `users`)."""
+        return MqttSettings(mqtt_host=self.host, mqtt_port=self.port, mqtt_username=user,
+                            mqtt_password=SecretStr(self.users[user]))
+
     def command(self) -> list[str]:
         return [find_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(self.conf_path)]
 

@@ -96,6 +96,7 @@ class ServerProcess(Closing):
 
     name = "server"
     host = "127.0.0.1"
+    tcp = True  # a UDP-only server says so and waits for itself in after_start
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = Path(workdir)
@@ -132,7 +133,8 @@ class ServerProcess(Closing):
         log.close()
         _RUNNING.add(self.proc)
         try:
-            wait_for_port(self.host, self.port, timeout, self.proc)
+            if self.tcp:
+                wait_for_port(self.host, self.port, timeout, self.proc)
             self.after_start()
         except Exception as exc:
             self.kill()

@@ -22,6 +22,7 @@ from devservers.gateway import GatewayProcess
 from devservers.influxdb import InfluxDB
 from devservers.mosquitto import Mosquitto
 from devservers.process import ServerProcess, wait_for_http
+from timeseries.client import QUERY_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "simulator" / "scenarios" / "default.json"
@@ -131,7 +132,7 @@ workshop-monitor is running (data and logs in {workdir})
   gateway metrics    {gateway.metrics_url()}
   dead letters       {gateway.deadletter_file}
   simulated building {SCENARIO.name}: {len(scenario['nodes'])} nodes at {speed:g}x real time
-Try:  curl -s -u {influx.user}:{influx.password} '{influx.url}/query?db={influx.database}' \\
+Try:  curl -s -u {influx.user}:{influx.password} '{influx.url}{QUERY_PATH}?db={influx.database}' \\
         --data-urlencode 'q=SELECT last(w) FROM telemetry GROUP BY device'
 Stop with Ctrl-C.""",
             flush=True,

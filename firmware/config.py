@@ -23,7 +23,7 @@ COMMON = {
     "persist_wh": 100,
     "persist_s": 600,
     "outbox_records": 2048,
-    "ntp_host": "pool.ntp.org",
+    "ntp_host": "",  # "": the MQTT broker's host, the site server (drivers/ntp.py)
     "ntp_every_s": 3600,
     "watchdog_ms": 30000,
     "master": [],
@@ -42,8 +42,11 @@ ROLE_DEFAULTS = {
         "runon_s": 120,
         "poll_ms": 100,
         "clamp": {"amps_per_volt": 30.0, "volts": 230.0, "pf": 1.0, "mains_hz": 50,
-                  "cycles": 5, "samples_per_cycle": 40, "min_a": 0.05, "adc_ref_v": 3.3},
+                  "cycles": 5, "samples_per_cycle": 40, "noise_a": 0.15, "min_a": 0.1},
         "pzem_address": 1,
+        "relay_active_low": True,
+        "input_active_low": True,
+        "input_pull": "external",
         "pins": {"spi_sck": 18, "spi_mosi": 23, "spi_miso": 19, "rc522_cs": 13, "rc522_rst": 4,
                  "i2c_sda": 21, "i2c_scl": 22, "relay": 26, "extraction": 27, "running": 34,
                  "adc_current": 36, "adc_voltage": -1, "uart_tx": 17, "uart_rx": 16},
@@ -51,12 +54,13 @@ ROLE_DEFAULTS = {
     "heating": {
         "temp_every_s": 10,
         "sensors": {},
+        "input_active_low": True,
+        "input_pull": "external",
         "pins": {"onewire": 4, "call": 35},
     },
     "meter": {
         "source": "s0",
         "pulses_per_kwh": 1000,
-        "min_gap_ms": 30,
         "pzem_address": 1,
         "pins": {"s0": 32, "uart_tx": 17, "uart_rx": 16},
     },
@@ -153,6 +157,7 @@ def validate(cfg: dict) -> list:
             errors.append("source must be s0 or pzem")
         _positive(cfg, "pulses_per_kwh", errors)
     errors.extend(check_pins(cfg.get("pins") or {}))
+    errors.extend(check_wiring(cfg))
     return errors
 
 
@@ -204,6 +209,33 @@ def check_sensors(sensors) -> list:
             wire.encode("telemetry", wire.telemetry(0, wire.TS_MIN_MS, {}, readings))
         except wire.ProtocolError as exc:
             errors.append("sensors: " + exc.detail)
+    return errors
+
+
+# --- how the modules are wired (issue 12, drivers) ------------------------------
+# Relay modules trigger on a low or a high IN (relay_active_low, default: the
+# common opto-isolated low-level kind); the optocoupler inputs read low while
+# their signal is on (input_active_low) and are held high by the board's 10 kOhm
+# pull-up (input_pull "external") or by the ESP32's own ("internal"), which
+# GPIO34-39 do not have.
+INPUT_PINS = ("running", "call")
+
+
+def check_wiring(cfg: dict) -> list:
+    errors = []
+    for key in ("relay_active_low", "input_active_low"):
+        if key in cfg and not isinstance(cfg[key], bool):
+            errors.append("%s must be true or false" % key)
+    pull = cfg.get("input_pull", "external")
+    if pull not in ("external", "internal"):
+        errors.append("input_pull must be external or internal")
+    elif pull == "internal":
+        pins = cfg.get("pins") or {}
+        for name in INPUT_PINS:
+            if pins.get(name) in INPUT_ONLY:
+                errors.append("pin %s: GPIO%d has no internal pull-up (GPIO34-39): fit the "
+                              "10 kOhm pull-up (hardware/wiring.md) and set input_pull external"
+                              % (name, pins[name]))
     return errors
 
 

@@ -31,14 +31,21 @@ def load_config() -> tuple:
     return cfg, errors
 
 
+def start_outputs(board, errors: list) -> list:
+    """The outputs first (off), when the config is good; -> the errors, with
+    a pin the port refuses among them (the safe mode, not the REPL)."""
+    if errors:
+        return errors
+    try:
+        board.start_outputs()
+    except (ValueError, OSError, TypeError) as exc:
+        return ["outputs: %s" % exc]
+    return errors
+
+
 def start(cfg: dict, errors: list, board):
-    """Outputs first (off), then the rest; -> the coroutine to run. A pin the
-    port refuses gives the safe mode, not the REPL."""
-    if not errors:
-        try:
-            board.start_outputs()
-        except (ValueError, OSError, TypeError) as exc:
-            errors = ["outputs: %s" % exc]
+    """Outputs first (off), then the rest; -> the coroutine to run."""
+    errors = start_outputs(board, errors)
     if errors:
         from firmware.safemode import SafeMode
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 
 from gateway.batcher import Batch, Batcher
-from gateway.influx_writer import InfluxRejected, InfluxUnavailable, InfluxWriter
 from gateway.metrics import Metrics
 from gateway.spool import Spool
+from timeseries import InfluxClient, InfluxRejected, InfluxUnavailable
 
 log = logging.getLogger("gateway.delivery")
 
@@ -25,7 +25,7 @@ class Delivery:
     def __init__(
         self,
         batcher: Batcher,
-        writer: InfluxWriter,
+        writer: InfluxClient,
         spool: Spool,
         metrics: Metrics,
         ack: Acker,
@@ -95,7 +95,7 @@ class Delivery:
                 self.metrics.written.inc(len(batch.lines))
                 return True
             except InfluxRejected as exc:
-                self._rejected_by_influx(body, str(exc))
+                self._rejected_by_influx(body, exc.detail)
                 return True
             except InfluxUnavailable as exc:
                 self.metrics.influx_errors.labels("unavailable").inc()
@@ -144,7 +144,7 @@ class Delivery:
             self.writer.write(body)
             self.metrics.written.inc(lines)
         except InfluxRejected as exc:
-            self._rejected_by_influx(body, str(exc))
+            self._rejected_by_influx(body, exc.detail)
         except InfluxUnavailable:
             self._stopping.wait(self.retry_s)
             return

@@ -5,12 +5,29 @@ Every rejection is a protocol.wire.ProtocolError with a stable `code`."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from gateway.lines import int_field, line, string_field, tag_suffix
 from protocol import wire
+from timeseries.lines import (
+    bool_field,
+    float_pairs,
+    int_field,
+    int_pairs,
+    joined,
+    line,
+    string_field,
+    tag_suffix,
+)
 
 HEALTH_FIELDS: tuple[str, ...] = wire.HEALTH_FIELDS
+_NONE: dict[str, float] = {}
+
+
+@lru_cache(maxsize=4096)
+def device_tags(site: str, device: str) -> str:
+    """The tags of a device's points, encoded once per device (hot path)."""
+    return tag_suffix(("site", site), ("device", device))
 
 
 class Ingested(NamedTuple):
@@ -53,12 +70,12 @@ class ReceiveTimes:
 
 
 def telemetry_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list[str]:
-    parts = [f"{k}={v}i" for k, v in msg["ct"].items()]
-    parts.extend([f"{k}={float(v)!r}" for k, v in msg.get("rd", {}).items()])
-    parts.append(f"seq={msg['seq']}i")
-    parts.append(f"tq={msg.get('tq', 1)}i")
-    fields = ",".join(parts)
-    return [f"telemetry,site={site},device={device} {fields} {at_ms}"]
+    # The hot path (most messages): bulk pairs, no per-field dict.
+    pairs = int_pairs(msg["ct"])
+    pairs += float_pairs(msg.get("rd", _NONE))
+    pairs.append("seq=" + int_field(msg["seq"]))
+    pairs.append("tq=" + int_field(msg.get("tq", 1)))
+    return [joined("telemetry", device_tags(site, device), pairs, at_ms)]
 
 
 def event_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list[str]:
@@ -66,7 +83,7 @@ def event_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> list
     if "badge" in msg:
         fields["badge"] = string_field(msg["badge"])
     if "ok" in msg:
-        fields["ok"] = "true" if msg["ok"] else "false"
+        fields["ok"] = bool_field(msg["ok"])
     if "sid" in msg:
         fields["sid"] = int_field(msg["sid"])
     for key in ("reason", "detail"):
@@ -87,14 +104,13 @@ def status_lines(site: str, device: str, msg: dict[str, Any], at_ms: int) -> lis
         for key in ("up", "heap", *HEALTH_FIELDS):
             if key in msg:
                 fields[key] = int_field(msg[key])
-    tags = tag_suffix(("site", site), ("device", device))
-    return [line("status", tags, fields, at_ms)]
+    return [line("status", device_tags(site, device), fields, at_ms)]
 
 
 def liveness_line(site: str, device: str, online: bool, state: str, at_ms: int) -> str:
     """A status point the gateway derives itself (silence, traffic again)."""
     fields = {"online": int_field(1 if online else 0), "state": string_field(state)}
-    return line("status", tag_suffix(("site", site), ("device", device)), fields, at_ms)
+    return line("status", device_tags(site, device), fields, at_ms)
 
 
 _TO_LINES = {"telemetry": telemetry_lines, "event": event_lines, "status": status_lines}

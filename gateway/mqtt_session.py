@@ -16,6 +16,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from broker import configure
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.mqtt")
@@ -154,10 +155,7 @@ class MqttSession:
             clean_session=None if self.v5 else False,
             manual_ack=True,
         )
-        if settings.mqtt_username:
-            self.client.username_pw_set(
-                settings.mqtt_username, settings.mqtt_password.get_secret_value()
-            )
+        configure(self.client, settings)
         self.client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
         # Our own publishes (dead letters, discovery) are few; do not let a
         # slow broker hold them back behind a small window.

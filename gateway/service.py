@@ -11,7 +11,6 @@ from gateway.batcher import Batcher
 from gateway.deadletter import DeadLetters
 from gateway.delivery import Delivery
 from gateway.discovery import Discovery
-from gateway.influx_writer import InfluxWriter
 from gateway.ingest import Ingested, ReceiveTimes, ingest, liveness_line
 from gateway.liveness import Change, Liveness
 from gateway.metrics import Metrics
@@ -20,6 +19,7 @@ from gateway.settings import Settings
 from gateway.spool import Spool
 from gateway.workers import orphaned
 from protocol.wire import ProtocolError
+from timeseries import InfluxClient
 
 log = logging.getLogger("gateway")
 
@@ -36,7 +36,7 @@ class Gateway:
             settings.deadletter_file, self.session.publish, self._count_rejected
         )
         self.spool = Spool(settings.spool_dir)
-        self.writer = InfluxWriter(settings)
+        self.writer = InfluxClient(settings)
         self.delivery = Delivery(
             self.batcher,
             self.writer,

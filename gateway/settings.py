@@ -9,17 +9,19 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker import MqttSettings
+from timeseries import InfluxSettings
 
-class Settings(BaseSettings):
+
+class Settings(MqttSettings, InfluxSettings, BaseSettings):
+    """The broker's and InfluxDB's connection fields (mqtt_*, influx_*) come from
+    broker.MqttSettings and timeseries.InfluxSettings."""
+
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
 
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: Annotated[int, Field(ge=1, le=65535)] = 1883
-    mqtt_username: str = ""
-    mqtt_password: SecretStr = SecretStr("")
     # Fixed, so that the broker keeps our session (and queues) while we are away.
     mqtt_client_id: str = "mf-gateway"
     # 5 (default) lets the gateway announce its own receive maximum; with 3.1.1
@@ -39,12 +41,6 @@ class Settings(BaseSettings):
     keepalive_s: Annotated[int, Field(ge=5)] = 30
     reconnect_min_s: Annotated[int, Field(ge=1)] = 1
     reconnect_max_s: Annotated[int, Field(ge=1)] = 30
-
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_database: str = "workshop"
-    influx_username: str = ""
-    influx_password: SecretStr = SecretStr("")
-    influx_timeout_s: Annotated[float, Field(gt=0)] = 10.0
 
     batch_size: Annotated[int, Field(ge=1)] = 5000
     batch_interval_s: Annotated[float, Field(gt=0)] = 0.2
@@ -81,10 +77,6 @@ class Settings(BaseSettings):
         if self.shared_group:
             return f"$share/{self.shared_group}/{self.mqtt_topic}"
         return self.mqtt_topic
-
-    @property
-    def write_url(self) -> str:
-        return self.influx_url.rstrip("/") + "/write"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

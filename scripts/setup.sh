@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(mosquitto mosquitto-clients influxdb postgresql-15 chromium docker-compose nodejs npm
-              poppler-utils)
+              poppler-utils chrony)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -32,7 +32,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/pip install -q --upgrade pip
     # compat mode puts the repository on sys.path, so every top-level package
     # (protocol, gateway, api, simulator, ...) imports without reinstalling.
-    .venv/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+    .venv/bin/pip install -q -e '.[dev,bench]' --config-settings editable_mode=compat
     touch "$stamp"
 fi
 

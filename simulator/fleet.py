@@ -15,11 +15,12 @@ from typing import Any
 
 from firmware import config as fw_config
 from firmware.app import Node
+from firmware.main import start_outputs
 from firmware.safemode import SafeMode
 from protocol.badge import badge_hash, uid_from_hex
 from simulator.plant import Building, MachineLoad, UtilityMeter
 from simulator.scenario import Scenario
-from simulator.virtual import VirtualBoard
+from simulator.virtual import NodePlant, VirtualBoard
 
 
 class SimNode:
@@ -45,6 +46,9 @@ class SimNode:
         # A machine has an interlock relay (whose contacts may weld closed)
         # unless its config says none is fitted; then its own switch decides.
         self.interlocked = Scenario.interlocked(spec)
+        # The node's hardware (simulator/hardware.py NodeHardware): which
+        # faults it has survives power cuts, as the parts do.
+        self.hardware_settings: dict[str, Any] = dict(spec.get("hardware") or {})
         self.welded = False
         self.switched_on = False
         self._write_config()
@@ -54,8 +58,8 @@ class SimNode:
         if not self.interlocked:
             return self.switched_on
         board = self.board
-        closed = board is not None and board.interlock is not None and board.interlock.on
-        return closed or self.welded
+        relay = board.hardware.relay if board is not None else None
+        return (relay is not None and relay.energised) or self.welded
 
     def _write_config(self) -> None:
         """The config file on the board's flash; written once, as at install."""
@@ -72,14 +76,26 @@ class SimNode:
         self.boots += 1
         text = (self.flash / "config.json").read_text()
         self.config, self.config_errors = fw_config.parse(text)
-        board = VirtualBoard(self, self.fleet, cause)
+        board = VirtualBoard(self.config, self._plant(), self.flash, self.name,
+                             lambda: self.network_up, self.request_reset, cause,
+                             self.hardware_settings)
         self.board = board
+        self.config_errors = start_outputs(board, self.config_errors)  # as on the board
         if self.config_errors:
             self.safe = SafeMode(self.config, self.config_errors, board)
             self.task = asyncio.get_running_loop().create_task(self.safe.run(), name=self.name)
             return
+        board.start_devices()
         self.node = Node(self.config, board)
         self.task = asyncio.get_running_loop().create_task(self.node.run(), name=self.name)
+
+    def _plant(self) -> NodePlant:
+        fleet = self.fleet
+        role = self.config.get("role")
+        return NodePlant(fleet.now_s, fleet.unix_ms, load=self.load,
+                         building=fleet.building if role == "heating" else None,
+                         meter=fleet.meter if role == "meter" else None,
+                         pzem_offset_wh=self.pzem_offset_wh)
 
     def power_cut(self) -> None:
         """Power gone: tasks stop mid-step, RAM is lost, sockets die silently."""
@@ -137,19 +153,19 @@ class SimNode:
         board = self.board
         if board is None or board.reader is None:
             return
-        board.reader.put(uid)
+        board.hardware.card(uid)
         asyncio.get_running_loop().call_later(hold_s, self._remove, board)
 
     def _remove(self, board: VirtualBoard) -> None:
-        if board is self.board and board.reader is not None:
-            board.reader.put(None)
+        if board is self.board:
+            board.hardware.card(None)
 
     def last_latency_ms(self) -> float | None:
         """Card read to interlock closed, wall-clock ms, for the last allowed badge."""
         board = self.board
-        if board is None or board.reader is None or board.interlock is None:
+        if board is None or board.reader is None:
             return None
-        read_at, closed_at = board.reader.read_at, board.interlock.switched_at
+        read_at, closed_at = board.reader.read_at, board.hardware.closed_at
         if read_at is None or closed_at is None or closed_at < read_at:
             return None
         return (closed_at - read_at) * 1000

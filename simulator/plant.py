@@ -19,7 +19,7 @@ class MachineLoad:
     with pauses of 2-10 min; compressor: motor runs 60-120 s, rests
     120-400 s, whenever enabled. Loads are piecewise constant; `advance`
     integrates them exactly up to a time, and must be called before the
-    interlock changes (VirtualOutput does so)."""
+    interlock moves (the relay module's model calls it, simulator/hardware.py)."""
 
     def __init__(self, profile: str, seed: int, enabled: Callable[[], bool]) -> None:
         if profile not in PROFILES:

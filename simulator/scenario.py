@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import wire
+from simulator.devices.onewire import crc8
 
 EVENT_KINDS = ("tap", "outage", "reboot", "unplug", "switch", "weld")
 
@@ -50,8 +51,10 @@ class ScenarioError(ValueError):
 
 
 def _rom(device: str, name: str) -> str:
-    """A stable, made-up 1-Wire ROM id per sensor (family 0x28 = DS18B20)."""
-    return "28" + hashlib.sha256(f"{device}/{name}".encode()).hexdigest()[:14]
+    """A stable, made-up 1-Wire ROM id per sensor: family 0x28 (DS18B20), a
+    48-bit serial, and the CRC the sensor's ROM carries."""
+    body = bytes.fromhex("28" + hashlib.sha256(f"{device}/{name}".encode()).hexdigest()[:12])
+    return (body + bytes((crc8(body),))).hex()
 
 
 class Scenario:

@@ -1,9 +1,11 @@
-"""Virtual hardware with the same interfaces as firmware/drivers/board.py.
+"""The board of a simulated node: the firmware's own drivers/board.py on
+the device models of simulator/hardware.py, plus a network link with real
+sockets to the real broker, the site's time server and a watchdog.
 
-A `VirtualBoard` holds what a real board would: the clock, the link, the
-outputs and sensors of its role, and a flash folder on the host. It is
-rebuilt from scratch on every (virtual) power-on; only the flash folder and
-the physical world outside (loads, building, meter) survive."""
+A `VirtualBoard` is rebuilt from scratch on every (virtual) power-on; only
+the flash folder and the physical world outside (loads, building, meter,
+the node's hardware settings) survive. It knows of the world only what the
+node is wired to (`NodePlant`), never the fleet."""
 
 from __future__ import annotations
 
@@ -13,147 +15,59 @@ import socket
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from firmware.clock import Clock
-from firmware.logic import modbus
+from firmware.drivers.board import Board
+from firmware.drivers.reader import PolledReader
 from firmware.net import mqtt_codec as codec
-from simulator.plant import MachineLoad, UtilityMeter, sine_table
+from simulator.hardware import LoopTime, NodeHardware
+from simulator.plant import Building, MachineLoad, UtilityMeter
 
-if TYPE_CHECKING:
-    from simulator.fleet import Fleet, SimNode
-
-ADC_FULL = 4095
 SIM_HEAP_FREE = 96_000  # reported as free heap; the real figure is measured under MicroPython
 
 
-class VirtualOutput:
-    """Relay or contactor coil. `before_change` lets the plant integrate its
-    load up to the switching instant."""
+@dataclass
+class NodePlant:
+    """What one node is wired to: the clock, the site server's time, and its
+    part of the plant (a machine's load, the building, the utility meter)."""
 
-    def __init__(self, before_change: Callable[[], None] | None = None) -> None:
-        self.on = False
-        self.before_change = before_change
-        self.switched_at: float | None = None  # perf_counter of the last close
+    now_s: Callable[[], float]
+    site_unix_ms: Callable[[], int]
+    load: MachineLoad | None = None
+    building: Building | None = None
+    meter: UtilityMeter | None = None
+    pzem_offset_wh: float = 0.0
 
-    def set(self, on: bool) -> None:
-        if on != self.on and self.before_change is not None:
-            self.before_change()
-        if on and not self.on:
-            self.switched_at = time.perf_counter()
-        self.on = on
-
-    def value(self) -> bool:
-        return self.on
+    def before_switch(self) -> None:
+        """The interlock is about to move: the load's energy up to now first."""
+        if self.load is not None:
+            self.load.advance(self.now_s())
 
 
-class VirtualInput:
-    def __init__(self, read: Callable[[], bool]) -> None:
-        self.read = read
+class FieldReader(PolledReader):
+    """The firmware's PolledReader, except that polls of an empty field with
+    a working chip are skipped until a card comes: each would answer None and
+    change nothing, and a week of them (six million per reader) is what
+    would cost the simulator its speed. Polling resumes on the next card, and
+    runs as on the board while the chip is not ready or a card is there."""
 
-    def value(self) -> bool:
-        return self.read()
-
-
-class VirtualReader:
-    """Cards put on and taken off by the scenario. `wait_change` is what the
-    board's PolledReader offers; here it returns the moment the card
-    arrives, so the measured latency is the node's own decision time."""
-
-    def __init__(self) -> None:
-        self._changes: asyncio.Queue[bytes | None] = asyncio.Queue()
+    def __init__(self, reader: PolledReader, field: Any) -> None:
+        super().__init__(reader.chip, reader.poll_ms, reader.sleep_ms)
+        self.field = field
+        self.changed = asyncio.Event()
+        field.on_change = self.changed.set
         self.read_at: float | None = None  # perf_counter when the last card was read
 
-    def put(self, uid: bytes | None) -> None:
-        self._changes.put_nowait(uid)
-
-    async def wait_change(self, current: bytes | None) -> bytes | None:
-        uid = await self._changes.get()
-        if uid is not None:
+    async def poll(self) -> Any:
+        while self.presence.current is None and self.field.card is None and self.chip.ready:
+            self.changed.clear()
+            await self.changed.wait()
+        uid = await super().poll()
+        if uid is not None and uid != self.presence.current:
             self.read_at = time.perf_counter()
         return uid
-
-
-class VirtualAdc:
-    """A current clamp on a load: one mains cycle of a sine per chunk, its
-    amplitude from the load's current at this virtual instant."""
-
-    has_voltage = False
-
-    def __init__(self, load: MachineLoad, now_s: Callable[[], float],
-                 clamp: dict[str, Any]) -> None:
-        self.load = load
-        self.now_s = now_s
-        self.volts = float(clamp["volts"]) * float(clamp["pf"])
-        self.amps_per_count = float(clamp["adc_ref_v"]) / ADC_FULL * float(clamp["amps_per_volt"])
-        self.rng = random.Random(7)
-        self._tables: dict[int, list[float]] = {}
-
-    def read_chunk(self, i_buf: Any, v_buf: Any, n: int, interval_us: int) -> None:
-        table = self._tables.get(n)
-        if table is None:
-            table = self._tables[n] = sine_table(n)
-        amps = self.load.amps(self.now_s(), self.volts)
-        peak_counts = amps * 2**0.5 / self.amps_per_count
-        noise = self.rng.random
-        if peak_counts == 0:  # no load, the common case: dither never leaves the midpoint
-            for k in range(n):
-                i_buf[k] = 2048
-            return
-        for k in range(n):
-            # Uniform dither before truncation: an unbiased 12-bit conversion.
-            value = int(2048 + peak_counts * table[k] + noise())
-            i_buf[k] = min(ADC_FULL, max(0, value))
-
-
-class VirtualPzem:
-    """A PZEM-004T v3 on a virtual UART: answers real Modbus RTU frames."""
-
-    def __init__(self, watts: Callable[[], float], energy_wh: Callable[[], float],
-                 address: int = 1) -> None:
-        self.watts = watts
-        self.energy_wh = energy_wh
-        self.address = address
-        self.requests = 0
-
-    async def transact(self, request: bytes, reply_len: int) -> bytes:
-        self.requests += 1
-        crc = modbus.crc16(request, 6)
-        if request[6] != crc & 0xFF or request[7] != crc >> 8 or request[0] != self.address:
-            raise OSError("no reply from meter")  # a real PZEM ignores a bad frame
-        await asyncio.sleep(0.06)
-        watts = self.watts()
-        return modbus.pzem_encode(self.address, 230.0, watts / 230.0, watts,
-                                  int(self.energy_wh()) & 0xFFFFFFFF, 50.0, 1.0)
-
-
-class VirtualThermometers:
-    def __init__(self, read: Callable[[str], float | None]) -> None:
-        self.read_rom = read
-
-    def convert(self) -> None:
-        pass  # the plant's temperatures are always ready
-
-    def read(self, rom_hex: str) -> float | None:
-        return self.read_rom(rom_hex)
-
-
-class VirtualS0:
-    """The utility meter's pulse output, counted since this board's boot."""
-
-    def __init__(self, meter: UtilityMeter, now_s: Callable[[], float],
-                 pulses_per_kwh: int) -> None:
-        self.meter = meter
-        self.now_s = now_s
-        self.ppk = pulses_per_kwh
-        self._at_boot = self._total()
-
-    def _total(self) -> int:
-        return int(self.meter.energy_wh(self.now_s()) * self.ppk / 1000)
-
-    def count(self) -> int:
-        return self._total() - self._at_boot
 
 
 class Exchange:
@@ -212,8 +126,8 @@ class VirtualLink:
     """Wi-Fi plus TCP: up unless the scenario cuts this node's network; real
     sockets to the real broker when up."""
 
-    def __init__(self, sim: SimNode) -> None:
-        self.sim = sim
+    def __init__(self, network_up: Callable[[], bool]) -> None:
+        self.network_up = network_up
         self.connections: list[tuple[asyncio.StreamWriter, Exchange]] = []
         self.connecting = 0
 
@@ -224,7 +138,7 @@ class VirtualLink:
         return any(ex.open and not w.is_closing() for w, ex in self.connections)
 
     def isconnected(self) -> bool:
-        return self.sim.network_up
+        return self.network_up()
 
     def rssi(self) -> int:
         return -58
@@ -234,7 +148,7 @@ class VirtualLink:
             await asyncio.sleep(3600)
 
     async def open_connection(self, host: str, port: int) -> tuple[Any, Any]:
-        if not self.sim.network_up:
+        if not self.network_up():
             raise OSError("network unreachable (simulated outage)")
         # Resolve here, blocking: a lookup in asyncio's thread pool holds no
         # socket, so the virtual clock would race ahead while it runs.
@@ -259,15 +173,17 @@ class VirtualLink:
 
 
 class VirtualNtp:
-    def __init__(self, fleet: Fleet, link: VirtualLink) -> None:
-        self.fleet = fleet
+    """The site server's NTP (drivers/ntp.py): answers while the LAN is up."""
+
+    def __init__(self, link: VirtualLink, unix_ms: Callable[[], int]) -> None:
         self.link = link
+        self.site_unix_ms = unix_ms
 
     async def unix_ms(self, host: str) -> int | None:
         if not self.link.isconnected():
             return None
         await asyncio.sleep(0.02)
-        return self.fleet.unix_ms()
+        return self.site_unix_ms()
 
 
 class VirtualWatchdog:
@@ -278,82 +194,31 @@ class VirtualWatchdog:
         self.feeds += 1
 
 
-class VirtualBoard:
-    """The attributes firmware/app.py expects of `hw` (see drivers/board.py)."""
+class VirtualBoard(Board):
+    """firmware/drivers/board.py on the node's device models: the outputs,
+    reader, inputs and sensors are the firmware's drivers."""
 
-    def __init__(self, sim: SimNode, fleet: Fleet, cause: str) -> None:
+    def __init__(self, config: dict[str, Any], plant: NodePlant, flash: Path, name: str,
+                 network_up: Callable[[], bool], request_reset: Callable[[], None],
+                 cause: str, settings: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
-        self.sim = sim
-        self.cause = cause
-        self.clock = Clock(lambda: int(loop.time() * 1000), _diff, _sleep_ms)
-        self.storage_root = str(sim.flash)
-        self.config_path = str(Path(sim.flash) / "config.json")
-        self.link = VirtualLink(sim)
-        self.ntp = VirtualNtp(fleet, self.link)
-        self.watchdog = VirtualWatchdog()
         # Repeatable per node and boot (str hashes are randomised per process).
-        self.rng = random.Random(zlib.crc32(sim.name.encode()) ^ int(loop.time()))
-        self.interlock: VirtualOutput | None = None
-        self.extraction: VirtualOutput | None = None
-        self.reader: VirtualReader | None = None
-        self.running: VirtualInput | None = None
-        self.adc: VirtualAdc | None = None
-        self.uart: VirtualPzem | None = None
-        self.thermometers: VirtualThermometers | None = None
-        self.call: VirtualInput | None = None
-        self.s0: VirtualS0 | None = None
-        cfg = sim.config
-        if cfg["role"] == "machine":
-            self._machine(sim, fleet, cfg)
-        elif cfg["role"] == "heating":
-            self._heating(fleet, cfg)
-        elif cfg["role"] == "meter":
-            self._meter(fleet, cfg)
+        seed = zlib.crc32(name.encode()) ^ int(loop.time())
+        self.hardware = NodeHardware(config, plant, LoopTime(loop), settings, seed & 0xFFFF)
+        super().__init__(config, self.hardware.port)
+        self.cause = cause
+        self._request_reset = request_reset
+        self.storage_root = str(flash)
+        self.config_path = str(Path(flash) / "config.json")
+        self.link = VirtualLink(network_up)
+        self.ntp = VirtualNtp(self.link, plant.site_unix_ms)
+        self.watchdog = VirtualWatchdog()
+        self.rng = random.Random(seed)
 
-    def _machine(self, sim: SimNode, fleet: Fleet, cfg: dict[str, Any]) -> None:
-        load = sim.load
-        assert load is not None
-        if sim.interlocked:
-            self.interlock = VirtualOutput(lambda: load.advance(fleet.now_s()))
-        self.extraction = VirtualOutput()
-        self.reader = VirtualReader()
-        if cfg.get("power") == "pzem":
-            self.uart = VirtualPzem(lambda: load.watts(fleet.now_s()),
-                                    lambda: load.energy_wh + sim.pzem_offset_wh)
-        else:
-            self.adc = VirtualAdc(load, fleet.now_s, cfg["clamp"])
-
-    def _heating(self, fleet: Fleet, cfg: dict[str, Any]) -> None:
-        building = fleet.building
-        roms = {rom: name for name, rom in cfg["sensors"].items()}
-
-        def read(rom: str) -> float | None:
-            building.advance(fleet.now_s())
-            name = roms.get(rom)
-            if name == "t_flow":
-                return building.flow
-            if name == "t_return":
-                return building.return_temp()
-            if name and name.startswith("t_zone"):
-                index = int(name[6:]) - 1
-                if 0 <= index < len(building.zones):
-                    return building.zones[index]
-            return None
-
-        def call() -> bool:
-            building.advance(fleet.now_s())
-            return building.call
-
-        self.thermometers = VirtualThermometers(read)
-        self.call = VirtualInput(call)
-
-    def _meter(self, fleet: Fleet, cfg: dict[str, Any]) -> None:
-        meter = fleet.meter
-        if cfg.get("source") == "pzem":
-            self.uart = VirtualPzem(lambda: meter.watts(fleet.now_s()),
-                                    lambda: meter.energy_wh(fleet.now_s()))
-        else:
-            self.s0 = VirtualS0(meter, fleet.now_s, int(cfg["pulses_per_kwh"]))
+    def start_devices(self) -> None:
+        super().start_devices()
+        if self.reader is not None:
+            self.reader = FieldReader(self.reader, self.hardware.field)
 
     def heap(self) -> int:
         return SIM_HEAP_FREE
@@ -362,20 +227,7 @@ class VirtualBoard:
         return self.rng.random()
 
     def reset(self) -> None:
-        self.sim.request_reset()
+        self._request_reset()
 
     def reset_cause(self) -> str:
         return self.cause
-
-    def outputs_off(self) -> None:
-        for out in (self.interlock, self.extraction):
-            if out is not None:
-                out.set(False)
-
-
-def _diff(a: int, b: int) -> int:
-    return a - b
-
-
-def _sleep_ms(ms: int) -> Any:
-    return asyncio.sleep(ms / 1000)

@@ -1,13 +1,24 @@
 """The deployment files: docker-compose.yml is valid for Compose and complete
-(every service has a health check, data lives in volumes, bind mounts exist)."""
+(every service has a health check, data lives in volumes, bind mounts exist),
+and every service variable they set is a setting the service reads."""
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic import ValidationError
+
+from alerts.settings import Settings as AlertsSettings
+from api.settings import Settings as ApiSettings
+from broker import MqttSettings
+from gateway.settings import Settings as GatewaySettings
+from timeseries import InfluxSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -51,3 +62,46 @@ def test_every_service_is_checked_and_keeps_data_in_volumes() -> None:
                 assert (ROOT / source).exists(), f"{name} mounts missing {source}"
             else:
                 assert source in named_volumes, f"{name} uses undeclared volume {source}"
+
+
+SERVICES: dict[str, type[MqttSettings]] = {
+    "GATEWAY_": GatewaySettings, "API_": ApiSettings, "ALERTS_": AlertsSettings,
+}
+
+
+def deployment_variables() -> set[str]:
+    """The service variables that .env.example, docker-compose.yml and the local
+    stack (devservers/stack.py) set."""
+    names = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    for service in yaml.safe_load(COMPOSE.read_text())["services"].values():
+        names |= set(service.get("environment", {}))
+    stack = ast.parse((ROOT / "devservers" / "stack.py").read_text())
+    names |= {node.value for node in ast.walk(stack)
+              if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {name for name in names if re.fullmatch(r"(GATEWAY|API|ALERTS)_[A-Z0-9_]+", name)}
+
+
+def test_every_service_variable_of_the_deployment_is_a_setting() -> None:
+    names = deployment_variables()
+    assert {"GATEWAY_INFLUX_PASSWORD", "API_MQTT_USERNAME", "ALERTS_MQTT_PASSWORD"} <= names
+    for name in sorted(names):
+        prefix = name.split("_", 1)[0] + "_"
+        assert name[len(prefix):].lower() in SERVICES[prefix].model_fields, name
+
+
+def test_each_service_reads_the_one_connection_definition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for prefix, settings_class in SERVICES.items():
+        monkeypatch.setenv(f"{prefix}MQTT_PASSWORD", "mqtt-secret")
+        monkeypatch.setenv(f"{prefix}INFLUX_PASSWORD", "influx-secret")
+        monkeypatch.setenv(f"{prefix}MQTT_PORT", "1884")
+        settings = settings_class()
+        assert isinstance(settings, MqttSettings) and isinstance(settings, InfluxSettings)
+        assert settings.mqtt_port == 1884
+        assert settings.mqtt_password.get_secret_value() == "mqtt-secret"
+        assert settings.influx_password.get_secret_value() == "influx-secret"
+        assert "mqtt-secret" not in repr(settings) and "influx-secret" not in repr(settings)
+        monkeypatch.setenv(f"{prefix}MQTT_PORT", "0")
+        with pytest.raises(ValidationError, match="mqtt_port"):
+            settings_class()

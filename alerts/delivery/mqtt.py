@@ -9,22 +9,19 @@ import threading
 import paho.mqtt.client as mqtt
 
 from alerts.delivery.message import Message
+from broker import MqttSettings, configure
 
 
 class MqttChannel:
     def __init__(
         self,
-        host: str,
-        port: int = 1883,
-        username: str = "",
-        password: str = "",
+        broker: MqttSettings,
         prefix: str = "mf-alerts",
         timeout: float = 10.0,
         name: str = "mqtt",
     ) -> None:
         self.name = name
-        self.host, self.port, self.prefix, self.timeout = host, port, prefix, timeout
-        self.username, self.password = username, password
+        self.broker, self.prefix, self.timeout = broker, prefix, timeout
         self._client: mqtt.Client | None = None
         self._lock = threading.Lock()
 
@@ -36,16 +33,16 @@ class MqttChannel:
             return self._client
         self.close()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
-        if self.username:
-            client.username_pw_set(self.username, self.password)
+        configure(client, self.broker)
         ready = threading.Event()
         client.on_connect = lambda c, u, flags, reason, props: ready.set()
-        client.connect(self.host, self.port, keepalive=30)
+        host, port = self.broker.mqtt_host, self.broker.mqtt_port
+        client.connect(host, port, keepalive=30)
         client.loop_start()
         if not ready.wait(self.timeout) or not client.is_connected():
             client.loop_stop()
             client.disconnect()
-            raise ConnectionError(f"MQTT broker {self.host}:{self.port} refused or timed out")
+            raise ConnectionError(f"MQTT broker {host}:{port} refused or timed out")
         self._client = client
         return client
 

@@ -1,22 +1,26 @@
-"""Alembic environment: every table on api.models.Base, plus alerts.models if installed."""
+"""Alembic environment: the api's tables and the alerts' (see api/migrate.py)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 
-import api.models
-from api.models import Base
+from api.migrate import METADATA
 
-if importlib.util.find_spec("alerts") and importlib.util.find_spec("alerts.models"):
-    importlib.import_module("alerts.models")
-
-_ = api.models  # imported for its side effect: the tables join Base.metadata
 config = context.config
-target_metadata = Base.metadata
+target_metadata = list(METADATA)
+
+
+def render_item(kind: str, obj: Any, autogen: AutogenContext) -> Literal[False]:
+    """A project column type (api.models.types) brings its import into the new
+    revision: only the branches that use one import it."""
+    module = type(obj).__module__
+    if kind == "type" and not module.startswith("sqlalchemy") and autogen.imports is not None:
+        autogen.imports.add(f"import {module}")
+    return False  # rendered as usual
 
 
 def run_migrations_offline() -> None:
@@ -25,6 +29,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -46,7 +51,10 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets ALTER TABLE work on SQLite (it rebuilds the table).
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,7 +1,7 @@
-"""The one declarative base every table of the database of record hangs on.
+"""The declarative base of the api's tables (the database of record).
 
-Other packages (e.g. `alerts.models`) add their tables to this same Base so
-that one Alembic history migrates them all."""
+The alerts keep their tables on their own base (alerts.models) and their own
+Alembic branch; api/migrate.py upgrades both."""
 
 from __future__ import annotations
 

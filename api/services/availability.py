@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from api.models import Device, Machine, Site, Training, User
 from api.services import acl, alerts, building
 from api.services.errors import Unavailable
-from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
+from timeseries import InfluxClient
 
 # Open alerts on a machine's node that mean it should not be used.
 OUT_OF_ORDER = ("interlock_fault", "device_offline", "sensor_implausible")
 
 
-def _in_use(reader: InfluxReader | None, site: Site) -> set[str] | None:
+def _in_use(reader: InfluxClient | None, site: Site) -> set[str] | None:
     """Devices with an open session; None when InfluxDB cannot say."""
     now = datetime.now(UTC)
     try:
@@ -29,7 +29,7 @@ def _in_use(reader: InfluxReader | None, site: Site) -> set[str] | None:
         return None
 
 
-def member_machines(session: Session, reader: InfluxReader | None, site: Site,
+def member_machines(session: Session, reader: InfluxClient | None, site: Site,
                     user: User) -> list[dict[str, Any]]:
     if user.member_id is None:
         return []

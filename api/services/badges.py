@@ -11,10 +11,10 @@ from api.models import Badge, Device, Member, User
 from api.schemas.people import BadgeCreate, TappedBadgeCreate
 from api.services import acl, building
 from api.services.errors import Conflict, Invalid, NotFound
-from api.services.influx import InfluxReader, quote_string, rfc3339
 from api.services.records import add_row, get, revoke
 from api.services.work import Work
 from protocol.badge import badge_hash, uid_from_hex
+from timeseries import InfluxClient, quote_string, rfc3339
 
 # How long after a tap its card may be enrolled from the node's report.
 TAP_WINDOW = timedelta(minutes=5)
@@ -44,7 +44,7 @@ def enrol_badge(work: Work, body: BadgeCreate, hash_key: str) -> Badge:
     return _enrol(work, body.member_id, hash_uid(body.uid, hash_key), body.kind, body.holder)
 
 
-def enrol_tapped(work: Work, reader: InfluxReader | None, body: TappedBadgeCreate,
+def enrol_tapped(work: Work, reader: InfluxClient | None, body: TappedBadgeCreate,
                  now: datetime | None = None) -> Badge:
     """Enrol the newest card that was tapped on `body.device` within TAP_WINDOW and
     is not enrolled yet: the node reported its hash (computed with the node's own
@@ -67,7 +67,7 @@ def enrol_tapped(work: Work, reader: InfluxReader | None, body: TappedBadgeCreat
     return _enrol(work, body.member_id, unknown[0], body.kind, body.holder)
 
 
-def recent_taps(reader: InfluxReader, site: str, device: str, since: datetime,
+def recent_taps(reader: InfluxClient, site: str, device: str, since: datetime,
                 until: datetime) -> list[str]:
     """Badge hashes of the node's badge decisions in [since, until], newest first."""
     query = (f'SELECT "badge" FROM "event" WHERE "site" = {quote_string(site)} AND '
@@ -75,7 +75,7 @@ def recent_taps(reader: InfluxReader, site: str, device: str, since: datetime,
              f"time >= '{rfc3339(since)}' AND time <= '{rfc3339(until)}' ORDER BY time DESC")
     seen: list[str] = []
     for series in reader.query(query):
-        for row in series.rows():
+        for row in series.rows:
             badge = str(row.get("badge") or "")
             if badge and badge not in seen:
                 seen.append(badge)

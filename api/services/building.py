@@ -20,8 +20,8 @@ from alerts.schemas import AlertDetail
 from api.models import Badge, Device, Machine, Member, Site
 from api.services import alerts
 from api.services.errors import Unavailable
-from api.services.influx import InfluxError, InfluxReader, quote_string, rfc3339
 from api.services.sessions import MachineSession, read_sessions
+from timeseries import InfluxClient, InfluxError, quote_string, rfc3339
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ ROLE_COUNTERS = {"burn_s": "heating", "on_s": "machine", "pulses": "meter"}
 OPEN_SESSION_LOOKBACK = timedelta(days=2)
 
 
-def newest(reader: InfluxReader, measurement: str, site: str, since: datetime,
+def newest(reader: InfluxClient, measurement: str, site: str, since: datetime,
            until: datetime) -> dict[str, dict[str, Any]]:
     """Per device, the newest point of one measurement in [since, until] (column -> value)."""
     query = (f'SELECT * FROM "{measurement}" WHERE "site" = {quote_string(site)} '
@@ -38,7 +38,7 @@ def newest(reader: InfluxReader, measurement: str, site: str, since: datetime,
              'GROUP BY "device" ORDER BY time DESC LIMIT 1')
     out: dict[str, dict[str, Any]] = {}
     for series in reader.query(query):
-        rows = list(series.rows())
+        rows = list(series.rows)
         if rows:
             out[series.tags.get("device", "")] = rows[0]
     return out
@@ -92,7 +92,7 @@ def _reading(telemetry: dict[str, Any], name: str) -> float | None:
 
 
 def live_state(
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     rules: RulesConfig,
     machines_by_device: dict[str, str],
@@ -152,7 +152,7 @@ def open_devices(sessions: Iterable[MachineSession]) -> set[str]:
     return {s.device for s in sessions if s.end_ms is None}
 
 
-def reading(reader: InfluxReader | None, read: Callable[[InfluxReader], T]) -> T:
+def reading(reader: InfluxClient | None, read: Callable[[InfluxClient], T]) -> T:
     """`read` on InfluxDB; Unavailable when there is none or it cannot answer."""
     if reader is None:
         raise Unavailable("no InfluxDB configured")
@@ -170,7 +170,7 @@ def machines_by_device(session: Session, site: Site) -> dict[str, str]:
     return {device: code for device, code in rows}
 
 
-def building_now(session: Session, reader: InfluxReader | None, site: Site, rules: RulesConfig,
+def building_now(session: Session, reader: InfluxClient | None, site: Site, rules: RulesConfig,
                  now: datetime | None = None) -> dict[str, Any]:
     """The coordinator's page: the live state from InfluxDB, the open alerts from SQL."""
     machines = machines_by_device(session, site)

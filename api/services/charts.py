@@ -1,6 +1,6 @@
 """The coordinator's charts: heating and building power over a day, a week, a
 month or a year, each read from the retention policy that keeps the answer
-small (api/services/rollup.py), in columns ready for the chart library."""
+small (timeseries/rollup.py), in columns ready for the chart library."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from api.services.building import reading
 from api.services.errors import Invalid, NotFound
-from api.services.influx import InfluxReader, quote_string, rfc3339
-from api.services.rollup import quote_ident, source_for
+from timeseries import InfluxClient, quote_ident, quote_string, rfc3339
+from timeseries.rollup import source_for
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "365d": timedelta(days=365)}
@@ -47,7 +47,7 @@ def window(span: timedelta, bucket: timedelta, now: datetime) -> tuple[datetime,
     return end - span, end
 
 
-def read_chart(reader: InfluxReader, name: str, site: str, span: timedelta,
+def read_chart(reader: InfluxClient, name: str, site: str, span: timedelta,
                now: datetime) -> dict[str, Any]:
     chart = CHARTS[name]
     policy, bucket = source_for(span)
@@ -70,7 +70,7 @@ def read_chart(reader: InfluxReader, name: str, site: str, span: timedelta,
             "end": end.isoformat(), "times": times, "series": series}
 
 
-def chart(reader: InfluxReader | None, site: str, name: str, wanted: str,
+def chart(reader: InfluxClient | None, site: str, name: str, wanted: str,
           now: datetime | None = None) -> dict[str, Any]:
     """One chart over one of RANGES, ending now."""
     if name not in CHARTS:

@@ -17,10 +17,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from api.models import CounterSlot, CounterWatermark, Device, Site
-from api.services import rollup
 from api.services.errors import Unavailable
-from api.services.influx import InfluxError, InfluxReader, quote_string, rfc3339
-from api.services.rollup import ROLLUP_15M
+from timeseries import InfluxClient, InfluxError, quote_string, rfc3339, rollup
+from timeseries.rollup import ROLLUP_15M
 
 SLOT_MS = 15 * 60_000
 SETTLE = timedelta(days=2)
@@ -43,7 +42,7 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def query_counters(
-    reader: InfluxReader, site: str, devices: Iterable[str], start: datetime, end: datetime
+    reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
     """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
     names = sorted(set(devices))
@@ -58,7 +57,8 @@ def query_counters(
     slots: dict[str, dict[int, int]] = {}
     # Raw readings first; where raw ones are gone (bounded retention) the 15-minute
     # rollup holds the same last reading per slot, so the split stays exact.
-    for series in [*reader.query(query), *rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)]:
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
         found = slots.setdefault(series.tags["device"], {})
         for t, v in series.values:
             # InfluxDB labels a bucket with its start; its last reading lies before the end.
@@ -77,7 +77,7 @@ _refresh_lock = threading.Lock()
 
 def refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None = None,
@@ -91,7 +91,7 @@ def refresh(
 
 def _refresh(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None,
@@ -145,7 +145,7 @@ def rebuild(session: Session, device_ids: Sequence[int]) -> None:
 
 
 def refresh_site(
-    session: Session, reader: InfluxReader, site: Site, *, rebuild_first: bool = False
+    session: Session, reader: InfluxClient, site: Site, *, rebuild_first: bool = False
 ) -> tuple[int, int]:
     """Refresh the cache of every counted device of the site (forgotten first with
     `rebuild_first`) and commit; returns (devices, rows added)."""
@@ -162,7 +162,7 @@ def refresh_site(
 
 def read(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     start_ms: int,

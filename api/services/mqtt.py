@@ -8,6 +8,8 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
+from broker import MqttSettings, configure
+
 log = logging.getLogger(__name__)
 
 
@@ -25,16 +27,13 @@ class MqttPublisher:
     """Connects on first use and reconnects when needed; each publish waits
     for the broker's PUBACK, so a return means the broker holds the message."""
 
-    def __init__(
-        self, host: str, port: int, username: str, password: str, timeout_s: float = 5.0
-    ) -> None:
-        self.host, self.port, self.timeout_s = host, port, timeout_s
+    def __init__(self, broker: MqttSettings, timeout_s: float = 5.0) -> None:
+        self.host, self.port, self.timeout_s = broker.mqtt_host, broker.mqtt_port, timeout_s
         self._lock = threading.Lock()
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True
         )
-        if username:
-            self._client.username_pw_set(username, password or None)
+        configure(self._client, broker)
         self._started = False
 
     def _ensure_connected(self) -> None:

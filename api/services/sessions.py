@@ -6,9 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.services import rollup
-from api.services.influx import InfluxReader, quote_string, rfc3339
-from api.services.rollup import ROLLUP_15M
+from timeseries import InfluxClient, quote_string, rfc3339, rollup
+from timeseries.rollup import ROLLUP_15M
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class MachineSession:
 
 
 def read_sessions(
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: str,
     start: datetime,
     end: datetime,
@@ -50,9 +49,10 @@ def read_sessions(
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     # Raw events, and their copies in the rollup for what bounded retention dropped.
     rows: dict[str, dict[tuple[object, ...], dict[str, object]]] = {}
-    for series in [*reader.query(query), *rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)]:
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
         kept = rows.setdefault(series.tags.get("device", ""), {})
-        for row in series.rows():
+        for row in series.rows:
             kept.setdefault((row["time"], row["kind"], row.get("sid")), row)
     sessions: list[MachineSession] = []
     for device, found_rows in rows.items():

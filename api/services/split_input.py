@@ -42,8 +42,8 @@ from api.models import (
 from api.schemas.bills import ManualReadings
 from api.services import counter_cache
 from api.services.counter_cache import compact
-from api.services.influx import InfluxReader
 from api.services.sessions import read_sessions
+from timeseries import InfluxClient
 
 SLOT_MINUTES = 15
 # A main meter has no rated power; this only has to be above any building's load.
@@ -183,7 +183,7 @@ def _decimal_text(x: Fraction) -> str:
 
 def build_split_input(
     session: Session,
-    reader: InfluxReader | None,
+    reader: InfluxClient | None,
     site: Site,
     bill: ElectricityBill,
     manual: ManualReadings | None = None,
@@ -224,7 +224,7 @@ def build_split_input(
 
 def _add_series(
     session: Session,
-    reader: InfluxReader,
+    reader: InfluxClient,
     site: Site,
     result: SplitInput,
     start: datetime,

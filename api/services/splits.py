@@ -12,10 +12,10 @@ from api.models import AllocationRun, ElectricityBill
 from api.schemas.bills import SplitPublic, SplitRequest, SplitSummary
 from api.services import counter_cache
 from api.services.errors import Conflict, Invalid, Unavailable
-from api.services.influx import InfluxError, InfluxReader
 from api.services.records import get
 from api.services.split_input import build_split_input
 from api.services.work import Work
+from timeseries import InfluxClient, InfluxError
 
 # Series are re-readable from InfluxDB; storing them would make a yearly run ~100 MB.
 _SERIES_KEYS = ("counter_wh",)
@@ -46,7 +46,7 @@ def preview(scenario: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_split(
-    work: Work, reader: InfluxReader | None, bill_id: int, request: SplitRequest | None = None
+    work: Work, reader: InfluxClient | None, bill_id: int, request: SplitRequest | None = None
 ) -> AllocationRun:
     """Compute and store a run of the bill, with its audit row. Sessions and
     counters come from InfluxDB unless the request types the readings in."""

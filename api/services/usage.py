@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from api.models import Badge, Device, Machine, Member, Site, User
 from api.schemas.machines import SessionPublic
 from api.services.errors import Forbidden, Unavailable
-from api.services.influx import InfluxError, InfluxReader
 from api.services.sessions import read_sessions
+from timeseries import InfluxClient, InfluxError
 
 
 def _ms(moment: int) -> datetime:
@@ -20,7 +20,7 @@ def _ms(moment: int) -> datetime:
 
 def list_sessions(
     session: Session,
-    reader: InfluxReader | None,
+    reader: InfluxClient | None,
     site: Site,
     user: User,
     member_id: int | None = None,

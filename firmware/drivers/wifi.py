@@ -1,18 +1,19 @@
 # Wi-Fi station: connects, watches the link, reconnects; and opens TCP
-# streams for the MQTT client. MicroPython's getaddrinfo blocks, so the broker
-# should be configured by IP address; a host name is resolved once per
-# connect attempt and may stall the scheduler for the DNS timeout.
+# streams for the MQTT client. MicroPython's getaddrinfo blocks the whole
+# node for the DNS timeout, so the broker should be configured by IP address;
+# a host name is resolved once per boot (the first connect) and cached.
 import asyncio
 
 import network
 
-from firmware.drivers import board_time
+from firmware.drivers import port
 
 
 class WifiLink:
     def __init__(self, ssid: str, password: str, hostname: str):
         self.ssid = ssid
         self.password = password
+        self._resolved: dict = {}
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
         try:
@@ -38,11 +39,17 @@ class WifiLink:
                 except OSError:
                     pass
                 for _ in range(20):
-                    await board_time.sleep_ms(500)
+                    await port.sleep_ms(500)
                     if self.wlan.isconnected():
                         break
                 wait_ms = min(wait_ms * 2, 60000) if not self.wlan.isconnected() else 1000
-            await board_time.sleep_ms(wait_ms)
+            await port.sleep_ms(wait_ms)
 
-    def open_connection(self, host: str, port: int):
-        return asyncio.open_connection(host, port)
+    def open_connection(self, host: str, tcp_port: int):
+        address = self._resolved.get(host)
+        if address is None:
+            import socket
+
+            address = socket.getaddrinfo(host, tcp_port)[0][-1][0]  # an IP answers at once
+            self._resolved[host] = address
+        return asyncio.open_connection(address, tcp_port)

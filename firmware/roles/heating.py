@@ -66,15 +66,15 @@ class HeatingRole:
             for name in sensors:
                 value = therm.read(sensors[name])
                 if value is None:
-                    # Missing or CRC-failed sensor: leave the reading out
+                    # Missing, CRC-failed or shorted: leave the reading out
                     # rather than send a stale or invented value.
                     self.sensor_faults += 1
                     self.temps.pop(name, None)
                     if name not in self.missing:
                         # Reported once when it goes, not on every read.
                         self.missing.append(name)
-                        self.node.emit("fault", {"reason": "sensor",
-                                                 "detail": name + " " + sensors[name]})
+                        self.node.emit("fault", {"reason": "sensor", "detail": "%s %s: %s" % (
+                            name, sensors[name], therm.error or "no reading")})
                 else:
                     self.temps[name] = round(value, 2)
                     if name in self.missing:

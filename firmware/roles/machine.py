@@ -110,8 +110,12 @@ class MachineRole:
             self.session.tick(now, watts)
             self.node.maybe_save(now)
 
+    def _reader_fault(self, detail: str) -> None:
+        self.node.emit("fault", {"reason": "reader", "detail": detail})
+
     async def reader_loop(self) -> None:
         reader = self.hw.reader
+        reader.on_fault = self._reader_fault  # once per working -> failing change
         current = None
         while True:
             uid = await reader.wait_change(current)

@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-import alerts.models  # noqa: F401 - registers the tables on Base
 from alerts.config import RulesConfig
 from alerts.delivery import Dispatcher, RetryPolicy
 from alerts.delivery.message import Channel
+from alerts.models import Base
 from alerts.runner import AlertService
-from alerts.source import InfluxSource
-from api.models.base import Base
 from devservers import InfluxDB
+from timeseries import InfluxClient
 
 
 @pytest.fixture
@@ -35,14 +34,14 @@ FAST_RETRY = RetryPolicy(first_delay_s=0.2, max_delay_s=1.0, max_attempts=5)
 def make_service(
     influxdb: InfluxDB, sessions: sessionmaker[Session]
 ) -> Iterator[Callable[..., AlertService]]:
-    sources: list[InfluxSource] = []
+    sources: list[InfluxClient] = []
 
     def make(
         channels: Sequence[Channel] = (),
         config: RulesConfig | None = None,
         policy: RetryPolicy = FAST_RETRY,
     ) -> AlertService:
-        source = InfluxSource(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+        source = influxdb.client(30)
         sources.append(source)
         return AlertService(
             source, config or RulesConfig(), sessions, Dispatcher(channels, sessions, policy)

@@ -9,12 +9,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from alerts.source import InfluxSource
 from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from simulator.fleet import Fleet
 from simulator.vloop import VirtualTimeLoop
 from tests.simulator.harness import Observer, run, scenario, until
+from timeseries import InfluxClient
 
 # While a node waits for its broker, virtual time runs at 50 times the real
 # clock: a 0.3 ms round trip costs 15 ms, far below the firmware's 10-15 s
@@ -23,8 +23,8 @@ SPEED = 50.0
 CHANNELS = ("telemetry", "event")
 
 
-def source(influxdb: InfluxDB) -> InfluxSource:
-    return InfluxSource(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+def source(influxdb: InfluxDB) -> InfluxClient:
+    return influxdb.client(30)
 
 
 def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
@@ -77,7 +77,7 @@ def _published(observer: Observer, devices: list[str]) -> dict[tuple[str, str], 
             for device in devices for channel in CHANNELS}
 
 
-def stored_counts(src: InfluxSource) -> dict[tuple[str, str], int]:
+def stored_counts(src: InfluxClient) -> dict[tuple[str, str], int]:
     out = {}
     for channel in CHANNELS:
         for s in src.query(f'SELECT count("seq") FROM {channel} GROUP BY device'):

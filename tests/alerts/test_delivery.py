@@ -57,7 +57,7 @@ async def test_dead_webhooks_do_not_delay_email_or_mqtt(
             WebhookChannel("webhook:refused", refused_url),
             WebhookChannel("webhook:live", live.url),
             EmailChannel("127.0.0.1", smtp.port, "monitor@workshop.test", ["c@workshop.test"]),
-            MqttChannel(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD),
+            MqttChannel(mosquitto.login(TEST_USER)),
         ]
         dispatcher = Dispatcher(channels, sessions, RetryPolicy(0.2, 0.5, 3))
         dispatcher.start()
@@ -112,8 +112,7 @@ async def test_mqtt_alerts_sent_while_the_broker_is_down_arrive_after_restart(
 ) -> None:
     with MqttReceiver(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD,
                       "mf-alerts/#") as mq:
-        channel = MqttChannel(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD,
-                              timeout=2.0)
+        channel = MqttChannel(mosquitto.login(TEST_USER), timeout=2.0)
         dispatcher = Dispatcher([channel], sessions, RetryPolicy(0.3, 0.6, 40))
         dispatcher.start()
         try:

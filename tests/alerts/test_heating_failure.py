@@ -42,7 +42,7 @@ async def test_boiler_failure_one_alert_delivered_and_resolved(
         service = make_service([
             WebhookChannel("webhook:ops", hook.url, ntfy_topic="heating"),
             EmailChannel("127.0.0.1", smtp.port, "monitor@workshop.test", ["coord@workshop.test"]),
-            MqttChannel(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD),
+            MqttChannel(mosquitto.login(TEST_USER)),
         ])
         service.dispatcher.start()
         first_heating: int | None = None

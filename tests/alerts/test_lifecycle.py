@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts import lifecycle
 from alerts.config import LifecycleConfig
 from alerts.findings import Finding
-from alerts.models import Alert, AlertDelivery
-from api.models.base import Base
+from alerts.models import Alert, AlertDelivery, Base
 from devservers import PostgreSQL
 
 T0 = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)

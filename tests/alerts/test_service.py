@@ -15,8 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from alerts.models import Alert
-from api.models.base import Base
+from alerts.models import Alert, Base
 from bench.synthetic import Heating
 from devservers import InfluxDB
 from tests.alerts.receivers import WebhookReceiver
@@ -41,7 +40,7 @@ def _last_state(influxdb: InfluxDB) -> str | None:
     series = influxdb.query('SELECT last("state") FROM "alert"')
     if not series:
         return None
-    values = series[0]["values"]
+    values = series[0].values
     assert isinstance(values, list)
     return str(values[0][1])
 
@@ -71,7 +70,7 @@ def test_service_notifies_and_stops_cleanly(tmp_path: Path, influxdb: InfluxDB) 
         alert = session.scalars(select(Alert)).one()
         assert alert.kind == "heating" and alert.state == "notified"
     points = influxdb.query('SELECT "state", "open" FROM "alert"')
-    values = points[0]["values"]
+    values = points[0].values
     assert isinstance(values, list)
     assert [v[1:] for v in values][:2] == [["firing", 1], ["notified", 1]]
 

@@ -74,7 +74,7 @@ async def test_simulated_boiler_failure_and_unplugged_node(
         service = make_service([
             WebhookChannel("webhook:ops", hook.url),
             EmailChannel("127.0.0.1", smtp.port, "monitor@workshop.test", ["coord@workshop.test"]),
-            MqttChannel(mosquitto.host, mosquitto.port, TEST_USER, TEST_PASSWORD),
+            MqttChannel(mosquitto.login(TEST_USER)),
         ])
         service.dispatcher.start()
         try:

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from api.main import create_app
 from api.models import Base, Member, User
 from api.security import hash_password
-from api.services.influx import InfluxReader
 from api.services.mqtt import Publisher
 from api.settings import Settings
 from devservers import PostgreSQL
 from devservers.process import free_port
 from tests.api.cdp import Browser
+from timeseries import InfluxClient
 
 SITE = "ws1"
 BADGE_KEY = "test-badge-key"
@@ -135,7 +135,7 @@ def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
     clients: list[TestClient] = []
 
     def make(
-        publisher: Publisher | None = None, influx: InfluxReader | None = None, **settings: Any
+        publisher: Publisher | None = None, influx: InfluxClient | None = None, **settings: Any
     ) -> Api:
         app = create_app(
             make_settings(database_url, **settings), publisher=publisher, influx=influx

@@ -19,7 +19,7 @@ from devservers import Mosquitto
 from protocol import wire
 from protocol.badge import badge_hash, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api
-from tests.conftest import API_PASSWORD, API_USER, DEVICE_PASSWORD
+from tests.conftest import API_USER, DEVICE_PASSWORD
 
 BOUND_S = 1.0
 UID = "04:A2:1B:C3"
@@ -56,7 +56,7 @@ class AclListener:
 def broker_api(
     mosquitto: Mosquitto, make_api: Callable[..., Api]
 ) -> Iterator[tuple[Api, MqttPublisher]]:
-    publisher = MqttPublisher(mosquitto.host, mosquitto.port, API_USER, API_PASSWORD, timeout_s=2.0)
+    publisher = MqttPublisher(mosquitto.login(API_USER), timeout_s=2.0)
     yield make_api(publisher=publisher), publisher
     publisher.close()
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from api.services.influx import InfluxReader
 from devservers import InfluxDB
-from gateway.lines import int_field, line, string_field, tag_suffix
 from tests.api.conftest import SITE, Api
+from timeseries.lines import int_field, line, string_field, tag_suffix
 
 TAPPED, OLDER, KNOWN = "a1b2c3d4e5f60718", "0102030405060708", "ffeeddccbbaa9988"
 
@@ -25,7 +24,7 @@ def tap(device: str, badge: str, at_ms: int, seq: int) -> str:
 def test_the_card_just_tapped_is_enrolled(
     influxdb: InfluxDB, make_api: Callable[..., Api]
 ) -> None:
-    reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    reader = influxdb.client()
     api = make_api(influx=reader)
     member = api.ok("admin", "POST", "/members", json={"code": "D", "name": "Dora"})
     api.ok("admin", "POST", "/devices", json={"name": "node1", "role": "machine"})

@@ -14,7 +14,7 @@ from api.services.mqtt import MqttPublisher
 from devservers import Mosquitto
 from protocol import wire
 from tests.api.conftest import SITE, Api
-from tests.conftest import API_PASSWORD, API_USER
+from tests.conftest import API_USER
 
 
 def _connect(broker: Mosquitto, user: str, password: str) -> tuple[int, queue.Queue[bytes]]:
@@ -45,7 +45,7 @@ def _connect(broker: Mosquitto, user: str, password: str) -> tuple[int, queue.Qu
 def test_provisioned_device_logs_in_and_reads_its_acl(
     mosquitto: Mosquitto, make_api: Callable[..., Api]
 ) -> None:
-    publisher = MqttPublisher(mosquitto.host, mosquitto.port, API_USER, API_PASSWORD)
+    publisher = MqttPublisher(mosquitto.login(API_USER))
     try:
         api = make_api(publisher=publisher)
         created = api.ok(

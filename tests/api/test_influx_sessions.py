@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from api.services.influx import InfluxReader
 from devservers import InfluxDB
 from protocol.badge import badge_hash, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api
@@ -56,7 +55,7 @@ def site_with_data(
 def populate(
     influxdb: InfluxDB, make_api: Callable[..., Api], **settings: Any
 ) -> tuple[Api, dict[str, Any], int]:
-    reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    reader = influxdb.client()
     api = make_api(influx=reader, **settings)
     ids: dict[str, Any] = {}
     for code in ("A", "B"):
@@ -189,7 +188,7 @@ def test_counter_cache_gives_the_same_split_as_influxdb(
     api, _, _ = site_with_data
     bill_id = _flat_bill(api, fixed_cost="10.00")
     cached_run = api.ok("treasurer", "POST", f"/bills/{bill_id}/splits")["result"]
-    reader = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    reader = influxdb.client()
     with api.session() as session:
         raw_slots = 2 * (4 * 24 * 2 + 8)  # two devices, two days of slots and the margins
         cached = session.scalar(select(func.count()).select_from(CounterSlot)) or 0

@@ -21,14 +21,10 @@ from alerts.config import RulesConfig
 from alerts.delivery import Dispatcher
 from alerts.models import Alert
 from alerts.runner import AlertService
-from alerts.source import InfluxSource
 from api.main import create_app
-from api.services import rollup
-from api.services.influx import InfluxReader
 from bench.synthetic import Heating, Machine, heartbeat, ms
 from devservers import InfluxDB, Mosquitto
 from devservers.asgi import ThreadedApp
-from gateway.lines import int_field, line, string_field, tag_suffix
 from protocol.badge import badge_hash, uid_from_hex
 from tests.api.cdp import Browser
 from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
@@ -37,6 +33,8 @@ from tests.api.influx_data import session_lines
 from tests.api.test_acl import AclListener
 from tests.api.test_influx_sessions import populate
 from tests.conftest import API_PASSWORD, API_USER
+from timeseries import InfluxClient, rollup
+from timeseries.lines import int_field, line, string_field, tag_suffix
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 PHONE, DESKTOP = 390, 1280
@@ -50,14 +48,14 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def reader(influxdb: InfluxDB) -> Iterator[InfluxReader]:
-    found = InfluxReader(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+def reader(influxdb: InfluxDB) -> Iterator[InfluxClient]:
+    found = influxdb.client()
     yield found
     found.close()
 
 
 @contextmanager
-def served(database_url: str, reader: InfluxReader, **settings: Any) -> Iterator[str]:
+def served(database_url: str, reader: InfluxClient, **settings: Any) -> Iterator[str]:
     with ThreadedApp(create_app(make_settings(database_url, **settings), influx=reader)) as app:
         yield app.url
 
@@ -118,7 +116,7 @@ def open_session(site: str, device: str, badge: str, start_ms: int, sid: int) ->
 
 
 def test_coordinator_sees_the_cold_zone_and_acknowledges_the_alert(
-    database_url: str, influxdb: InfluxDB, reader: InfluxReader,
+    database_url: str, influxdb: InfluxDB, reader: InfluxClient,
     make_api: Callable[..., Api], browser: Browser, request: pytest.FixtureRequest,
 ) -> None:
     site = "mf1"  # the physical model's site
@@ -143,7 +141,7 @@ def test_coordinator_sees_the_cold_zone_and_acknowledges_the_alert(
         open_session(site, "laser1", badge, now_ms - 20 * 60_000, 7),
     ])
     # The real alert service, one pass at this moment, on the api's database.
-    source = InfluxSource(influxdb.url, influxdb.database, influxdb.user, influxdb.password)
+    source = influxdb.client()
     service = AlertService(source, RulesConfig(), api.factory, Dispatcher([], api.factory))
     found, _ = service.evaluate_once(now_ms)
     source.close()
@@ -192,7 +190,7 @@ def test_coordinator_sees_the_cold_zone_and_acknowledges_the_alert(
 
 
 def test_treasurer_enters_runs_reviews_closes_and_exports(
-    database_url: str, influxdb: InfluxDB, reader: InfluxReader, make_api: Callable[..., Api],
+    database_url: str, influxdb: InfluxDB, reader: InfluxClient, make_api: Callable[..., Api],
     browser: Browser, request: pytest.FixtureRequest, tmp_path: Path,
 ) -> None:
     api, _, _ = populate(influxdb, make_api)  # two members, a laser and a CNC, 1-2 March
@@ -279,7 +277,7 @@ def test_treasurer_enters_runs_reviews_closes_and_exports(
 
 
 def test_member_sees_own_session_machines_and_statement_only(
-    database_url: str, influxdb: InfluxDB, reader: InfluxReader, make_api: Callable[..., Api],
+    database_url: str, influxdb: InfluxDB, reader: InfluxClient, make_api: Callable[..., Api],
     browser: Browser, request: pytest.FixtureRequest, tmp_path: Path,
 ) -> None:
     api = make_api(influx=reader)
@@ -365,7 +363,7 @@ def test_member_sees_own_session_machines_and_statement_only(
 
 
 def test_admin_enrols_a_member_with_a_badge_and_a_training(
-    database_url: str, influxdb: InfluxDB, reader: InfluxReader, mosquitto: Mosquitto,
+    database_url: str, influxdb: InfluxDB, reader: InfluxClient, mosquitto: Mosquitto,
     make_api: Callable[..., Api], browser: Browser, request: pytest.FixtureRequest,
 ) -> None:
     broker = {"mqtt_host": mosquitto.host, "mqtt_port": mosquitto.port,
@@ -440,7 +438,7 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
 
 
 def test_a_wrong_password_is_said_in_words(
-    database_url: str, reader: InfluxReader, make_api: Callable[..., Api], browser: Browser,
+    database_url: str, reader: InfluxClient, make_api: Callable[..., Api], browser: Browser,
 ) -> None:
     make_api(influx=reader)
     with served(database_url, reader) as url:

@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 
 from alerts.models import Alert
 from alerts.timeline import alert_lines
-from api.services import rollup
-from api.services.influx import InfluxReader
 from bench.synthetic import (
     DAY_MS,
     HOUR_MS,
@@ -26,6 +24,7 @@ from bench.synthetic import (
     status,
 )
 from devservers import InfluxDB
+from timeseries import rollup
 
 START = ms("2026-11-02T00:00")
 END = START + 2 * DAY_MS
@@ -65,9 +64,8 @@ def fill(influx: InfluxDB) -> dict[str, int]:
     influx.write(alert_lines([open_alert], END - 2 * HOUR_MS)
           + alert_lines([closed], END - 3 * HOUR_MS) + alert_lines([open_alert], END - 60_000))
     # The rollups the api keeps (and the map the dashboards' $rollup variable reads).
-    reader = InfluxReader(influx.url, influx.database, influx.user, influx.password)
-    rollup.ensure(reader, 0)
-    rollup.roll(reader, datetime.fromtimestamp(START / 1000, UTC),
-                datetime.fromtimestamp(END / 1000, UTC))
-    reader.close()
+    with influx.client() as client:
+        rollup.ensure(client, 0)
+        rollup.roll(client, datetime.fromtimestamp(START / 1000, UTC),
+                    datetime.fromtimestamp(END / 1000, UTC))
     return {"devices_online": 3, "open_alerts": 1, "machines_running": 1}

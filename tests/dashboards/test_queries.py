@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from alerts.source import InfluxSource, Series
 from dashboards import JSON_DIR
 from devservers import InfluxDB
 from tests.dashboards.building import END, fill
 from tests.dashboards.grafana_macros import expand
+from timeseries import InfluxClient, Series
 
 BOARDS = {p.stem: json.loads(p.read_text()) for p in sorted(JSON_DIR.glob("*.json"))}
 UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -24,11 +24,11 @@ UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 @pytest.fixture(scope="module")
 def filled(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[InfluxSource, dict[str, int]]]:
+) -> Iterator[tuple[InfluxClient, dict[str, int]]]:
     server = InfluxDB(Path(tmp_path_factory.mktemp("influx")))
     server.start()
     figures = fill(server)
-    source = InfluxSource(server.url, server.database, server.user, server.password)
+    source = server.client(30)
     yield source, figures
     source.close()
     server.close()
@@ -40,7 +40,7 @@ def _range(board: dict[str, Any]) -> tuple[int, int]:
     return END - amount * UNITS[unit], END
 
 
-def _variables(board: dict[str, Any], source: InfluxSource) -> dict[str, list[str]]:
+def _variables(board: dict[str, Any], source: InfluxClient) -> dict[str, list[str]]:
     out = {}
     start, end = _range(board)
     for var in board["templating"]["list"]:
@@ -63,7 +63,7 @@ def _panels() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize(("board", "panel"), _panels(),
                          ids=[f"{b}:{p['title']}" for b, p in _panels()])
 def test_panel_query_returns_its_shape(
-    filled: tuple[InfluxSource, dict[str, int]], board: str, panel: dict[str, Any]
+    filled: tuple[InfluxClient, dict[str, int]], board: str, panel: dict[str, Any]
 ) -> None:
     source, _ = filled
     start, end = _range(BOARDS[board])
@@ -84,14 +84,14 @@ def test_panel_query_returns_its_shape(
             assert len(numbers) >= 2, f"{panel['title']}: {len(numbers)} points"
 
 
-def _stat(source: InfluxSource, title: str) -> list[float]:
+def _stat(source: InfluxClient, title: str) -> list[float]:
     panel = next(p for p in BOARDS["overview"]["panels"] if p["title"] == title)
     start, end = _range(BOARDS["overview"])
     return _numbers(source.query(expand(panel["targets"][0]["query"], start, end,
                                         _variables(BOARDS["overview"], source))))
 
 
-def test_overview_figures_match_the_data(filled: tuple[InfluxSource, dict[str, int]]) -> None:
+def test_overview_figures_match_the_data(filled: tuple[InfluxClient, dict[str, int]]) -> None:
     source, figures = filled
     assert _stat(source, "Devices online") == [figures["devices_online"]]
     assert _stat(source, "Open alerts") == [figures["open_alerts"]]
@@ -102,7 +102,7 @@ def test_overview_figures_match_the_data(filled: tuple[InfluxSource, dict[str, i
 
 
 def test_recent_alerts_table_lists_newest_first(
-    filled: tuple[InfluxSource, dict[str, int]],
+    filled: tuple[InfluxClient, dict[str, int]],
 ) -> None:
     source, _ = filled
     panel = next(p for p in BOARDS["overview"]["panels"] if p["title"] == "Recent alerts")
@@ -113,7 +113,7 @@ def test_recent_alerts_table_lists_newest_first(
     ]
 
 
-def test_machine_variable_narrows_the_panels(filled: tuple[InfluxSource, dict[str, int]]) -> None:
+def test_machine_variable_narrows_the_panels(filled: tuple[InfluxClient, dict[str, int]]) -> None:
     source, _ = filled
     panel = next(p for p in BOARDS["machines"]["panels"] if p["title"] == "Power per machine")
     start, end = _range(BOARDS["machines"])
@@ -129,7 +129,7 @@ def test_machine_variable_narrows_the_panels(filled: tuple[InfluxSource, dict[st
 @pytest.mark.parametrize(("days", "policy"), [(1, "autogen"), (2, "autogen"), (7, "rollup_15m"),
                                               (30, "rollup_1h"), (365, "rollup_1h")])
 def test_rollup_variable_picks_the_policy_for_the_range(
-    filled: tuple[InfluxSource, dict[str, int]], days: int, policy: str
+    filled: tuple[InfluxClient, dict[str, int]], days: int, policy: str
 ) -> None:
     source, _ = filled
     variable = BOARDS["heating"]["templating"]["list"][0]

@@ -1,9 +1,9 @@
 """Runs a script under real MicroPython 1.27 (the WebAssembly port,
 tools/mpy/run.mjs) with everything a check may import mounted as on a
 board: firmware/ and protocol/ under /app (or their .mpy build), the check
-scripts under /app/mp, the flash model under /app/simulator/devices, and the
-fake hardware modules under /fakes (on sys.path only if the script puts it
-there)."""
+scripts under /app/mp, the device and flash models under
+/app/simulator/devices, and the fake hardware modules under /fakes (on
+sys.path only if the script puts it there)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,13 @@ def run(script: Path, *args: str, code: Path = REPO, timeout: int = 300
     )
 
 
-def run_text(text: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_text(text: str, tmp_path: Path, *args: str, timeout: int = 300
+             ) -> subprocess.CompletedProcess[str]:
     """A script given as text, with /app and /fakes on sys.path."""
     launcher = tmp_path / "launch.py"
     launcher.write_text("import sys\nsys.path.insert(0, '/app')\nsys.path.insert(0, '/fakes')\n"
                         + text)
-    return run(launcher, *args)
+    return run(launcher, *args, timeout=timeout)
 
 
 def report(result: subprocess.CompletedProcess[str], tag: str) -> Any:

@@ -38,16 +38,16 @@ def test_telemetry_events_and_status_land_with_their_tags_fields_and_times(
     series = influxdb.query(
         "SELECT wh, on_s, w, a, seq, tq FROM telemetry WHERE device = 'node2' GROUP BY site"
     )
-    assert series[0]["tags"] == {"site": "lab"}
-    rows = series[0]["values"]
+    assert series[0].tags == {"site": "lab"}
+    rows = series[0].values
     assert isinstance(rows, list)
     assert [r[0] for r in rows] == [f"2025-11-24T16:00:0{s}.002Z" for s in range(5)]
     assert [r[1:] for r in rows] == [[200 + s, s, 25.0, 0.25, s, 1] for s in range(5)]
     event = influxdb.query("SELECT badge, ok, seq FROM event GROUP BY kind, device")
-    assert event[0]["tags"] == {"kind": "badge", "device": "node1"}
-    assert event[0]["values"] == [["2025-11-24T16:00:00.05Z", "0123456789abcdef", True, 9]]
+    assert event[0].tags == {"kind": "badge", "device": "node1"}
+    assert event[0].values == [["2025-11-24T16:00:00.05Z", "0123456789abcdef", True, 9]]
     status = influxdb.query("SELECT online, state, fw, role, up, heap FROM status")
-    assert status[0]["values"] == [
+    assert status[0].values == [
         ["2025-11-24T16:00:00.06Z", 1, "online", "1.2.3", "machine", 42, 90000]
     ]
     assert gateway.metric("gateway_received_total") == 17
@@ -93,7 +93,7 @@ def test_unstamped_replay_keeps_every_point_in_one_millisecond(
     wait_until(lambda: influxdb.count("telemetry", "seq") == 2 * n, 20,
                f"{2 * n} telemetry points")
     assert influxdb.count("event", "seq") == 2
-    rows = influxdb.query("SELECT seq, tq FROM telemetry WHERE device = 'node1'")[0]["values"]
+    rows = influxdb.query("SELECT seq, tq FROM telemetry WHERE device = 'node1'")[0].values
     assert isinstance(rows, list)
     # In arrival order, and stamped by the gateway (tq stays 0 for the reader).
     assert [r[1] for r in rows] == list(range(n)) and {r[2] for r in rows} == {0}

@@ -19,7 +19,7 @@ def per_device(influxdb: InfluxDB, expression: str) -> dict[str, int]:
     series = influxdb.query(f"SELECT {expression} FROM telemetry GROUP BY device")
     result = {}
     for s in series:
-        tags, values = s["tags"], s["values"]
+        tags, values = s.tags, s.values
         assert isinstance(tags, dict) and isinstance(values, list)
         result[tags["device"]] = int(values[0][1])
     return result

@@ -40,6 +40,14 @@ def open_session(mosquitto: Mosquitto) -> tuple[MqttSession, Inbox]:
     return session, inbox
 
 
+def redelivered(mosquitto: Mosquitto) -> list[tuple[str | None, bytes, int, int]]:
+    """What the broker still holds for the session: it hands it over on reconnect."""
+    session, inbox = open_session(mosquitto)
+    time.sleep(1)
+    session.stop()
+    return inbox.messages
+
+
 def test_socket_is_buffered_and_has_tcp_nodelay(mosquitto: Mosquitto) -> None:
     session, _ = open_session(mosquitto)
     try:
@@ -84,8 +92,30 @@ def test_only_acknowledged_messages_leave_the_broker(mosquitto: Mosquitto) -> No
         time.sleep(0.3)
     finally:
         session.stop()
+    assert redelivered(mosquitto) == []
 
+
+def test_publishes_take_the_lean_path_and_acks_go_in_one_write(mosquitto: Mosquitto) -> None:
+    """The fast path is in use, not just present: no PUBLISH reaches paho's own
+    message objects, and ack_all's one queued write acknowledges them all (none
+    comes back after a reconnect)."""
     session, inbox = open_session(mosquitto)
-    time.sleep(1)
-    session.stop()
-    assert inbox.messages == []
+    slow: list[object] = []
+    paho_path = session.client.on_message
+
+    def counted(client: object, userdata: object, message: object) -> None:
+        slow.append(message)
+        paho_path(client, userdata, message)
+
+    session.client.on_message = counted
+    try:
+        sent = publish_all(mosquitto, ((f"mf/lab/node{n % 3}/telemetry", b"%d" % n)
+                                       for n in range(50)))
+        wait_until(lambda: len(inbox.messages) == sent, 10, "every message")
+        assert slow == [], "paho's own _handle_publish ran: the override is not called"
+        assert [m[1] for m in inbox.messages] == [b"%d" % n for n in range(50)]
+        session.ack_all([(mid, qos) for _, _, mid, qos in inbox.messages])
+        time.sleep(0.3)
+    finally:
+        session.stop()
+    assert redelivered(mosquitto) == []

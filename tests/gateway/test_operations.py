@@ -87,7 +87,7 @@ def test_liveness_from_status_last_will_and_silence(
         wait_until(lambda: influxdb.count("status", "online", "device = 'node3'") == 2, 20,
                    "node3's last will stored")
         offline = influxdb.query("SELECT online, state FROM status WHERE device = 'node3'")
-        values = offline[0]["values"]
+        values = offline[0].values
         assert isinstance(values, list)
         assert [row[1:] for row in values] == [[1, "online"], [0, "offline"]]
 
@@ -98,8 +98,8 @@ def test_liveness_from_status_last_will_and_silence(
         wait_until(lambda: influxdb.count("status", "online", "state = 'seen'") == 1, 10,
                    "node1 seen again")
         seen = influxdb.query("SELECT online FROM status WHERE state = 'seen' GROUP BY device")
-        assert seen[0]["tags"] == {"device": "node1"}
-        values = seen[0]["values"]
+        assert seen[0].tags == {"device": "node1"}
+        values = seen[0].values
         assert isinstance(values, list) and values[0][1] == 1
     finally:
         gw.close()

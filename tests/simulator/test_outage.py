@@ -15,6 +15,7 @@ from devservers import InfluxDB, Mosquitto
 from devservers.gateway import GatewayProcess
 from simulator.vloop import VirtualTimeLoop
 from tests.simulator.harness import alice_badged_in, laser_for_alice, run, until
+from timeseries import Series
 
 HOURS = 25
 
@@ -31,7 +32,7 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
         sim = await alice_badged_in(fleet)
         await asyncio.sleep(300)
         assert sim.board is not None and sim.board.interlock is not None
-        assert sim.board.interlock.on, "alice's session did not start"
+        assert sim.board.interlock.value(), "alice's session did not start"
         assert sim.node is not None
         first = sim.node
         sim.set_network(False)
@@ -93,8 +94,8 @@ def test_25_hour_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
           f"({(stored_wh - truth) / truth:+.3%}), real time {time.monotonic() - started:.1f} s")
 
 
-def _first_value(series: list[dict[str, object]]) -> int:
+def _first_value(series: list[Series]) -> int:
     """The one value of a single-row InfluxQL answer."""
-    values = series[0]["values"]
+    values = series[0].values
     assert isinstance(values, list)
     return int(values[0][1])

@@ -38,7 +38,7 @@ def test_heating_follows_boiler_and_meter_adds_up(tmp_path: Path, mosquitto: Mos
         await asyncio.sleep(60)
         compressor = fleet.node("node1")
         assert compressor.board is not None and compressor.board.interlock is not None
-        assert compressor.board.interlock.on
+        assert compressor.board.interlock.value()
         samples: dict[str, list[dict[str, float]]] = {"heating": [], "meter": []}
         heating = fleet.node("node2")
         meter = fleet.node("node3")

@@ -1,7 +1,10 @@
-# Under MicroPython with fake machine/network/ntptime/onewire/ds18x20: the
-# board's drivers for every role are built from the default configs and
-# behave (outputs start off, readers answer "no card", the 85 degC power-on
-# value is rejected, the epoch is converted, the crash counter is cleared).
+# Under MicroPython, the board as main.py builds it: drivers/board.py with the
+# ESP32 port module (drivers/port.py), whose `machine`, `esp32`, `onewire`
+# and `ds18x20` are stand-ins over the device models (fakes/): every role
+# from its default config. Outputs start de-energised on a low-trigger relay
+# module, readers do no I/O before the loop runs, the opto input reads
+# active-low, probes read through micropython-lib's API, S0 pulses go to
+# the PCNT unit, the crash counter is cleared after healthy running.
 # Prints "BOARD-OK {json}".
 import json
 import sys
@@ -14,6 +17,11 @@ import network
 
 from firmware import config
 from firmware.drivers.board import Board
+from simulator.devices import adc, gpio, iso14443, mfrc522, onewire
+
+PORT = machine.PORT
+FLOW = "28010203040506" + "%02x" % onewire.crc8(bytes.fromhex("28010203040506"))
+ZONE = "28080808080808" + "%02x" % onewire.crc8(bytes.fromhex("28080808080808"))
 
 
 def board(role, extra):
@@ -28,25 +36,28 @@ def board(role, extra):
     return b
 
 
-def run_coro(coro):
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    raise AssertionError("coroutine did not finish")
-
-
 out = {}
 key = "00112233445566778899aabbccddeeff"
+relay = gpio.RelayModule(PORT, 26, low_trigger=True)
+running = {"on": False}
+gpio.OptoInput(PORT, 34, lambda t: running["on"])
+reader = mfrc522.Mfrc522Model(PORT)
+reader.attach(config.ROLE_DEFAULTS["machine"]["pins"]["rc522_cs"], 4)
+reader.field.put(iso14443.Card(b"\x04\x01\x02\x03"))
+adc.EspAdc(adc.ClampSignal(lambda t: 0.0)).attach(PORT, 36)
 m = board("machine", {"badge_key": key})
-assert m.interlock.value() is False and machine.Pin.levels[26] == 0
+assert m.interlock.value() is False and not relay.energised
 m.interlock.set(True)
-assert machine.Pin.levels[26] == 1
-assert m.reader.chip.read_uid() is None and m.adc is not None and m.uart is None
+assert relay.energised
+m.outputs_off()
+assert not relay.energised
+assert reader.frames == 0  # nothing on the bus before the loop runs
+assert m.running.value() is False
+running["on"] = True
+assert m.running.value() is True
+assert m.adc is not None and m.uart is None
 p = board("machine", {"badge_key": key, "reader": "pn532", "power": "pzem"})
-assert p.reader.chip.read_uid() is None and p.uart is not None
-out["unix_ms"] = run_coro(m.ntp.unix_ms("pool.ntp.org"))
-assert out["unix_ms"] == 1767225600000, out  # 2026-01-01 in Unix ms
+assert p.uart is not None and p.reader.chip.ready is False
 assert m.reset_cause() == "watchdog"
 # The crash counter (RTC memory): 5 s x 2^n before the reset, n capped at 8.
 from firmware.drivers import watchdog  # noqa: E402
@@ -66,15 +77,21 @@ for _ in range(60):
 assert machine.RTC.data == b"\x00"  # healthy: crash counter cleared
 assert m.link.isconnected() is False and network.names == ["dev-machine", "dev-machine"]
 
-h = board("heating", {"sensors": {"t_flow": "2801020304050607", "t_zone1": "2808080808080808"}})
-h.thermometers.convert()
-assert h.thermometers.read("2801020304050607") == 21.5
-assert h.thermometers.read("2808080808080808") is None  # 85.0: lost power mid-conversion
-machine.Pin.levels[35] = 1
+bus = onewire.OneWireBus(PORT, config.ROLE_DEFAULTS["heating"]["pins"]["onewire"])
+bus.add(onewire.Ds18b20(FLOW, lambda: 21.5))
+bus.add(onewire.Ds18b20(ZONE, lambda: 19.0))
+gpio.OptoInput(PORT, 35, lambda t: True)
+h = board("heating", {"sensors": {"t_flow": FLOW, "t_zone1": ZONE}})
+assert h.thermometers.convert()
+assert h.thermometers.read(FLOW) is None  # +85 degC: not converted yet
+PORT.idle_us(800000)
+assert h.thermometers.read(FLOW) == 21.5 and h.thermometers.read(ZONE) == 19.0
 assert h.call.value() is True
 
+s0 = gpio.S0Output(PORT, 32, gpio.RatePulses(10.0, PORT.now_us() + 1000))
 s = board("meter", {})
-s.s0.pin.handler(s.s0.pin)
-assert s.s0.count() == 1
+PORT.idle_us(2000000)
+out["pcnt"] = s.s0.pcnt is not None
+assert s.s0.count() == 20 == s0.pulses, (s.s0.count(), s0.pulses)
 out["heap"] = s.heap() > 0
 print("BOARD-OK " + json.dumps(out))

@@ -165,9 +165,11 @@ class Reader:
 
 class Adc:
     has_voltage = False
+    volts_per_unit = 0.001
+    mid_units = 1650
 
     def __init__(self):
-        self.table = [2048 + int(400 * math.sin(2 * math.pi * k / 40)) for k in range(40)]
+        self.table = [1650 + int(400 * math.sin(2 * math.pi * k / 40)) for k in range(40)]
 
     def read_chunk(self, i_buf, v_buf, n, interval_us):
         for k in range(n):

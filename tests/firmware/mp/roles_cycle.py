@@ -33,6 +33,8 @@ class Link:
 
 
 class Therm:
+    error = ""
+
     def __init__(self):
         self.values = {"28aaaaaaaaaaaaaa": 61.5, "28bbbbbbbbbbbbbb": 44.25}
 

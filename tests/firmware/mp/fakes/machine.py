@@ -1,88 +1,15 @@
-# A stand-in for MicroPython's `machine` module, written into the WebAssembly
-# MicroPython's file system (and put on sys.path under CPython) so that the
-# drivers can be imported and their pure parts exercised without a board.
-# Each fake records what the driver did; the checks read it back.
+# A stand-in for MicroPython's `machine` module under the WebAssembly port:
+# the device models' port (simulator/devices) behind
+# the names firmware/drivers/port.py takes from `machine`, plus the parts of
+# the module that are not hardware models (WDT, RTC, reset causes).
+from simulator.devices.port import Port
 
-
-class Pin:
-    IN = 1
-    OUT = 3
-    PULL_UP = 1
-    IRQ_FALLING = 2
-    IRQ_RISING = 1
-    levels = {}
-    refused = ()  # pins the port answers with ValueError("invalid pin")
-
-    def __init__(self, pin, mode=IN, pull=None, value=None):
-        if pin in Pin.refused:
-            raise ValueError("invalid pin")
-        self.id = pin
-        self.mode = mode
-        self.handler = None
-        if value is not None:
-            Pin.levels[pin] = value
-
-    def value(self, level=None):
-        if level is None:
-            return Pin.levels.get(self.id, 0)
-        Pin.levels[self.id] = level
-        return None
-
-    def __call__(self, level=None):
-        return self.value(level)
-
-    def irq(self, handler=None, trigger=0):
-        self.handler = handler
-
-
-class ADC:
-    ATTN_11DB = 3
-    waveform = []  # samples returned in turn by read_u16
-
-    def __init__(self, pin, atten=0):
-        self.pin = pin
-        self.k = 0
-
-    def read_u16(self):
-        value = ADC.waveform[self.k % len(ADC.waveform)]
-        self.k += 1
-        return value
-
-
-class SPI:
-    def __init__(self, *args, **kwargs):
-        self.written = []
-
-    def write(self, data):
-        self.written.append(bytes(data))
-
-    def write_readinto(self, out, into):
-        self.written.append(bytes(out))
-        for k in range(len(into)):
-            into[k] = 0
-
-
-class I2C:
-    def __init__(self, *args, **kwargs):
-        self.written = []
-
-    def writeto(self, address, data):
-        self.written.append((address, bytes(data)))
-
-    def readfrom_into(self, address, buf):
-        for k in range(len(buf)):
-            buf[k] = 0
-
-    def readfrom(self, address, n):
-        return bytes(n)
-
-
-class UART:
-    def __init__(self, *args, **kwargs):
-        self.kwargs = kwargs
-
-    def any(self):
-        return 0
+PORT = Port()
+Pin = PORT.Pin
+SPI = PORT.SPI
+I2C = PORT.I2C
+ADC = PORT.ADC
+UART = PORT.UART
 
 
 class WDT:

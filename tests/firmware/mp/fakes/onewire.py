@@ -1,8 +1,2 @@
-# Fake `onewire`.
-class OneWireError(Exception):
-    pass
-
-
-class OneWire:
-    def __init__(self, pin):
-        self.pin = pin
+# Stand-in for micropython-lib's `onewire`: the 1-Wire model's.
+from simulator.devices.onewire import OneWire, OneWireError  # noqa: F401

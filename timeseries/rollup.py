@@ -30,7 +30,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api.services.influx import InfluxError, InfluxReader, Series, rfc3339
+from timeseries.client import InfluxClient, Series
+from timeseries.errors import InfluxRejected
+from timeseries.influxql import quote_ident, rfc3339
 
 RAW = "autogen"
 LOOKBACK = timedelta(days=2)
@@ -68,13 +70,9 @@ SPANS = (
 MAP = "rollup_map"
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def field_keys(reader: InfluxReader, measurement: str) -> dict[str, str]:
+def field_keys(client: InfluxClient, measurement: str) -> dict[str, str]:
     """Field name -> type ("float", "integer", "string", "boolean") in the raw policy."""
-    series = reader.query(f"SHOW FIELD KEYS FROM {quote_ident(RAW)}.{quote_ident(measurement)}")
+    series = client.query(f"SHOW FIELD KEYS FROM {quote_ident(RAW)}.{quote_ident(measurement)}")
     return {str(row[0]): str(row[1]) for s in series for row in s.values}
 
 
@@ -112,12 +110,12 @@ def _floor(moment: datetime, bucket: timedelta) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % step, UTC)
 
 
-def roll(reader: InfluxReader, start: datetime, end: datetime,
+def roll(client: InfluxClient, start: datetime, end: datetime,
          rollups: Iterable[Rollup] = ROLLUPS) -> int:
     """Recompute every rollup over [start, end), widened to whole buckets; returns
     the points written."""
     written = 0
-    fields = {m: field_keys(reader, m) for m in ("telemetry", "status", "event")}
+    fields = {m: field_keys(client, m) for m in ("telemetry", "status", "event")}
     for rollup in rollups:
         edge = _floor(start, rollup.bucket)
         stop = _floor(end, rollup.bucket) + rollup.bucket
@@ -129,16 +127,16 @@ def roll(reader: InfluxReader, start: datetime, end: datetime,
                 query = statement(rollup, measurement, fields[measurement], edge, upto)
                 if query is None:
                     continue
-                for series in reader.query(query):
+                for series in client.execute(query):
                     written += sum(int(row[1]) for row in series.values)
             edge = upto
     return written
 
 
-def run(reader: InfluxReader, now: datetime | None = None) -> int:
+def run(client: InfluxClient, now: datetime | None = None) -> int:
     """One periodic pass: the last LOOKBACK, up to the current bucket."""
     now = now or datetime.now(UTC)
-    return roll(reader, now - LOOKBACK, now)
+    return roll(client, now - LOOKBACK, now)
 
 
 def from_policy(query: str, policy: str) -> str:
@@ -146,19 +144,19 @@ def from_policy(query: str, policy: str) -> str:
     return query.replace(' FROM "', f" FROM {quote_ident(policy)}.\"", 1)
 
 
-def query_rolled_up(reader: InfluxReader, query: str, policy: str) -> list[Series]:
+def query_rolled_up(client: InfluxClient, query: str, policy: str) -> list[Series]:
     """`query` on a rollup; nothing when that policy was never created (rollups off)."""
     try:
-        return reader.query(from_policy(query, policy))
-    except InfluxError as exc:
+        return client.query(from_policy(query, policy))
+    except InfluxRejected as exc:
         if "retention policy not found" in str(exc):
             return []
         raise
 
 
-def _policies(reader: InfluxReader) -> dict[str, str]:
+def _policies(client: InfluxClient) -> dict[str, str]:
     """Policy name -> duration as InfluxDB prints it ("0s": forever)."""
-    return {str(row[0]): str(row[1]) for s in reader.query("SHOW RETENTION POLICIES")
+    return {str(row[0]): str(row[1]) for s in client.query("SHOW RETENTION POLICIES")
             for row in s.values}
 
 
@@ -166,26 +164,26 @@ def _duration(days: int) -> str:
     return "INF" if days <= 0 else f"{days}d"
 
 
-def ensure(reader: InfluxReader, raw_days: int, rollup_days: int = 0) -> None:
+def ensure(client: InfluxClient, raw_days: int, rollup_days: int = 0) -> None:
     """Create the rollup policies, or set their duration (idempotent). The raw
     policy's duration is only set by `bound_raw`, after a backfill."""
-    database = quote_ident(reader.database)
-    existing = _policies(reader)
+    database = quote_ident(client.database)
+    existing = _policies(client)
     for rollup in ROLLUPS:
         verb = "ALTER" if rollup.policy in existing else "CREATE"
         # Long shard groups: a chart of a year opens one or two shards, not 52.
-        reader.query(f"{verb} RETENTION POLICY {quote_ident(rollup.policy)} ON {database} "
+        client.execute(f"{verb} RETENTION POLICY {quote_ident(rollup.policy)} ON {database} "
                      f"DURATION {_duration(rollup_days)} REPLICATION 1 SHARD DURATION 52w")
     if RAW not in existing:  # a database created with another default
-        reader.query(f"CREATE RETENTION POLICY {quote_ident(RAW)} ON {database} "
+        client.execute(f"CREATE RETENTION POLICY {quote_ident(RAW)} ON {database} "
                      f"DURATION {_duration(raw_days)} REPLICATION 1 DEFAULT")
-    reader.write(map_lines(), retention_policy=ROLLUP_1H.policy)
+    client.write_lines(map_lines(), retention_policy=ROLLUP_1H.policy)
 
 
-def bound_raw(reader: InfluxReader, raw_days: int) -> None:
+def bound_raw(client: InfluxClient, raw_days: int) -> None:
     """Keep raw readings `raw_days` (0: forever). Older raw points are dropped by
     InfluxDB's retention service: back them up into the rollups first."""
-    reader.query(f"ALTER RETENTION POLICY {quote_ident(RAW)} ON {quote_ident(reader.database)} "
+    client.execute(f"ALTER RETENTION POLICY {quote_ident(RAW)} ON {quote_ident(client.database)} "
                  f"DURATION {_duration(raw_days)}")
 
 
@@ -193,30 +191,30 @@ def _influx_duration(days: int) -> str:
     return "0s" if days <= 0 else f"{days * 24}h0m0s"
 
 
-def oldest_raw(reader: InfluxReader) -> datetime | None:
+def oldest_raw(client: InfluxClient) -> datetime | None:
     times = []
     for measurement in ("telemetry", "status", "event"):
         query = f'SELECT * FROM {quote_ident(RAW)}.{quote_ident(measurement)} LIMIT 1'
-        times += [int(s.values[0][0]) for s in reader.query(query) if s.values]
+        times += [int(s.values[0][0]) for s in client.query(query) if s.values]
     return datetime.fromtimestamp(min(times) / 1000, UTC) if times else None
 
 
-def bootstrap(reader: InfluxReader, raw_days: int, now: datetime | None = None) -> int:
+def bootstrap(client: InfluxClient, raw_days: int, now: datetime | None = None) -> int:
     """At start: the policies exist; when the raw policy's duration is not yet
     `raw_days`, everything raw is rolled up first, then the raw policy is bounded.
     Idempotent; returns the points a backfill wrote (0 when none was needed)."""
-    ensure(reader, raw_days)
-    if _policies(reader).get(RAW) == _influx_duration(raw_days):
+    ensure(client, raw_days)
+    if _policies(client).get(RAW) == _influx_duration(raw_days):
         return 0
-    oldest = oldest_raw(reader)
-    written = backfill(reader, oldest, now) if oldest is not None else 0
-    bound_raw(reader, raw_days)
+    oldest = oldest_raw(client)
+    written = backfill(client, oldest, now) if oldest is not None else 0
+    bound_raw(client, raw_days)
     return written
 
 
-def backfill(reader: InfluxReader, since: datetime, now: datetime | None = None) -> int:
+def backfill(client: InfluxClient, since: datetime, now: datetime | None = None) -> int:
     """Roll up everything from `since` (e.g. the oldest raw point) to now."""
-    return roll(reader, since, now or datetime.now(UTC))
+    return roll(client, since, now or datetime.now(UTC))
 
 
 def source_for(span: timedelta) -> tuple[str, timedelta]:

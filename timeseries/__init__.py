@@ -1,0 +1,26 @@
+"""The time-series store: InfluxDB through its v1 HTTP API.
+
+The ground floor under the gateway, the api, the alerts, devservers and the
+benchmarks: the client (`client`), the line-protocol encoder (`lines`),
+InfluxQL quoting (`influxql`), the connection settings (`settings`), the
+errors (`errors`), and the retention policies and rollups that keep years of
+data fast (`rollup`). It imports nothing of the project."""
+
+from timeseries.client import InfluxClient, Series
+from timeseries.errors import InfluxError, InfluxPartialWrite, InfluxRejected, InfluxUnavailable
+from timeseries.influxql import quote_ident, quote_string, rfc3339, time_range
+from timeseries.settings import InfluxSettings
+
+__all__ = [
+    "InfluxClient",
+    "InfluxError",
+    "InfluxPartialWrite",
+    "InfluxRejected",
+    "InfluxSettings",
+    "InfluxUnavailable",
+    "Series",
+    "quote_ident",
+    "quote_string",
+    "rfc3339",
+    "time_range",
+]
