@@ -184,7 +184,15 @@ def bound_raw(client: InfluxClient, raw_days: int) -> None:
     """Keep raw readings `raw_days` (0: forever). Older raw points are dropped by
     InfluxDB's retention service: back them up into the rollups first."""
     client.execute(f"ALTER RETENTION POLICY {quote_ident(RAW)} ON {quote_ident(client.database)} "
-                 f"DURATION {_duration(raw_days)}")
+                   f"DURATION {_duration(raw_days)} SHARD DURATION {_shard(raw_days)}")
+
+
+def _shard(days: int) -> str:
+    """InfluxDB's own default shard group for a policy that long (it must be shorter
+    than the policy): an hour under 2 days, a day up to 6 months, a week beyond."""
+    if 0 < days < 2:
+        return "1h"
+    return "1d" if 0 < days <= 183 else "7d"
 
 
 def _influx_duration(days: int) -> str:

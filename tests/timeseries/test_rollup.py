@@ -13,7 +13,7 @@ import pytest
 
 from bench.synthetic import Heating, Machine, Meter, ms
 from devservers import InfluxDB
-from timeseries import InfluxClient, rollup
+from timeseries import InfluxClient, InfluxPartialWrite, rollup
 
 START, END = ms("2026-11-02T00:00"), ms("2026-11-04T00:00")
 
@@ -109,3 +109,23 @@ def test_bootstrap_backfills_then_bounds_raw_once(influxdb: InfluxDB, reader: In
     first = reader.query('SELECT count("wh") FROM "rollup_15m"."telemetry"')[0].values
     assert first[0][1] == 2 * 2 * 96  # laser1 and meter1, two days of 15-minute slots
     assert rollup.bootstrap(reader, 30, now=dt(END)) == 0  # done: nothing again
+
+
+@pytest.mark.parametrize(("days", "duration", "shard"), [
+    (1, "24h0m0s", "1h0m0s"), (90, "2160h0m0s", "24h0m0s"), (400, "9600h0m0s", "168h0m0s"),
+    (0, "0s", "168h0m0s")])
+def test_raw_policy_takes_any_duration(
+    reader: InfluxClient, days: int, duration: str, shard: str
+) -> None:
+    rollup.bound_raw(reader, days)  # InfluxDB wants a shard group shorter than the policy
+    [row] = [r for s in reader.query("SHOW RETENTION POLICIES") for r in s.values]
+    assert row[:3] == ["autogen", duration, shard]
+
+
+def test_a_point_older_than_the_raw_policy_is_refused(reader: InfluxClient) -> None:
+    rollup.bound_raw(reader, 1)
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    with pytest.raises(InfluxPartialWrite, match="beyond retention policy dropped=1"):
+        reader.write_lines([f"telemetry,site=a,device=b w=1.0 {now - 3 * 86_400_000}",
+                            f"telemetry,site=a,device=b w=2.0 {now}"])
+    assert reader.query('SELECT count("w") FROM "telemetry"')[0].values[0][1] == 1
