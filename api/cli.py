@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db import make_sessionmaker
 from api.main import make_publisher, make_reader, start_up
 from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
-from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
+from api.schemas.bills import BillClose, BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.common import readable
 from api.schemas.machines import (
     DeviceCreate,
@@ -261,14 +261,19 @@ def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
-    count, added = counter_cache.refresh_site(
+    count, refreshed = counter_cache.refresh_site(
         ctx.session, ctx.reader, ctx.site, rebuild_first=args.rebuild
     )
-    print(json.dumps({"devices": count, "rows_added": added}))
+    print(
+        json.dumps(
+            {"devices": count, "rows_added": refreshed.rows, "late_days": refreshed.late_days}
+        )
+    )
 
 
 def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
-    _show(bills.close_bill(ctx.work, args.bill), BillPublic)
+    body = parse(BillClose, {"override_held": args.override_held})
+    _show(bills.close_bill(ctx.work, args.bill, body), BillPublic)
 
 
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
@@ -340,8 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run-split", cmd_run_split, "split a bill (sessions and counters from InfluxDB)")
     p.add_argument("bill", type=int)
     p.add_argument("--manual", help="JSON file with metered_kwh / demand_intervals_kw typed in")
-    p = add("close-bill", cmd_close_bill, "close a bill: its splits never change again")
+    p = add(
+        "close-bill",
+        cmd_close_bill,
+        "close a bill: its latest split is sent to the members and never changes again",
+    )
     p.add_argument("bill", type=int)
+    p.add_argument(
+        "--override-held",
+        metavar="REASON",
+        help="close although the latest split is held, for this reason (audited)",
+    )
     p = add("export-split", cmd_export_split, "write a split as CSV, or one member's PDF statement")
     p.add_argument("split", type=int)
     p.add_argument("out")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from gateway.batcher import Batch, Batcher
 from gateway.metrics import Metrics
 from gateway.spool import Spool
-from timeseries import InfluxClient, InfluxRejected, InfluxUnavailable
+from timeseries import InfluxClient, InfluxRejected, InfluxUnavailable, arrivals
 
 log = logging.getLogger("gateway.delivery")
 
@@ -93,22 +93,53 @@ class Delivery:
             try:
                 self.writer.write(body)
                 self.metrics.written.inc(len(batch.lines))
+                self._mark_late(batch.lines)
                 return True
             except InfluxRejected as exc:
                 self._rejected_by_influx(body, exc.detail)
+                self._mark_late(batch.lines)
                 return True
             except InfluxUnavailable as exc:
                 self.metrics.influx_errors.labels("unavailable").inc()
                 log.warning("InfluxDB unavailable, spooling", extra={"error": str(exc)})
+        if not self._spool(body):
+            return False
+        self.metrics.spooled.inc(len(batch.lines))
+        return True
+
+    def _spool(self, body: bytes) -> bool:
         try:
             self.spool.put(body)
         except OSError as exc:
             log.error("spool write failed", extra={"error": str(exc)})
             return False
-        self.metrics.spooled.inc(len(batch.lines))
         self.metrics.spool_batches.set(len(self.spool))
         self._spooled.set()
         return True
+
+    def _mark_late(self, lines: Iterable[str]) -> None:
+        """Once late points are stored, the markers that tell readers which device
+        and day they touched (timeseries.arrivals). Written after the points, so
+        that a reader who sees a marker finds its points; spooled like a batch
+        when InfluxDB cannot take them now."""
+        marks = arrivals.markers(lines, int(time.time() * 1000))
+        if not marks:
+            return
+        body = "\n".join(marks).encode()
+        try:
+            self.writer.write(body)
+            return
+        except InfluxRejected as exc:
+            self._rejected_by_influx(body, exc.detail)
+            return
+        except InfluxUnavailable:
+            pass
+        if not self._spool(body):
+            log.error(
+                "late points stored without their markers: run "
+                "`python -m api.cli refresh-counters --rebuild`",
+                extra={"markers": len(marks)},
+            )
 
     def _rejected_by_influx(self, body: bytes, error: str) -> None:
         # A field type conflict (say a counter name reused as a reading) drops
@@ -148,6 +179,7 @@ class Delivery:
         except InfluxUnavailable:
             self._stopping.wait(self.retry_s)
             return
+        self._mark_late(body.decode().split("\n"))
         self.spool.remove(path)
         self.metrics.spool_batches.set(len(self.spool))
         log.info("spool batch drained", extra={"points": lines, "left": len(self.spool)})

@@ -3,7 +3,7 @@
 from api.models.audit import AuditEntry
 from api.models.base import Base
 from api.models.bills import AllocationRun, BillBand, ElectricityBill, GasBill, Tariff
-from api.models.counters import CounterSlot, CounterWatermark
+from api.models.counters import CounterLateWrite, CounterSlot, CounterWatermark
 from api.models.machines import Device, Machine, Training
 from api.models.people import ApiToken, Badge, Member, Site, User
 from api.models.spaces import Lease, Unit
@@ -15,6 +15,7 @@ __all__ = [
     "Badge",
     "Base",
     "BillBand",
+    "CounterLateWrite",
     "CounterSlot",
     "CounterWatermark",
     "Device",

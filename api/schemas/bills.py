@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from api.schemas.common import Code, Money, NonNegative, Public, Strict
 
@@ -104,6 +104,20 @@ class BillPublic(Public):
     reference: str
     closed_at: datetime | None
     created_at: datetime
+
+
+class BillClose(Strict):
+    """Closing a bill. `override_held`: close it although its latest split is held,
+    for this reason (kept in the audit log)."""
+
+    override_held: str | None = Field(default=None, max_length=500)
+
+    @field_validator("override_held")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("give the reason for closing over the hold")
+        return value.strip() if value is not None else None
 
 
 class GasBillCreate(Strict):

@@ -160,6 +160,21 @@ def api(make_api: Callable[..., Api]) -> Api:
 
 
 @pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str]:
+    """The environment `python -m api.cli` reads, aimed at the test's database."""
+    env = {
+        "API_DATABASE_URL": database_url,
+        "API_SITE": SITE,
+        "API_BADGE_HASH_KEY": BADGE_KEY,
+        "API_MQTT_PORT": str(free_port()),
+        "API_MQTT_TIMEOUT_S": "1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Browser]:
     """A real headless Chromium (tests/api/cdp.py), for the web pages."""
     profile = tmp_path / "chromium"
