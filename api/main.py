@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -144,12 +145,17 @@ async def _rollups(app: FastAPI, interval_s: float, raw_days: int) -> None:
     """Rollup policies made (and history rolled up) once, then kept up to date."""
     reader = app.state.influx
     ready = False
+    # Late writes noted since this moment are rolled up (the markers carry the
+    # gateway's clock: an hour's margin for the two clocks and a pass's length).
+    late_since_ms = int(time.time() * 1000 - rollup.LOOKBACK.total_seconds() * 1000)
     while True:
+        started_ms = int(time.time() * 1000)
         try:
             if not ready:
                 await asyncio.to_thread(rollup.bootstrap, reader, raw_days)
                 ready = True
-            await asyncio.to_thread(rollup.run, reader)
+            await asyncio.to_thread(rollup.run, reader, None, late_since_ms)
+            late_since_ms = started_ms - 3_600_000
         except Exception:  # InfluxDB down: try again next time
             log.warning("rollup pass failed", exc_info=True)
         await asyncio.sleep(interval_s)

@@ -18,8 +18,10 @@ every field to `mean_<name>`), cannot copy points without aggregating them,
 and only sees the newest interval, so neither late data (a node's outbox
 replayed after an outage) nor the history before it was created would be
 rolled up. Each pass recomputes the last `LOOKBACK` (2 days, as long as the
-counter cache's settling time): a rollup point is written with the bucket's
-time and tags, so recomputing overwrites it (idempotent).
+counter cache's settling time), and every older day a late-write marker
+(timeseries/arrivals.py) says was written to since the previous pass: a
+rollup point is written with the bucket's time and tags, so recomputing
+overwrites it (idempotent).
 
 `ensure` creates the policies (idempotent) and, once every rollup has been
 filled back over the raw history (`backfill`), bounds the raw policy."""
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from timeseries import arrivals
 from timeseries.client import InfluxClient, Series
 from timeseries.errors import InfluxRejected
 from timeseries.influxql import quote_ident, rfc3339
@@ -133,10 +136,31 @@ def roll(client: InfluxClient, start: datetime, end: datetime,
     return written
 
 
-def run(client: InfluxClient, now: datetime | None = None) -> int:
-    """One periodic pass: the last LOOKBACK, up to the current bucket."""
+def run(client: InfluxClient, now: datetime | None = None,
+        late_since_ms: int | None = None) -> int:
+    """One periodic pass: the last LOOKBACK, up to the current bucket; and every
+    older day a late write was noted for (timeseries/arrivals.py) at or after
+    `late_since_ms` (the writer's clock), so a replay of any age is rolled up."""
     now = now or datetime.now(UTC)
-    return roll(client, now - LOOKBACK, now)
+    recent = now - LOOKBACK
+    written = roll(client, recent, now)
+    if late_since_ms is not None:
+        for day in late_days(client, late_since_ms):
+            if day < recent.timestamp() * 1000:
+                written += roll(client, _at(day), _at(day + arrivals.DAY_MS))
+    return written
+
+
+def late_days(client: InfluxClient, since_ms: int) -> list[int]:
+    """Starts of the days (any device) whose late-write marker was written at or
+    after `since_ms`."""
+    query = (f"SELECT {quote_ident(arrivals.FIELD)} FROM {quote_ident(arrivals.MEASUREMENT)} "
+             f"WHERE {quote_ident(arrivals.FIELD)} >= {int(since_ms)}")
+    return sorted({int(row[0]) for s in client.query(query) for row in s.values})
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def from_policy(query: str, policy: str) -> str:

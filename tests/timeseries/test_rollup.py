@@ -13,7 +13,7 @@ import pytest
 
 from bench.synthetic import Heating, Machine, Meter, ms
 from devservers import InfluxDB
-from timeseries import InfluxClient, InfluxPartialWrite, rollup
+from timeseries import InfluxClient, InfluxPartialWrite, arrivals, rollup
 
 START, END = ms("2026-11-02T00:00"), ms("2026-11-04T00:00")
 
@@ -129,3 +129,25 @@ def test_a_point_older_than_the_raw_policy_is_refused(reader: InfluxClient) -> N
         reader.write_lines([f"telemetry,site=a,device=b w=1.0 {now - 3 * 86_400_000}",
                             f"telemetry,site=a,device=b w=2.0 {now}"])
     assert reader.query('SELECT count("w") FROM "telemetry"')[0].values[0][1] == 1
+
+
+def test_a_late_day_older_than_the_lookback_is_rolled_up_by_its_marker(
+    influxdb: InfluxDB, reader: InfluxClient
+) -> None:
+    small_building(influxdb)
+    rollup.ensure(reader, 0)
+    rollup.roll(reader, dt(START), dt(END))
+    now = dt(END + 5 * 86_400_000)  # the first day is long out of the 2-day lookback
+    late = [f"telemetry,site=mf1,device=meter1 w=99999.0 {START + 3_600_000 + 7 * 60_000}"]
+    written_ms = int(now.timestamp() * 1000)
+    # What the gateway does with a late batch: the points, then the day's marker.
+    influxdb.write([*late, *arrivals.markers(late, written_ms)])
+    query = ('SELECT max("w") FROM "rollup_1h"."telemetry" WHERE "device" = \'meter1\' AND '
+             "time >= '2026-11-02T01:00:00Z' AND time < '2026-11-02T02:00:00Z'")
+    assert reader.query(query)[0].values[0][1] < 99999.0 / 60
+    rollup.run(reader, now)  # no marker asked for: the old day stays as it was
+    assert reader.query(query)[0].values[0][1] < 99999.0 / 60
+    assert rollup.late_days(reader, written_ms) == [START]
+    rollup.run(reader, now, late_since_ms=written_ms - 60_000)
+    assert reader.query(query)[0].values[0][1] > 99999.0 / 60
+    assert rollup.late_days(reader, written_ms + 1) == []  # a marker is seen once
