@@ -89,6 +89,15 @@ def message(browser: Browser, selector: str) -> str:
     return text
 
 
+def submitted(browser: Browser, form: str, values: dict[str, str]) -> str:
+    """Fills a form of the page (inputs named `<form>-<field>`), submits it, and
+    returns what it says."""
+    for name, value in values.items():
+        browser.fill(f"#{form}-{name}", value)
+    browser.click(f"#{form}-submit")
+    return message(browser, f"#{form}-message")
+
+
 def downloaded(folder: Path, name: str, timeout: float = 10.0) -> bytes:
     deadline = time.monotonic() + timeout
     path = folder / name
@@ -382,10 +391,7 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
                          "('admin')")
 
         def submit(form: str, values: dict[str, str]) -> str:
-            for name, value in values.items():
-                browser.fill(f"#{form}-{name}", value)
-            browser.click(f"#{form}-submit")
-            return message(browser, f"#{form}-message")
+            return submitted(browser, form, values)
 
         assert submit("member-form", {"code": "D", "name": "Dora's workshop",
                                       "email": "dora@example.org"}) == "Member D added."
@@ -450,3 +456,39 @@ def test_a_wrong_password_is_said_in_words(
         assert said == "wrong username or password"
         assert browser.evaluate("document.getElementById('login').hidden") is False
         assert browser.evaluate("document.getElementById('nav').children.length") == 0
+
+
+def test_treasurer_closes_a_held_split_only_with_a_reason(
+    database_url: str, influxdb: InfluxDB, reader: InfluxClient, make_api: Callable[..., Api],
+    browser: Browser, request: pytest.FixtureRequest,
+) -> None:
+    api, _, _ = populate(influxdb, make_api)
+    tariff = api.ok("treasurer", "POST", "/tariffs",
+                    json={"name": "flat", "bands": [{"name": "all"}]})["id"]
+    # 2 kWh on the bill, 3.6 kWh measured on the machines: beyond the tolerance, held.
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
+        "bands": [{"name": "all", "kwh": "2", "cost": "1.00"}]})["id"]
+    assert api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]["held"] is True
+    with served(database_url, reader) as url:
+        log_in(browser, url, "treasurer", "treasurer-password")
+        note = browser.evaluate("document.getElementById('split-note').textContent")
+        assert "HELD" in note
+        assert browser.evaluate("!!document.getElementById('close-bill')") is False
+        assert browser.evaluate("[...document.querySelectorAll('#split-alerts li')]"
+                                ".some(li => li.textContent.startsWith('Holds: band all'))")
+        browser.click("#override-form-submit")  # no reason: the browser asks for one
+        assert browser.evaluate("document.getElementById('override-form-override_held')"
+                                ".validity.valueMissing")
+        assert api.ok("treasurer", "GET", f"/bills/{bill}")["closed_at"] is None
+        browser.fill("#override-form-override_held",
+                     "meter read by hand; the machines' clamps over-read")
+        browser.click("#override-form-submit")
+        assert message(browser, "#review-message") == "Bill closed over the hold."
+        assert "(closed" in browser.evaluate("document.querySelector('#review h3').textContent")
+        shots(browser, request, "1-closed-over-the-hold")
+    assert api.ok("treasurer", "GET", f"/bills/{bill}")["closed_at"] is not None
+    audit = api.ok("admin", "GET", "/audit", params={"limit": 10})
+    override = next(r for r in audit if r["action"] == "override_held")
+    assert override["after"]["reason"] == "meter read by hand; the machines' clamps over-read"
+    assert browser.errors == []

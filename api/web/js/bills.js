@@ -150,10 +150,19 @@ async function review(box, bills, billId, members, refresh) {
       button("Download CSV (all members)", async () => {
         try { await download(`/splits/${latest.id}/csv`, `split-${latest.id}.csv`); } catch (e) { say(note, e.message, true); }
       }, { id: "csv" }),
-      closed ? null : button("Close the bill", async () => {
+      closed || result.held ? null : button("Close the bill", async () => {
         if (!window.confirm(`Close bill ${bill.id}? Its splits never change again.`)) return;
         try { await api(`/bills/${bill.id}/close`, { method: "POST" }); await refresh(bill.id); say(document.getElementById("review-message"), "Bill closed."); } catch (e) { say(note, e.message, true); }
-      }, { id: "close-bill" })));
+      }, { id: "close-bill" })),
+    // A held split reaches no member: closing over it takes a reason, kept in the audit log.
+    closed || !result.held ? null : form("override-form", "Close over the hold", [
+      { name: "override_held", label: "Why close it with this split anyway (kept in the audit log)", required: true },
+    ], "Close the bill over the hold", async (v) => {
+      await api(`/bills/${bill.id}/close`, { method: "POST", json: { override_held: v.override_held } });
+      await refresh(bill.id);  // the form is gone now: the review says it
+      say(document.getElementById("review-message"), "Bill closed over the hold.");
+      return "Bill closed over the hold.";
+    }));
 }
 
 // Each member's lines, estimated ones flagged: what the treasurer checks before closing.
