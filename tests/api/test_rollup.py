@@ -13,8 +13,8 @@ from api.services import charts, counter_cache
 from api.services.sessions import read_sessions
 from devservers import InfluxDB
 from tests.api.conftest import Api
-from tests.api.test_influx_sessions import populate
-from tests.timeseries.test_rollup import END, START, dt, small_building
+from tests.api.test_influx_sessions import _flat_bill, populate
+from tests.timeseries.test_rollup import END, dt, rolled_building
 from timeseries import InfluxClient, rollup
 
 
@@ -29,11 +29,7 @@ def test_split_and_sessions_read_the_rollup_when_raw_is_gone(
     influxdb: InfluxDB, make_api: Callable[..., Api], reader: InfluxClient
 ) -> None:
     api, ids, _ = populate(influxdb, make_api)
-    tariff = api.ok("treasurer", "POST", "/tariffs",
-                    json={"name": "flat", "bands": [{"name": "all"}]})["id"]
-    bill = api.ok("treasurer", "POST", "/bills", json={
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": "500", "cost": "100.00"}]})["id"]
+    bill = _flat_bill(api)
     before = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
     window = (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC))
     sessions = read_sessions(reader, "ws1", *window)
@@ -56,9 +52,7 @@ def test_split_and_sessions_read_the_rollup_when_raw_is_gone(
 def test_charts_read_raw_for_a_day_and_rollups_beyond(
     influxdb: InfluxDB, reader: InfluxClient
 ) -> None:
-    small_building(influxdb)
-    rollup.ensure(reader, 0)
-    rollup.roll(reader, dt(START), dt(END))
+    rolled_building(influxdb, reader)
     now = dt(END - 60_000)
     day = charts.read_chart(reader, "heating", "mf1", timedelta(hours=24), now)
     assert day["source"] == "autogen" and len(day["times"]) == 288

@@ -31,7 +31,7 @@ from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
 from tests.api.factories import build_worked_example
 from tests.api.influx_data import session_lines
 from tests.api.test_acl import AclListener
-from tests.api.test_influx_sessions import populate
+from tests.api.test_influx_sessions import _flat_bill, populate
 from tests.conftest import API_PASSWORD, API_USER
 from timeseries import InfluxClient, rollup
 from timeseries.lines import int_field, line, string_field, tag_suffix
@@ -463,12 +463,8 @@ def test_treasurer_closes_a_held_split_only_with_a_reason(
     browser: Browser, request: pytest.FixtureRequest,
 ) -> None:
     api, _, _ = populate(influxdb, make_api)
-    tariff = api.ok("treasurer", "POST", "/tariffs",
-                    json={"name": "flat", "bands": [{"name": "all"}]})["id"]
     # 2 kWh on the bill, 3.6 kWh measured on the machines: beyond the tolerance, held.
-    bill = api.ok("treasurer", "POST", "/bills", json={
-        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-02",
-        "bands": [{"name": "all", "kwh": "2", "cost": "1.00"}]})["id"]
+    bill = _flat_bill(api, kwh="2", cost="1.00")
     assert api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]["held"] is True
     with served(database_url, reader) as url:
         log_in(browser, url, "treasurer", "treasurer-password")

@@ -39,6 +39,13 @@ def small_building(influxdb: InfluxDB) -> int:
                            *Meter("meter1").series(START, END, 60)])
 
 
+def rolled_building(influxdb: InfluxDB, reader: InfluxClient) -> None:
+    """small_building, rolled up over its two days."""
+    small_building(influxdb)
+    rollup.ensure(reader, 0)
+    rollup.roll(reader, dt(START), dt(END))
+
+
 def _values(reader: InfluxClient, query: str) -> dict[str, list[list[Any]]]:
     return {s.tags.get("device", ""): s.values for s in reader.query(query)}
 
@@ -134,9 +141,7 @@ def test_a_point_older_than_the_raw_policy_is_refused(reader: InfluxClient) -> N
 def test_a_late_day_older_than_the_lookback_is_rolled_up_by_its_marker(
     influxdb: InfluxDB, reader: InfluxClient
 ) -> None:
-    small_building(influxdb)
-    rollup.ensure(reader, 0)
-    rollup.roll(reader, dt(START), dt(END))
+    rolled_building(influxdb, reader)
     now = dt(END + 5 * 86_400_000)  # the first day is long out of the 2-day lookback
     late = [f"telemetry,site=mf1,device=meter1 w=99999.0 {START + 3_600_000 + 7 * 60_000}"]
     written_ms = int(now.timestamp() * 1000)
