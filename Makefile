@@ -13,7 +13,7 @@ lint: setup
 	.venv/bin/ruff check .
 
 typecheck: setup
-	.venv/bin/mypy protocol timeseries broker devservers gateway api alerts simulator bench dashboards
+	.venv/bin/mypy protocol timeseries broker deploy devservers gateway api alerts simulator bench dashboards
 
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.
 unit: setup

@@ -21,12 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_sessionmaker
-from api.main import make_publisher, make_reader, start_up
+from api.main import make_logins, make_publisher, make_reader, start_up
 from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
 from api.schemas.bills import BillClose, BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.common import readable
 from api.schemas.machines import (
     DeviceCreate,
+    DevicePublic,
     MachineCreate,
     MachinePublic,
     TrainingCreate,
@@ -79,11 +80,13 @@ class Context:
         # Neither connects before its first use.
         self.publisher = make_publisher(settings)
         self.reader = make_reader(settings)
+        self.logins = make_logins(settings)
         self.work = Work(
             self.session,
             site,
             Auditor(self.session, self.actor.username, None),
             AclPush(self.factory, self.publisher, site),
+            self.logins,
         )
 
     def by_code(self, model: type[Coded], code: str, what: str) -> Coded:
@@ -99,6 +102,7 @@ class Context:
         self.session.close()
         self.publisher.close()
         self.reader.close()
+        self.logins.close()
         self.engine.dispose()
 
 
@@ -176,6 +180,11 @@ def cmd_add_device(ctx: Context, args: argparse.Namespace) -> None:
     creds = devices.create_device(ctx.work, body)
     _show(creds)
     print(f"MQTT password for {creds.name} (shown once): {creds.mqtt_password}", file=sys.stderr)
+
+
+def cmd_revoke_device(ctx: Context, args: argparse.Namespace) -> None:
+    device = ctx.by_code(Device, args.name, "device")
+    _show(devices.revoke_device(ctx.work, device.id), DevicePublic)
 
 
 def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
@@ -324,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("add-device", cmd_add_device, "add a device and print its MQTT password once")
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=("machine", "heating", "meter"))
+    p = add("revoke-device", cmd_revoke_device,
+            "retire a device: its broker login stops working at once")
+    p.add_argument("name")
     p = add("add-machine", cmd_add_machine, "add a machine")
     p.add_argument("code")
     p.add_argument("--rated-power-w", type=int, required=True)
@@ -365,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rebuild", action="store_true", help="forget the copy first (after old replays)"
     )
-    p = add("export-passwd", cmd_export_passwd, "write the devices' Mosquitto password-file lines")
+    p = add("export-passwd", cmd_export_passwd,
+            "write the active devices' Mosquitto password-file lines (API_DEVICE_LOGINS=manual)")
     p.add_argument("out")
     return parser
 

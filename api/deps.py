@@ -15,6 +15,7 @@ from api.models import Site, User
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
+from api.services.broker_logins import DeviceLogins
 from api.services.mqtt import Publisher
 from api.services.work import Work
 from api.settings import Settings
@@ -45,6 +46,11 @@ def get_publisher(request: Request) -> Publisher | None:
     return publisher
 
 
+def get_logins(request: Request) -> DeviceLogins:
+    logins: DeviceLogins = request.app.state.logins
+    return logins
+
+
 def get_influx(request: Request) -> InfluxClient | None:
     reader: InfluxClient | None = request.app.state.influx
     return reader
@@ -54,6 +60,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PublisherDep = Annotated[Publisher | None, Depends(get_publisher)]
+LoginsDep = Annotated[DeviceLogins, Depends(get_logins)]
 InfluxDep = Annotated[InfluxClient | None, Depends(get_influx)]
 
 
@@ -117,9 +124,11 @@ def get_work(
     user: CurrentUser,
     factory: FactoryDep,
     publisher: PublisherDep,
+    logins: LoginsDep,
 ) -> Work:
     return Work(
-        session, site, Auditor(session, user.username, user.id), AclPush(factory, publisher, site)
+        session, site, Auditor(session, user.username, user.id), AclPush(factory, publisher, site),
+        logins,
     )
 
 

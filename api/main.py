@@ -38,6 +38,7 @@ from api.routes import (
 )
 from api.schemas.common import readable
 from api.services import acl, counter_cache
+from api.services.broker_logins import BrokerLogins, DeviceLogins, ManualLogins
 from api.services.errors import (
     Conflict,
     Forbidden,
@@ -104,6 +105,13 @@ def make_publisher(settings: Settings) -> MqttPublisher:
     return MqttPublisher(settings, settings.mqtt_timeout_s)
 
 
+def make_logins(settings: Settings) -> DeviceLogins:
+    """Where device logins go (API_DEVICE_LOGINS); connects on first use."""
+    if settings.device_logins == "dynsec":
+        return BrokerLogins(settings, settings.mqtt_timeout_s)
+    return ManualLogins()
+
+
 def make_reader(settings: Settings) -> InfluxClient:
     return InfluxClient(settings)
 
@@ -165,6 +173,7 @@ def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
     influx: InfluxClient | None = None,
+    logins: DeviceLogins | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
 
@@ -175,6 +184,7 @@ def create_app(
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.publisher = publisher or make_publisher(settings)
         app.state.influx = influx or make_reader(settings)
+        app.state.logins = logins or make_logins(settings)
         tasks = [asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")]
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)
@@ -193,6 +203,8 @@ def create_app(
                 app.state.publisher.close()
             if influx is None:
                 app.state.influx.close()
+            if logins is None:
+                app.state.logins.close()
             engine.dispose()
 
     app = FastAPI(title="workshop-monitor api", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -45,10 +45,3 @@ def token_digest(token: str, secret_key: str) -> str:
 def new_device_password() -> str:
     return secrets.token_urlsafe(18)
 
-
-def mosquitto_hash(password: str, iterations: int = 101) -> str:
-    """A line for Mosquitto's password file (its `$7$` PBKDF2-SHA512 format), so
-    device credentials can be exported to the broker without keeping clear text."""
-    salt = secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"

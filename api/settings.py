@@ -37,6 +37,10 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     mqtt_username: str = "api"
     mqtt_timeout_s: float = 5.0
+    # Who gives each device its broker login: the api itself, through the
+    # broker's dynamic-security plugin (the shipped broker), or the admin by
+    # hand from `export-passwd` (a broker with a password file).
+    device_logins: Literal["dynsec", "manual"] = "dynsec"
 
     # How often expired trainings and failed publishes are caught up.
     acl_sweep_s: float = 60.0

@@ -335,7 +335,8 @@ def main() -> None:
         reader = influx.client(3600)
         settings = Settings(
             database_url=f"sqlite:///{tmp}/api.db", site=SITE, badge_hash_key=BADGE_KEY,
-            port=free_port(), mqtt_port=free_port(), mqtt_timeout_s=0.5, acl_sweep_s=3600,
+            port=free_port(), mqtt_port=free_port(), mqtt_timeout_s=0.5,
+            device_logins="manual", acl_sweep_s=3600,
             counter_refresh_s=0, rollup_s=0,  # nothing else reads InfluxDB while timing
         )  # fmt: skip
         served = Served(settings, reader)

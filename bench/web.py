@@ -287,6 +287,7 @@ def main() -> None:
             settings = Settings(database_url=f"sqlite:///{workdir / 'api.db'}", site=SITE,
                                 secret_key="bench-secret", badge_hash_key=BADGE_KEY,
                                 **influx.settings.model_dump(), counter_refresh_s=0,
+                                device_logins="manual",  # a broker with a password file
                                 rollup_s=0, acl_sweep_s=3600,
                                 mqtt_host=broker.host, mqtt_port=broker.port,
                                 mqtt_username="api", mqtt_password=SecretStr("api-secret"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from devservers.gateway import GatewayProcess
 from devservers.influxdb import InfluxDB
-from devservers.mosquitto import Mosquitto
+from devservers.mosquitto import SiteMosquitto, site_accounts
 from devservers.process import ServerProcess, wait_for_http
 from timeseries.client import QUERY_PATH
 
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "simulator" / "scenarios" / "default.json"
 # Local demo credentials only: the stack listens on 127.0.0.1 and is wiped on
 # every start. A real building uses docker-compose.yml with its own .env.
-SERVICE_PASSWORDS = {"gateway": "gateway-local", "api": "api-local", "alerts": "alerts-local"}
+SERVICE_PASSWORDS = {"gateway": "gateway-local", "api": "api-local", "alerts": "alerts-local",
+                     "health": "health-local"}
 ADMIN_LOGIN = ("admin", "admin-local")
 
 
@@ -71,8 +72,10 @@ def run(workdir: Path, seconds: float | None, speed: float) -> dict[str, int]:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     scenario = json.loads(SCENARIO.read_text())
-    users = {**SERVICE_PASSWORDS, **_device_users(scenario)}
-    broker = Mosquitto(workdir / "mosquitto", users, superusers=("gateway", "api", "alerts"))
+    devices = _device_users(scenario)
+    # The site's broker configuration: the api adds device logins as it runs.
+    broker = SiteMosquitto(workdir / "mosquitto", {**SERVICE_PASSWORDS, **devices},
+                           site_accounts(str(scenario["site"]), SERVICE_PASSWORDS, devices))
     influx = InfluxDB(workdir / "influxdb")
     servers: list[ServerProcess] = [broker, influx]
     children: dict[str, subprocess.Popen[bytes]] = {}

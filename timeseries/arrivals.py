@@ -28,6 +28,11 @@ DAY_MS = 86_400_000
 LATE_MS = 3_600_000
 
 
+def is_markers(body: bytes) -> bool:
+    """A body of marker lines (markers are written, and spooled, on their own)."""
+    return body.startswith(MEASUREMENT.encode() + b",")
+
+
 def day_start(ms: int) -> int:
     return ms - ms % DAY_MS
 

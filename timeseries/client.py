@@ -51,8 +51,10 @@ def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def _error_text(response: httpx.Response) -> str:
+    """InfluxDB's own words: `error` in 1.x (and 3.x), `message` in 2.x."""
     try:
-        error = response.json().get("error")
+        body = response.json()
+        error = body.get("error") or body.get("message")
     except (ValueError, AttributeError):
         error = None
     return str(error) if error else response.text[:500]
@@ -61,7 +63,8 @@ def _error_text(response: httpx.Response) -> str:
 class InfluxClient:
     """Writes take millisecond times. Every failure is an InfluxError:
     InfluxUnavailable (retry later), InfluxRejected (do not), or its subclass
-    InfluxPartialWrite (some points of the batch were stored)."""
+    InfluxPartialWrite (some points of the batch were stored).
+    timeseries.partial.write_sorted tells the refused lines of a batch apart."""
 
     def __init__(self, settings: InfluxSettings, timeout_s: float | None = None) -> None:
         self.url = settings.influx_url.rstrip("/")
@@ -81,16 +84,23 @@ class InfluxClient:
         if retention_policy:
             params = {**params, "rp": retention_policy}
         response = self._send("POST", WRITE_PATH, params=params, content=body)
-        if response.status_code == 204:
+        status = response.status_code
+        if status == 204:
             return
-        if response.status_code == 400:
-            # Bad line protocol or a field type conflict: InfluxDB stored the
-            # other points of the batch when it says "partial write".
+        if status in (400, 422):
+            # Bad line protocol or a field type conflict. InfluxDB 1.x answers
+            # 400 "partial write: ..." when it stored the other points; 2.x and
+            # 3.x (v1 /write) answer 422 "failure writing points to database:
+            # partial write: ...". The whole error, which may quote the refused
+            # lines, is the detail (timeseries.partial reads it).
             error = _error_text(response)
-            if error.startswith("partial write"):
-                raise InfluxPartialWrite(f"InfluxDB refused part of the batch: {error}",
-                                         response.text[:500])
-            raise InfluxRejected(f"InfluxDB refused the batch: {error}", response.text[:500])
+            if status == 422 or error.startswith("partial write"):
+                raise InfluxPartialWrite(f"InfluxDB refused part of the batch: {error}", error)
+            raise InfluxRejected(f"InfluxDB refused the batch: {error}", error)
+        if status == 413:
+            # Over the server's max-body-size: smaller batches will pass.
+            raise InfluxRejected("InfluxDB refused the batch as too large",
+                                 f"HTTP 413: {_error_text(response)}")
         raise self._unavailable(response)
 
     def write_lines(self, lines: Iterable[str], batch_lines: int = BATCH_LINES,

@@ -23,6 +23,8 @@ class Device(Base):
     # The broker's password for this device, hashed; the clear text is shown once.
     mqtt_password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Retired: its broker login is disabled; the row stays for the record.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Machine(Base):

@@ -28,7 +28,14 @@ def reset_password(device_id: int, _: Admin, work: WorkDep) -> DeviceCredentials
     return devices.reset_password(work, device_id)
 
 
+@router.delete("/{device_id}", response_model=DevicePublic)
+def revoke_device(device_id: int, _: Admin, work: WorkDep) -> Device:
+    """Retire a device: its broker login is disabled at once."""
+    return devices.revoke_device(work, device_id)
+
+
 @router.get("/passwd", response_class=PlainTextResponse)
 def mosquitto_passwd(_: Admin, session: SessionDep, site: SiteDep) -> str:
-    """The devices' lines for Mosquitto's password file (hashes only)."""
+    """The active devices' lines for Mosquitto's password file (hashes only), for
+    a broker whose logins the admin keeps (API_DEVICE_LOGINS=manual)."""
     return devices.mosquitto_passwd(session, site)

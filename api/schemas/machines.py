@@ -20,6 +20,7 @@ class DevicePublic(Public):
     name: str
     role: str
     created_at: datetime
+    revoked_at: datetime | None = None
 
 
 class DeviceCredentials(DevicePublic):

@@ -6,9 +6,8 @@ import logging
 import threading
 from typing import Protocol
 
-import paho.mqtt.client as mqtt
-
-from broker import MqttSettings, configure
+from broker import MqttSettings
+from broker.client import Connection
 
 log = logging.getLogger(__name__)
 
@@ -23,27 +22,19 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-class MqttPublisher:
+class MqttPublisher(Connection):
     """Connects on first use and reconnects when needed; each publish waits
     for the broker's PUBACK, so a return means the broker holds the message."""
 
     def __init__(self, broker: MqttSettings, timeout_s: float = 5.0) -> None:
-        self.host, self.port, self.timeout_s = broker.mqtt_host, broker.mqtt_port, timeout_s
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True
-        )
-        configure(self._client, broker)
-        self._started = False
+        super().__init__(broker, timeout_s)
 
     def _ensure_connected(self) -> None:
         if self._client.is_connected():
             return
         try:
             if not self._started:
-                self._client.connect(self.host, self.port, keepalive=30)
-                self._client.loop_start()
-                self._started = True
+                self._open()
             else:
                 self._client.reconnect()
         except OSError as exc:
@@ -68,9 +59,3 @@ class MqttPublisher:
             if not info.is_published():
                 raise PublishError(f"broker did not confirm {topic} within {self.timeout_s} s")
 
-    def close(self) -> None:
-        with self._lock:
-            if self._started:
-                self._client.disconnect()
-                self._client.loop_stop()
-                self._started = False

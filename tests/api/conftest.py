@@ -65,6 +65,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "badge_hash_key": BADGE_KEY,
         "mqtt_port": free_port(),  # nobody listens unless a test gives a broker
         "mqtt_timeout_s": 2.0,
+        # Device logins on a broker only where a test gives one (tests/api/test_devices.py).
+        "device_logins": "manual",
         "influx_url": f"http://127.0.0.1:{free_port()}",
         "acl_sweep_s": 3600.0,
         "counter_refresh_s": 0,
@@ -168,6 +170,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str
         "API_BADGE_HASH_KEY": BADGE_KEY,
         "API_MQTT_PORT": str(free_port()),
         "API_MQTT_TIMEOUT_S": "1",
+        "API_DEVICE_LOGINS": "manual",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

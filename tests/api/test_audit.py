@@ -67,6 +67,10 @@ def test_every_change_is_audited(api: Api) -> None:
         "admin", "POST", "/devices", "device", "create", {"name": "node1", "role": "machine"}
     )
     change("admin", "POST", f"/devices/{device['id']}/password", "device", "reset_password")
+    spare = change(
+        "admin", "POST", "/devices", "device", "create", {"name": "node2", "role": "meter"}
+    )
+    change("admin", "DELETE", f"/devices/{spare['id']}", "device", "update")
     machine = change(
         "coordinator",
         "POST",

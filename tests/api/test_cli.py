@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from api.cli import main
 from api.db import make_engine, make_sessionmaker
 from api.models import Base
+from devservers.process import free_port
+from protocol import wire
 from tests.api.conftest import SITE
 from tests.api.factories import worked_example
 
@@ -214,3 +216,37 @@ def test_acls_and_passwd(
     passwd = tmp_path / "passwd"
     ok(capsys, "export-passwd", str(passwd))
     assert passwd.read_text().startswith("node1:$7$")
+
+
+def test_add_device_and_revoke_device_reach_the_site_broker(
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    site_mosquitto: Any,
+) -> None:
+    """The admin's `add-device` prints a password the broker takes at once;
+    `revoke-device` takes it away; with the broker away nothing is stored."""
+    from pydantic import SecretStr
+
+    from broker import MqttSettings
+    from tests.broker.probe import Probe
+    from tests.conftest import SERVICE_PASSWORDS
+
+    monkeypatch.setenv("API_DEVICE_LOGINS", "dynsec")
+    monkeypatch.setenv("API_MQTT_PORT", str(site_mosquitto.port))
+    monkeypatch.setenv("API_MQTT_PASSWORD", SERVICE_PASSWORDS["api"])
+    code, _, err = run(capsys, "add-device", "drill", "--role", "machine")
+    assert code == 0, err
+    password = err.split("(shown once): ")[1].strip()
+    login = MqttSettings(mqtt_host=site_mosquitto.host, mqtt_port=site_mosquitto.port,
+                         mqtt_username="drill", mqtt_password=SecretStr(password))
+    with Probe(login) as drill:
+        assert drill.connect().value == 0
+        assert drill.publish(wire.topic(SITE, "drill", "status"))
+    assert ok(capsys, "revoke-device", "drill")["revoked_at"] is not None
+    assert Probe(login).connect().is_failure
+    monkeypatch.setenv("API_MQTT_PORT", str(free_port()))
+    before = counts(cli_env["API_DATABASE_URL"])
+    code, _, err = run(capsys, "add-device", "saw", "--role", "machine")
+    assert code == 2 and "unreachable" in err
+    assert counts(cli_env["API_DATABASE_URL"]) == before
