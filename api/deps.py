@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Site, User
+from api.schemas.common import MAX_ID
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
@@ -23,13 +24,20 @@ from timeseries import InfluxClient
 
 _bearer = HTTPBearer(auto_error=False)
 
+# Row ids in paths and queries: what the database's integer column can hold.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-def get_settings(request: Request) -> Settings:
+# The accessors of app.state are async: a sync dependency is a trip through the thread
+# pool and back through the event loop, which a flood of requests makes slow.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
+async def get_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return factory
 
@@ -41,17 +49,17 @@ def get_session(
         yield session
 
 
-def get_publisher(request: Request) -> Publisher | None:
+async def get_publisher(request: Request) -> Publisher | None:
     publisher: Publisher | None = request.app.state.publisher
     return publisher
 
 
-def get_logins(request: Request) -> DeviceLogins:
+async def get_logins(request: Request) -> DeviceLogins:
     logins: DeviceLogins = request.app.state.logins
     return logins
 
 
-def get_influx(request: Request) -> InfluxClient | None:
+async def get_influx(request: Request) -> InfluxClient | None:
     reader: InfluxClient | None = request.app.state.influx
     return reader
 

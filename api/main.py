@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,10 +19,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp
 
 from api.db import make_engine, make_sessionmaker, session_scope, wait_for_database
 from api.deps import get_site_row
 from api.docs_page import add_docs_page
+from api.login_gate import PasswordChecks
+from api.middleware import BodyLimit, SecurityHeaders
 from api.migrate import migrate, seed
 from api.routes import (
     auth,
@@ -37,6 +41,7 @@ from api.routes import (
     users,
 )
 from api.schemas.common import readable
+from api.security import verify_login
 from api.services import acl, counter_cache
 from api.services.broker_logins import BrokerLogins, DeviceLogins, ManualLogins
 from api.services.errors import (
@@ -45,6 +50,7 @@ from api.services.errors import (
     Invalid,
     NotFound,
     ServiceError,
+    Throttled,
     Unauthenticated,
     Unavailable,
 )
@@ -75,6 +81,7 @@ STATUS: dict[type[ServiceError], int] = {
     Forbidden: 403,
     Invalid: 422,
     Unauthenticated: 401,
+    Throttled: 429,
     Unavailable: 503,
 }
 
@@ -82,7 +89,10 @@ STATUS: dict[type[ServiceError], int] = {
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     status = next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
@@ -97,6 +107,7 @@ def start_up(settings: Settings) -> Engine:
     migrate(engine)
     with session_scope(make_sessionmaker(engine)) as session:
         seed(session, settings.site, settings.site_timezone)
+    verify_login("", None)  # makes the unknown-user hash now, not during the first login
     return engine
 
 
@@ -169,6 +180,15 @@ async def _rollups(app: FastAPI, interval_s: float, raw_days: int) -> None:
         await asyncio.sleep(interval_s)
 
 
+class _App(FastAPI):
+    max_body_bytes = 1024 * 1024
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's error middleware, so that even a 500 carries the headers
+        # and no body over the limit reaches any part of the app.
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), self.max_body_bytes))
+
+
 def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
@@ -185,6 +205,7 @@ def create_app(
         app.state.publisher = publisher or make_publisher(settings)
         app.state.influx = influx or make_reader(settings)
         app.state.logins = logins or make_logins(settings)
+        app.state.password_checks = PasswordChecks(settings.login_memory_mib * 2**20)
         tasks = [asyncio.create_task(_acl_sweep(app, settings.acl_sweep_s), name="acl-sweep")]
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)
@@ -207,7 +228,8 @@ def create_app(
                 app.state.logins.close()
             engine.dispose()
 
-    app = FastAPI(title="workshop-monitor api", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = _App(title="workshop-monitor api", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.max_body_bytes = settings.max_body_bytes
     add_docs_page(app)
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -221,7 +243,7 @@ def create_app(
         app.include_router(importlib.import_module("api.routes.alerts").router)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)

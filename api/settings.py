@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
@@ -15,14 +16,20 @@ from timeseries import InfluxSettings
 from timeseries.settings import Seconds
 
 PLACEHOLDER = "changethis"
-_PLACEHOLDERS = {PLACEHOLDER, "", "secret", "changeme", "change-me"}
+# Refused in production: every secret the api holds, and what a placeholder looks like.
+SECRETS = ("secret_key", "badge_hash_key", "mqtt_password", "influx_password")
+MIN_SECRET_CHARS = 16
+# What placeholders look like, in lower-case letters only ("Change_Me!" is "changeme").
+_PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "placeholder", "example", "yoursecret")
+_PLACEHOLDER_WORDS = {"secret", "password", "admin", "test", "default", "none", "null"}
 
 
 class Settings(MqttSettings, InfluxSettings, BaseSettings):
     """The broker's (mqtt_*) and InfluxDB's (influx_*) connection fields come from
     broker.MqttSettings and timeseries.InfluxSettings."""
 
-    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+    # hide_input_in_errors: a refused start must not print the secrets it was given.
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///workshop.db"
@@ -60,6 +67,15 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Hostile clients (docs/security.md): request size, login throttle, password checks.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_user_free_failures: int = Field(default=5, ge=1)
+    login_address_free_failures: int = Field(default=20, ge=1)
+    login_first_delay_s: float = Field(default=1.0, gt=0)
+    login_max_delay_s: float = Field(default=900.0, gt=0)
+    # Memory for concurrent password checks; each scrypt check takes 16 MiB.
+    login_memory_mib: int = Field(default=64, ge=16)
+
     @field_validator("site_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -72,12 +88,27 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         if self.environment != "development":
-            for name in ("secret_key", "badge_hash_key"):
-                if getattr(self, name) in _PLACEHOLDERS:
-                    raise ValueError(
-                        f"API_{name.upper()} is a placeholder; set a real secret in production"
-                    )
+            problems = [p for p in map(self._weak_secret, SECRETS) if p]
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
+
+    def _weak_secret(self, name: str) -> str | None:
+        """What is wrong with a secret, naming the setting but never echoing the value."""
+        value = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        letters = re.sub(r"[^a-z]", "", value.lower())
+        setting = f"API_{name.upper()}"
+        if (
+            len(set(value)) < 4
+            or letters in _PLACEHOLDER_WORDS
+            or any(part in letters for part in _PLACEHOLDER_PARTS)
+        ):
+            return f"{setting} is a placeholder; set a real secret in production"
+        if len(value) < MIN_SECRET_CHARS:
+            return f"{setting} is too short ({len(value)} characters, at least {MIN_SECRET_CHARS})"
+        return None
 
 
 @lru_cache

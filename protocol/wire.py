@@ -320,7 +320,8 @@ def decode(channel: str, payload) -> dict:
     try:
         text = payload if isinstance(payload, str) else str(payload, "utf-8")
         msg = _loads(text)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RuntimeError):
+        # RuntimeError: CPython's RecursionError on deep nesting ("[[[[..." within the limit).
         raise ProtocolError("not_json", "payload is not UTF-8 JSON") from None
     if not isinstance(msg, dict):
         raise ProtocolError("not_object", "payload must be a JSON object")

@@ -7,6 +7,7 @@ from api.models.counters import CounterLateWrite, CounterSlot, CounterWatermark
 from api.models.machines import Device, Machine, Training
 from api.models.people import ApiToken, Badge, Member, Site, User
 from api.models.spaces import Lease, Unit
+from api.models.throttle import LoginThrottle
 
 __all__ = [
     "AllocationRun",
@@ -22,6 +23,7 @@ __all__ = [
     "ElectricityBill",
     "GasBill",
     "Lease",
+    "LoginThrottle",
     "Machine",
     "Member",
     "Site",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, InfluxDep, Manager, SessionDep, SettingsDep, WorkDep
+from api.deps import (
+    CurrentUser,
+    IdPath,
+    IdQuery,
+    InfluxDep,
+    Manager,
+    SessionDep,
+    SettingsDep,
+    WorkDep,
+)
 from api.models import Badge
 from api.schemas.people import BadgeCreate, BadgePublic, TappedBadgeCreate
 from api.services import badges
@@ -13,9 +22,7 @@ router = APIRouter(prefix="/badges", tags=["badges"])
 
 
 @router.get("", response_model=list[BadgePublic])
-def list_badges(
-    user: CurrentUser, session: SessionDep, member_id: int | None = None
-) -> list[Badge]:
+def list_badges(user: CurrentUser, session: SessionDep, member_id: IdQuery = None) -> list[Badge]:
     return badges.list_badges(session, user, member_id)
 
 
@@ -31,5 +38,5 @@ def enrol_tapped(body: TappedBadgeCreate, _: Manager, work: WorkDep, influx: Inf
 
 
 @router.delete("/{badge_id}", response_model=BadgePublic)
-def revoke_badge(badge_id: int, _: Manager, work: WorkDep) -> Badge:
+def revoke_badge(badge_id: IdPath, _: Manager, work: WorkDep) -> Badge:
     return badges.revoke_badge(work, badge_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from api.deps import Admin, SessionDep, SiteDep, Staff, WorkDep
+from api.deps import Admin, IdPath, SessionDep, SiteDep, Staff, WorkDep
 from api.models import Device
 from api.schemas.machines import DeviceCreate, DeviceCredentials, DevicePublic
 from api.services import devices
@@ -24,12 +24,12 @@ def create_device(body: DeviceCreate, _: Admin, work: WorkDep) -> DeviceCredenti
 
 
 @router.post("/{device_id}/password", response_model=DeviceCredentials)
-def reset_password(device_id: int, _: Admin, work: WorkDep) -> DeviceCredentials:
+def reset_password(device_id: IdPath, _: Admin, work: WorkDep) -> DeviceCredentials:
     return devices.reset_password(work, device_id)
 
 
 @router.delete("/{device_id}", response_model=DevicePublic)
-def revoke_device(device_id: int, _: Admin, work: WorkDep) -> Device:
+def revoke_device(device_id: IdPath, _: Admin, work: WorkDep) -> Device:
     """Retire a device: its broker login is disabled at once."""
     return devices.revoke_device(work, device_id)
 

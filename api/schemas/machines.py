@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import Code, DeviceName, Public, Strict
+from api.schemas.common import Code, DeviceName, Id, Public, Strict
 
 DeviceRole = Literal["machine", "heating", "meter"]
 
@@ -34,7 +34,7 @@ class MachineCreate(Strict):
     code: Code
     name: str = Field(default="", max_length=200)
     kind: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
-    device_id: int | None = None
+    device_id: Id | None = None
     rated_power_w: int = Field(gt=0, le=10_000_000)
     grace_minutes: int = Field(default=0, ge=0, le=1440)
 
@@ -42,7 +42,7 @@ class MachineCreate(Strict):
 class MachineUpdate(Strict):
     name: str | None = Field(default=None, max_length=200)
     kind: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
-    device_id: int | None = None
+    device_id: Id | None = None
     rated_power_w: int | None = Field(default=None, gt=0, le=10_000_000)
     grace_minutes: int | None = Field(default=None, ge=0, le=1440)
 
@@ -59,8 +59,8 @@ class MachinePublic(Public):
 
 
 class TrainingCreate(Strict):
-    member_id: int
-    machine_id: int
+    member_id: Id
+    machine_id: Id
     expires_on: date | None = None
 
 

@@ -97,8 +97,10 @@ def publish_machine(
         device, topic = target
         allow = allow_list(session, machine_id, today)
         if len(allow) > wire.MAX_ACL_BADGES:
-            raise AclTooLarge(f"machine {machine_id}: {len(allow)} badges, limit "
-                              f"{wire.MAX_ACL_BADGES}; not published")
+            raise AclTooLarge(
+                f"machine {machine_id}: {len(allow)} badges, limit "
+                f"{wire.MAX_ACL_BADGES}; not published"
+            )
         new_digest = digest(device, allow)
         if only_if_changed and new_digest == machine.acl_digest:
             return False

@@ -117,8 +117,12 @@ def statement_pdf(
     header = ("Pool", "Item", "Basis", "Quantity", "Price / key", "Amount")
     rows = [_table_row(line) for line in statement.get("lines", [])]
     widths = draw_table(
-        pdf, header, rows, wraps=(True, True, True, False, True, False),
-        aligns=("LEFT", "LEFT", "LEFT", "RIGHT", "LEFT", "RIGHT"), size_pt=9,
+        pdf,
+        header,
+        rows,
+        wraps=(True, True, True, False, True, False),
+        aligns=("LEFT", "LEFT", "LEFT", "RIGHT", "LEFT", "RIGHT"),
+        size_pt=9,
     )
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(sum(widths[:-1]), 7, "Total", border="T")

@@ -103,10 +103,12 @@ class Browser:
         page = next(p for p in pages if p["type"] == "page")
         self.ws = WebSocket(page["webSocketDebuggerUrl"])
         self.ids = itertools.count(1)
-        # Script errors and console.error lines the page produced: a test asserts none.
+        # Script errors, console.error lines and the browser's own errors (a refused
+        # Content-Security-Policy, a failed load) the page produced: a test asserts none.
         self.errors: list[str] = []
         self.call("Runtime.enable")
         self.call("Page.enable")
+        self.call("Log.enable")
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         ident = next(self.ids)
@@ -126,6 +128,11 @@ class Browser:
         if method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             self.errors.append(str(details.get("exception", {}).get("description") or details))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            entry = params["entry"]
+            # A 4xx/5xx the page asked for and shows in words is not a page error.
+            if entry.get("source") != "network":
+                self.errors.append(f"{entry.get('source')}: {entry.get('text')}")
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.errors.append(" ".join(str(a.get("value", a.get("description"))) for a in
                                         params.get("args", [])))

@@ -28,7 +28,7 @@ function membersPart(d, me, redraw) {
     d.members.map((m) => ({ attrs: { dataset: { member: m.code } }, cells: [m.code, m.name, m.kind, m.email, m.active ? "yes" : "no"] })))];
   if (MANAGER.includes(me.role)) {
     parts.push(form("member-form", "Add a member", [
-      { name: "code", label: "Code", required: true, pattern: "[A-Za-z0-9_.:@/+\\-]{1,64}" },
+      { name: "code", label: "Code", required: true, pattern: "[A-Za-z0-9_.:@\\/+\\-]{1,64}" },
       { name: "name", label: "Name", required: true },
       { name: "kind", label: "Kind", options: [["company", "company"], ["person", "person"]] },
       { name: "email", label: "E-mail", type: "email" },
