@@ -30,6 +30,7 @@ bench: setup
 	$(PY) -m bench.allocation
 	$(PY) -m bench.alerts
 	$(PY) -m bench.simulator
+	$(PY) -m bench.web
 
 # The firmware against the MicroPython ESP32 stubs (also run by tests/firmware/test_build.py).
 typecheck-firmware: setup

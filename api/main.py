@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import logging
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,19 @@ from api.docs_page import add_docs_page
 from api.login_gate import PasswordChecks
 from api.middleware import BodyLimit, SecurityHeaders
 from api.migrate import migrate, seed
-from api.routes import auth, badges, bills, devices, machines, me, members, spaces, splits, users
+from api.routes import (
+    auth,
+    badges,
+    bills,
+    building,
+    devices,
+    machines,
+    me,
+    members,
+    spaces,
+    splits,
+    users,
+)
 from api.schemas.common import readable
 from api.security import verify_login
 from api.services import acl, counter_cache
@@ -43,7 +56,7 @@ from api.services.errors import (
 )
 from api.services.mqtt import MqttPublisher, Publisher
 from api.settings import Settings, get_settings
-from timeseries import InfluxClient
+from timeseries import InfluxClient, rollup
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
@@ -147,6 +160,26 @@ async def _counter_refresh(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def _rollups(app: FastAPI, interval_s: float, raw_days: int) -> None:
+    """Rollup policies made (and history rolled up) once, then kept up to date."""
+    reader = app.state.influx
+    ready = False
+    # Late writes noted since this moment are rolled up (the markers carry the
+    # gateway's clock: an hour's margin for the two clocks and a pass's length).
+    late_since_ms = int(time.time() * 1000 - rollup.LOOKBACK.total_seconds() * 1000)
+    while True:
+        started_ms = int(time.time() * 1000)
+        try:
+            if not ready:
+                await asyncio.to_thread(rollup.bootstrap, reader, raw_days)
+                ready = True
+            await asyncio.to_thread(rollup.run, reader, None, late_since_ms)
+            late_since_ms = started_ms - 3_600_000
+        except Exception:  # InfluxDB down: try again next time
+            log.warning("rollup pass failed", exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
 class _App(FastAPI):
     max_body_bytes = 1024 * 1024
 
@@ -177,6 +210,9 @@ def create_app(
         if settings.counter_refresh_s > 0:
             refresh = _counter_refresh(app, settings.counter_refresh_s)
             tasks.append(asyncio.create_task(refresh, name="counter-refresh"))
+        if settings.rollup_s > 0:
+            rollups = _rollups(app, settings.rollup_s, settings.influx_raw_days)
+            tasks.append(asyncio.create_task(rollups, name="rollups"))
         try:
             yield
         finally:
@@ -199,7 +235,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(ServiceError, _service_error)
-    for module in (auth, users, members, spaces, devices, machines, badges, bills, splits, me):
+    routers = (auth, users, members, spaces, devices, machines, badges, bills, splits, me, building)
+    for module in routers:
         app.include_router(module.router)
     # The alerts package adds its router here when it is installed alongside.
     if importlib.util.find_spec("api.routes.alerts") is not None:

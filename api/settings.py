@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,6 +62,13 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     # A split reads a year of counters.
     influx_timeout_s: Seconds = 60.0
+    # Raw readings are kept this many days (0: forever); rollups keep the rest
+    # (timeseries/rollup.py). How often the rollups are brought up to date (0: never).
+    influx_raw_days: int = Field(default=90, ge=0)
+    rollup_s: float = 300.0
+
+    # The alert thresholds file (same as ALERTS_RULES_FILE): zone setpoints, silence.
+    alerts_rules_file: Path | None = None
 
     # What a node's config.json gets (`node-config`, POST /devices/{id}/config): the
     # broker as the NODES reach it, which may differ from mqtt_host above (the api's

@@ -4,8 +4,9 @@ The ground floor under the gateway, the api, the alerts, devservers and the
 benchmarks: the client (`client`), the line-protocol encoder (`lines`),
 InfluxQL quoting (`influxql`), the connection settings (`settings`), the
 errors (`errors`), the late-write markers that writers of late points leave
-for readers that cache (`arrivals`) and the sorting of a partly refused batch
-(`partial`). It imports nothing of the project."""
+for readers that cache (`arrivals`), the sorting of a partly refused batch
+(`partial`), and the retention policies and rollups that keep years of data
+fast (`rollup`). It imports nothing of the project."""
 
 from timeseries.client import InfluxClient, Series
 from timeseries.errors import InfluxError, InfluxPartialWrite, InfluxRejected, InfluxUnavailable

@@ -77,9 +77,13 @@ class InfluxClient:
         )
         self._write_params = {"db": self.database, "precision": "ms"}
 
-    def write(self, body: bytes) -> None:
-        """One prebuilt batch of lines (joined by newlines), in one request."""
-        response = self._send("POST", WRITE_PATH, params=self._write_params, content=body)
+    def write(self, body: bytes, retention_policy: str = "") -> None:
+        """One prebuilt batch of lines (joined by newlines), in one request; into
+        the database's default retention policy, or the one named."""
+        params = self._write_params
+        if retention_policy:
+            params = {**params, "rp": retention_policy}
+        response = self._send("POST", WRITE_PATH, params=params, content=body)
         status = response.status_code
         if status == 204:
             return
@@ -99,12 +103,13 @@ class InfluxClient:
                                  f"HTTP 413: {_error_text(response)}")
         raise self._unavailable(response)
 
-    def write_lines(self, lines: Iterable[str], batch_lines: int = BATCH_LINES) -> int:
+    def write_lines(self, lines: Iterable[str], batch_lines: int = BATCH_LINES,
+                    retention_policy: str = "") -> int:
         """Lines in batches of `batch_lines`, each written as it fills; returns
         the lines written (nothing is sent for none)."""
         written = 0
         for chunk in batches(lines, batch_lines):
-            self.write("\n".join(chunk).encode())
+            self.write("\n".join(chunk).encode(), retention_policy)
             written += len(chunk)
         return written
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import Code, Id, Public, Strict
+from api.schemas.common import Code, DeviceName, Id, Public, Strict
 
 MemberKind = Literal["company", "person"]
 Role = Literal["member", "coordinator", "treasurer", "admin"]
@@ -69,6 +69,16 @@ class BadgeCreate(Strict):
     member_id: Id
     # The card UID as the reader prints it ("04:A2:1B:..."); hashed, then forgotten.
     uid: str = Field(min_length=2, max_length=64, pattern=r"^[0-9A-Fa-f: ]+$")
+    kind: BadgeKind = "personal"
+    holder: str = Field(default="", max_length=200)
+
+
+class TappedBadgeCreate(Strict):
+    """Enrol the card just tapped on a node: the node refused it and reported its
+    hash in a `badge` event; the newest such unknown card is enrolled."""
+
+    member_id: Id
+    device: DeviceName
     kind: BadgeKind = "personal"
     holder: str = Field(default="", max_length=200)
 

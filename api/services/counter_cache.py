@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session
 
 from api.models import CounterLateWrite, CounterSlot, CounterWatermark, Device, Site
 from api.services.errors import Unavailable
-from timeseries import InfluxClient, InfluxError, arrivals, quote_ident, quote_string, rfc3339
+from timeseries import (
+    InfluxClient,
+    InfluxError,
+    arrivals,
+    quote_ident,
+    quote_string,
+    rfc3339,
+    rollup,
+)
+from timeseries.rollup import ROLLUP_15M
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +91,16 @@ def query_counters(
         + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
         + ' GROUP BY time(15m), "device" fill(none)'
     )
-    out: dict[str, list[tuple[int, int]]] = {}
-    for series in reader.query(query):
-        # InfluxDB labels a bucket with its start; its last reading lies before the end.
-        out[series.tags["device"]] = [(int(t) + SLOT_MS, int(v)) for t, v in series.values]
-    return out
+    slots: dict[str, dict[int, int]] = {}
+    # Raw readings first; where raw ones are gone (bounded retention) the 15-minute
+    # rollup holds the same last reading per slot, so the split stays exact.
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
+        found = slots.setdefault(series.tags["device"], {})
+        for t, v in series.values:
+            # InfluxDB labels a bucket with its start; its last reading lies before the end.
+            found.setdefault(int(t) + SLOT_MS, int(v))
+    return {device: sorted(found.items()) for device, found in slots.items()}
 
 
 def _settled(now: datetime) -> int:

@@ -70,6 +70,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "influx_url": f"http://127.0.0.1:{free_port()}",
         "acl_sweep_s": 3600.0,
         "counter_refresh_s": 0,
+        "rollup_s": 0,
     }
     values.update(overrides)
     return Settings(**values)
