@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from devservers.influxdb import InfluxDB
-from devservers.mosquitto import SiteMosquitto
+from devservers.mosquitto import PLAIN_PORT, TLS_PORT, SiteMosquitto
 from devservers.process import _RUNNING, Closing, ServerProcess, free_port
 
 LOOPBACK = "127.0.0.1"
@@ -222,11 +222,8 @@ class ComposeRun(Closing):
     def _mosquitto(self, name: str, folder: Path) -> SiteMosquitto:
         mounts = self.mounts(name)
         conf = mounts["/mosquitto/config/mosquitto.conf"]
-        listener = re.search(r"^listener\s+(\d+)", conf.read_text(), re.M)
-        if listener is None:
-            raise ValueError(f"{conf} opens no listener")
         return SiteMosquitto(folder, {}, conf=conf, mounts=mounts,
-                             port=self.port(name, int(listener.group(1))))
+                             port=self.port(name, PLAIN_PORT), tls_port=self.port(name, TLS_PORT))
 
     def _influxdb(self, name: str) -> InfluxDB:
         """What the influxdb:1.x image does at its first start, with auth on."""

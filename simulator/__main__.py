@@ -1,4 +1,5 @@
-"""python -m simulator --scenario FILE [--speed N] [--fast] [--mqtt-host H] [--mqtt-port P] ..."""
+"""python -m simulator --scenario FILE [--speed N] [--fast] [--mqtt-host H] [--mqtt-port P]
+[--mqtt-ca FILE] ..."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "runs in minutes (round trips still take their scaled real time)")
     p.add_argument("--mqtt-host", default=None)
     p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--mqtt-ca", type=Path, default=None,
+                   help="the site CA's certificate: the nodes connect with TLS, trusting only "
+                        "it (port 8883 unless --mqtt-port)")
     p.add_argument("--device-password", default=None, help="MQTT password of every device")
     p.add_argument("--workdir", default=None, help="folder for the nodes' flash (kept across runs)")
     p.add_argument("--acl-user", default=None,
@@ -34,14 +38,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str) -> None:
+def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str,
+                 ca_file: Path | None = None) -> None:
     import paho.mqtt.publish as publish
 
     messages: list[Any] = [{"topic": topic, "payload": payload, "qos": 1, "retain": True}
                            for topic, payload in scenario.acl_messages()]
     if messages:
         publish.multiple(messages, hostname=host, port=port,
-                         auth={"username": user, "password": password})
+                         auth={"username": user, "password": password},
+                         tls={"ca_certs": str(ca_file)} if ca_file else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         mqtt = data.setdefault("mqtt", {})
         if args.mqtt_host:
             mqtt["host"] = args.mqtt_host
+        if args.mqtt_ca is not None:
+            mqtt.update(tls=True, ca=args.mqtt_ca.read_text())
         if args.mqtt_port:
             mqtt["port"] = args.mqtt_port
         if args.device_password is not None:
@@ -62,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     speed = args.speed or float(data.get("speed", 1))
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="sim-"))
     if args.acl_user:
-        publish_acls(scenario, mqtt.get("host", "127.0.0.1"), int(mqtt.get("port", 1883)),
-                     args.acl_user, args.acl_password)
+        publish_acls(scenario, mqtt.get("host", "127.0.0.1"),
+                     int(mqtt.get("port", 8883 if args.mqtt_ca else 1883)),
+                     args.acl_user, args.acl_password, args.mqtt_ca)
     loop = VirtualTimeLoop(speed=speed)
     fleet = Fleet(scenario, workdir)
     if args.fast:
