@@ -41,6 +41,8 @@ from broker.accounts import (
 )
 from deploy import tls
 from deploy.files import write_if_changed
+from deploy.influx_init import GRANTS as INFLUX_GRANTS
+from deploy.influx_init import password_variable
 
 GENERATED = Path("deploy") / "generated"
 BROKER_SEED = GENERATED / "mosquitto" / "dynamic-security.json"
@@ -70,12 +72,7 @@ BROKER_PASSWORDS = {
     HEALTH: "MOSQUITTO_HEALTH_PASSWORD",
 }
 # Which .env variable holds each service's InfluxDB password (deploy/influx_init.py).
-INFLUX_PASSWORDS = {
-    "gateway": "GATEWAY_INFLUX_PASSWORD",
-    "api": "API_INFLUX_PASSWORD",
-    "alerts": "ALERTS_INFLUX_PASSWORD",
-    "grafana": "GRAFANA_INFLUX_PASSWORD",
-}
+INFLUX_PASSWORDS = {user: password_variable(user) for user in INFLUX_GRANTS}
 # What .env must set: the secrets (docker-compose.yml passes them on), the
 # site, and the server's names on the LAN (its certificates name them).
 REQUIRED = (
