@@ -10,9 +10,9 @@ mounted configuration (devservers.SiteMosquitto maps its paths and both
 listeners); influxdb runs Debian's influxd and does what the image does at its
 first start (the admin and the database from INFLUXDB_*); caddy runs Debian's
 caddy on the mounted Caddyfile with its ports given through CADDY_*; the
-project's own image runs the service's command with this interpreter. Anything the mapping cannot honour (a host or a
-port the compose file leaves to a default, a path no volume provides) is an
-error, not a guess."""
+project's own image runs the service's command with this interpreter.
+Anything the mapping cannot honour (a host or a port the compose file leaves
+to a default, a path no volume provides) is an error, not a guess."""
 
 from __future__ import annotations
 

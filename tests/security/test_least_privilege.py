@@ -13,8 +13,6 @@ took over one service would try it, against the real servers:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import SecretStr
 
@@ -30,14 +28,6 @@ SITE = SITE_BROKER_SITE
 ACL = wire.topic(SITE, "node1", "acl")
 CMD = wire.topic(SITE, "node1", "cmd")
 TELEMETRY = wire.topic(SITE, "node1", "telemetry")
-
-
-@pytest.fixture
-def observer(site_mosquitto: SiteMosquitto) -> Iterator[Probe]:
-    with Probe(site_mosquitto.tls_login(OBSERVER)) as probe:
-        assert probe.connect().value == 0
-        assert probe.subscribe("#")
-        yield probe
 
 
 def _connected(broker: SiteMosquitto, login: str) -> Probe:

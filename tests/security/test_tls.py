@@ -36,7 +36,6 @@ from simulator.vloop import VirtualTimeLoop
 from tests.broker.probe import Probe
 from tests.conftest import (
     DEVICE_PASSWORD,
-    OBSERVER,
     SERVICE_PASSWORDS,
     SITE_BROKER_SITE,
 )
@@ -57,15 +56,6 @@ def impostor(tmp_path: Path) -> Iterator[SiteMosquitto]:
     broker.close()
 
 
-@pytest.fixture
-def watcher(site_mosquitto: SiteMosquitto) -> Iterator[Probe]:
-    """Every topic, read over TLS."""
-    with Probe(site_mosquitto.tls_login(OBSERVER)) as probe:
-        assert probe.connect().value == 0
-        assert probe.subscribe("#")
-        yield probe
-
-
 def test_the_shipped_broker_speaks_plain_mqtt_only_on_loopback() -> None:
     """Every listener of the shipped configuration that has no certificate is
     bound to 127.0.0.1 (inside the broker's container), and the one for the
@@ -83,7 +73,7 @@ def test_the_shipped_broker_speaks_plain_mqtt_only_on_loopback() -> None:
 
 
 def test_plain_mqtt_on_the_tls_port_gets_no_session(
-    site_mosquitto: SiteMosquitto, watcher: Probe
+    site_mosquitto: SiteMosquitto, observer: Probe
 ) -> None:
     topic = wire.topic(SITE, "node1", "telemetry")
     packets = (codec.connect("node1", "node1", DEVICE_PASSWORD)
@@ -97,7 +87,7 @@ def test_plain_mqtt_on_the_tls_port_gets_no_session(
     with socket.create_connection((site_mosquitto.host, site_mosquitto.port), 5) as sock:
         sock.sendall(codec.connect("node1", "node1", DEVICE_PASSWORD))
         assert sock.recv(4)[:1] == b"\x20"
-    assert watcher.received(timeout=1) == []
+    assert observer.received(timeout=1) == []
 
 
 def _until_closed(sock: socket.socket, limit_s: float = 10) -> bytes:
