@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,6 +46,28 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext:
     else:
         context.load_default_certs()
     return context
+
+
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+def node_tls(settings: MqttSettings) -> dict[str, Any]:
+    """The `mqtt` fields a node's config needs to reach the broker the way
+    this service does: TLS pinned to the same CA (the node has no bundle of
+    public CAs), or nothing when this service connects without TLS.
+    ValueError naming the setting when the CA cannot be handed on."""
+    if not settings.mqtt_tls:
+        return {}
+    if not settings.mqtt_tls_ca_file:
+        raise ValueError("mqtt_tls_ca_file is empty: a node can only be pinned to a CA file")
+    try:
+        text = Path(settings.mqtt_tls_ca_file).read_bytes().decode("ascii", "replace")
+    except OSError as exc:
+        raise ValueError(f"mqtt_tls_ca_file {settings.mqtt_tls_ca_file!r}: {exc}") from None
+    if not text.lstrip().startswith(PEM_CERTIFICATE):
+        raise ValueError(f"mqtt_tls_ca_file {settings.mqtt_tls_ca_file!r} is not a PEM "
+                         "certificate")
+    return {"tls": True, "ca": text}
 
 
 def configure(client: mqtt.Client, settings: MqttSettings) -> None:

@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from pydantic import SecretStr
 
-from broker import MqttSettings, configure
+from broker import MqttSettings, configure, node_tls
 from devservers import InfluxDB, SiteMosquitto, site_accounts
 from devservers.gateway import GatewayProcess
 from devservers.mosquitto import SHIPPED_CONF
@@ -262,3 +262,25 @@ def test_the_gateway_keeps_every_message_of_a_burst_over_tls(
         time.sleep(0.2)
     assert influxdb.count("telemetry", "seq", "device = 'node1'") == 3000
     assert gateway.metric("gateway_received_total") == 3000
+
+
+def test_a_node_config_gets_the_ca_the_service_trusts(
+    site_mosquitto: SiteMosquitto, tmp_path: Path
+) -> None:
+    """node_tls: what the api puts into a generated node config; the firmware's
+    own validation accepts it, and the node it configures connects (above)."""
+    from firmware import config as firmware_config
+
+    settings = site_mosquitto.tls_login("api")
+    fields = node_tls(settings)
+    assert fields == {"tls": True, "ca": site_mosquitto.ca_file.read_text()}
+    node = {"site": SITE, "device": "node1", "role": "heating", "sensors": {},
+            "mqtt": {"host": "192.168.1.10", "port": 8883, **fields}}
+    assert firmware_config.validate(firmware_config.merged(node)) == []
+    assert node_tls(site_mosquitto.login("api")) == {}  # a service without TLS
+    not_pem = tmp_path / "ca.der"
+    not_pem.write_bytes(b"\x30\x82")
+    for ca_file, words in (("", "mqtt_tls_ca_file is empty"), (str(not_pem), "not a PEM"),
+                           (str(tmp_path / "none.crt"), "none.crt")):
+        with pytest.raises(ValueError, match=words):
+            node_tls(settings.model_copy(update={"mqtt_tls_ca_file": ca_file}))
