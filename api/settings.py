@@ -75,7 +75,9 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     # own way in, e.g. a compose service name). An IP address on the site network:
     # MicroPython resolves host names with a blocking call.
     node_mqtt_host: str = ""
-    node_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    # Default: 8883 when the api itself reaches the broker over TLS (the nodes then
+    # get the same CA, pinned), else 1883.
+    node_mqtt_port: int | None = Field(default=None, ge=1, le=65535)
     # The site's Wi-Fi for the nodes; empty: left for the installer to fill in.
     node_wifi_ssid: str = Field(default="", max_length=32)
     node_wifi_password: SecretStr = SecretStr("")

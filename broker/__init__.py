@@ -8,8 +8,8 @@ local stack. Of the project it imports only protocol/'s topic names.
 (The topics and payloads are protocol/'s: that package also runs on the nodes
 under MicroPython, where neither pydantic nor paho exists.)"""
 
-from broker.client import configure
+from broker.client import configure, node_tls
 from broker.passwords import PasswordHash
 from broker.settings import MqttSettings
 
-__all__ = ["MqttSettings", "PasswordHash", "configure"]
+__all__ = ["MqttSettings", "PasswordHash", "configure", "node_tls"]

@@ -4,19 +4,25 @@ services need before `docker compose up -d`.
 A small pipeline: each step reads the site (its `.env` and what earlier runs
 generated) and returns the files it wants; nothing is written unless every
 step agreed, and a file whose content would not change is left alone, so a
-second run changes nothing unless `.env` changed. Everything goes under
-deploy/generated/ (not in git: it is made from the secrets).
+second run changes nothing unless `.env` changed (or a certificate is due).
+Everything goes under deploy/generated/ (not in git: it is made from the
+secrets).
 
-Steps today: refuse missing or placeholder secrets; the broker's service
+Steps: refuse missing or placeholder secrets; the site CA and the
+certificates it signs (the broker's, the HTTPS proxy's); the broker's service
 logins (Mosquitto's dynamic-security file, which the mosquitto-init service
-merges into the broker's own before each start). InfluxDB's admin and
-database are created by the influxdb image at its first start, from the
-same `.env` through docker-compose.yml."""
+merges into the broker's own before each start); one env file per container
+holding only that service's own settings and secrets. InfluxDB's admin and
+database are created by the influxdb image at its first start, the services'
+InfluxDB users by the influxdb-init service (deploy/influx_init.py) before
+each start, all from the same `.env` through docker-compose.yml."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,10 +39,31 @@ from broker.accounts import (
     HEALTH,
     service_accounts,
 )
+from deploy import tls
 from deploy.files import write_if_changed
+from deploy.influx_init import GRANTS as INFLUX_GRANTS
+from deploy.influx_init import password_variable
 
 GENERATED = Path("deploy") / "generated"
 BROKER_SEED = GENERATED / "mosquitto" / "dynamic-security.json"
+# The site CA: its certificate goes to every node and client; its key signs
+# the server certificates and stays on the server (mounted in no container).
+CA_CERT, CA_KEY = GENERATED / "tls" / "ca.crt", GENERATED / "tls" / "ca.key"
+# The broker's, beside its logins: mosquitto-init copies both into its volume
+# (the broker reads them after dropping root, so they must be its own).
+BROKER_CERT = GENERATED / "mosquitto" / "certs" / "broker.crt"
+BROKER_KEY = GENERATED / "mosquitto" / "certs" / "broker.key"
+HTTPS_CERT, HTTPS_KEY = GENERATED / "https" / "https.crt", GENERATED / "https" / "https.key"
+# How the broker is reached besides SERVER_NAMES: by its service name inside
+# Compose's network, and on the server itself by local tools.
+BROKER_INTERNAL_NAMES = ("mosquitto", "localhost", "127.0.0.1")
+ENV_DIR = GENERATED / "env"
+# Each container's env file holds the .env variables of its own prefix only:
+# the gateway never sees the api's secret key or the badge key.
+SERVICE_PREFIXES = {"gateway": "GATEWAY_", "api": "API_", "alerts": "ALERTS_"}
+# Caddy's: the site certificate's files (as mounted) or, with ACME, an e-mail.
+CADDY_ENV = ENV_DIR / "caddy.env"
+HTTPS_FILES = "/certs/https.crt /certs/https.key"
 # Which .env variable holds each broker login's password.
 BROKER_PASSWORDS = {
     GATEWAY: "GATEWAY_MQTT_PASSWORD",
@@ -44,14 +71,19 @@ BROKER_PASSWORDS = {
     ALERTS: "ALERTS_MQTT_PASSWORD",
     HEALTH: "MOSQUITTO_HEALTH_PASSWORD",
 }
-# What .env must set: the secrets (docker-compose.yml passes them on) and the site.
+# Which .env variable holds each service's InfluxDB password (deploy/influx_init.py).
+INFLUX_PASSWORDS = {user: password_variable(user) for user in INFLUX_GRANTS}
+# What .env must set: the secrets (docker-compose.yml passes them on), the
+# site, and the server's names on the LAN (its certificates name them).
 REQUIRED = (
     *BROKER_PASSWORDS.values(),
+    *INFLUX_PASSWORDS.values(),
     "INFLUXDB_ADMIN_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "API_SECRET_KEY",
     "API_BADGE_HASH_KEY",
     "API_SITE",
+    "SERVER_NAMES",
 )
 # .env.example's values: a site that kept one has not chosen its secrets.
 PLACEHOLDERS = frozenset({"change-me", "changeme", "changethis"})
@@ -126,7 +158,95 @@ def broker_logins(site: Site) -> list[Output]:
     return [Output(BROKER_SEED, json.dumps(accounts, indent=1) + "\n")]
 
 
-STEPS: tuple[Step, ...] = (check_secrets, broker_logins)
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def server_names(site: Site) -> list[str]:
+    """SERVER_NAMES: how nodes and browsers reach the server (host names and
+    IP addresses, comma-separated)."""
+    names = [name.strip().lower() for name in site.value("SERVER_NAMES").split(",")]
+    bad = [name for name in names if not _is_address(name) and not _HOST_NAME.match(name)]
+    if bad or not any(names):
+        raise Refused(f"SERVER_NAMES: {', '.join(map(repr, bad)) or 'empty'} is not a host "
+                      "name or an IP address (give the server's names and addresses on the "
+                      "LAN, comma-separated, e.g. workshop.lan,192.168.1.10)")
+    return names
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _held(site: Site, cert: Path, key: Path) -> tls.KeyPair | None:
+    try:
+        return tls.KeyPair(site.path(cert).read_text(), site.path(key).read_text())
+    except OSError:
+        return None
+
+
+def acme_email(site: Site) -> str:
+    """HTTPS_ACME_EMAIL: set, Caddy gets the web certificate from Let's Encrypt
+    (a public DNS name needed); empty, the site CA signs it."""
+    return site.env.get("HTTPS_ACME_EMAIL", "").strip()
+
+
+def site_certificates(site: Site) -> list[Output]:
+    """The site CA (made once, kept while it has years left) and the server
+    certificates it signs, each kept while it still names SERVER_NAMES and
+    has more than tls.RENEW_DAYS left."""
+    names = server_names(site)
+    ca = _held(site, CA_CERT, CA_KEY)
+    if ca is None or not tls.ca_usable(ca):
+        ca = tls.new_ca(site.value("API_SITE"))
+    wanted = {(BROKER_CERT, BROKER_KEY): [*names, *BROKER_INTERNAL_NAMES]}
+    if not acme_email(site):
+        wanted[(HTTPS_CERT, HTTPS_KEY)] = [*names, "localhost"]
+    outputs = [Output(CA_CERT, ca.cert_pem, 0o644), Output(CA_KEY, ca.key_pem)]
+    for (cert, key), hosts in wanted.items():
+        held = _held(site, cert, key)
+        issued = held if held is not None and tls.server_usable(ca, held, hosts) else tls.issue(
+            ca, hosts)
+        outputs += [Output(cert, issued.cert_pem, 0o644), Output(key, issued.key_pem)]
+    return outputs
+
+
+def env_line(name: str, value: str) -> str:
+    """One NAME='value' line, read back the same by Compose (python-dotenv's
+    single quotes: \\ and \' escaped; it expands ${...} even there)."""
+    if "\n" in value or "\r" in value or "${" in value:
+        raise Refused(f"{name} holds a line break or '${{', which an env file cannot carry "
+                      "unchanged")
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{name}='{escaped}'\n"
+
+
+def service_env(site: Site) -> list[Output]:
+    """One env file per container: its own prefix's variables only; Caddy's
+    says where its certificate comes from."""
+    outputs = []
+    for service, prefix in SERVICE_PREFIXES.items():
+        lines = [env_line(name, value) for name, value in sorted(site.env.items())
+                 if name.startswith(prefix)]
+        outputs.append(Output(ENV_DIR / f"{service}.env", "".join(lines)))
+    email = acme_email(site)
+    if email:
+        hosts = [name for name in server_names(site) if not _is_address(name)]
+        if not hosts:
+            raise Refused("HTTPS_ACME_EMAIL is set but SERVER_NAMES has no host name for "
+                          "Let's Encrypt (it signs public DNS names only)")
+        caddy = env_line("HTTPS_SITE", hosts[0]) + env_line("HTTPS_TLS", email)
+    else:
+        caddy = env_line("HTTPS_SITE", "https://") + env_line("HTTPS_TLS", HTTPS_FILES)
+    outputs.append(Output(CADDY_ENV, caddy))
+    return outputs
+
+
+STEPS: tuple[Step, ...] = (check_secrets, site_certificates, broker_logins, service_env)
 
 
 def bootstrap(root: Path, env_file: Path | None = None,

@@ -6,12 +6,13 @@ to folders here and the other services' names and ports to free loopback
 ports, and each service's health check run as Compose runs it.
 
 What stands in for an image: eclipse-mosquitto runs Debian's mosquitto on the
-mounted configuration (devservers.SiteMosquitto maps its paths); influxdb runs
-Debian's influxd and does what the image does at its first start (the admin
-and the database from INFLUXDB_*); the project's own image runs the service's
-command with this interpreter. Anything the mapping cannot honour (a host or a
-port the compose file leaves to a default, a path no volume provides) is an
-error, not a guess."""
+mounted configuration (devservers.SiteMosquitto maps its paths and both
+listeners); influxdb runs Debian's influxd and does what the image does at its
+first start (the admin and the database from INFLUXDB_*); caddy runs Debian's
+caddy on the mounted Caddyfile with its ports given through CADDY_*; the
+project's own image runs the service's command with this interpreter.
+Anything the mapping cannot honour (a host or a port the compose file leaves
+to a default, a path no volume provides) is an error, not a guess."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from typing import Any
 import yaml
 
 from devservers.influxdb import InfluxDB
-from devservers.mosquitto import SiteMosquitto
-from devservers.process import _RUNNING, Closing, ServerProcess, free_port
+from devservers.mosquitto import PLAIN_PORT, TLS_PORT, SiteMosquitto
+from devservers.process import _RUNNING, Closing, ServerProcess, find_binary, free_port
 
 LOOPBACK = "127.0.0.1"
 # What a container's own address looks like in its configuration.
@@ -209,24 +210,46 @@ class ComposeRun(Closing):
         elif image.startswith("influxdb:1."):
             self.servers[name] = self._influxdb(name)
             self.servers[name].start()
+        elif image.startswith("caddy:"):
+            self.processes[name] = self._caddy(name, folder)
         else:
             raise ValueError(f"{name}: no stand-in for the image {image!r} here")
 
-    def _spawn(self, name: str, argv: list[str], folder: Path) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], folder: Path,
+               extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
         with open(folder / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(argv, cwd=folder, env=self.process_env(name), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(argv, cwd=folder, env={**self.process_env(name),
+                                                           **(extra_env or {})},
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _RUNNING.add(proc)
         return proc
+
+    def _caddy(self, name: str, folder: Path) -> subprocess.Popen[bytes]:
+        """The caddy image: its Caddyfile, its data folder (XDG_DATA_HOME=/data
+        in the image), and the ports it publishes and checks, on loopback."""
+        mounts = self.mounts(name)
+        published = {int(p["target"]) if isinstance(p, dict) else int(str(p).split(":")[-1])
+                     for p in self.services[name].get("ports", [])}
+        ports = {"CADDY_HTTPS_PORT": 443, "CADDY_HTTP_PORT": 80}
+        if set(ports.values()) - published:
+            raise ValueError(f"{name}: the compose file must publish 443 and 80")
+        env = {key: str(self.port(name, port)) for key, port in ports.items()}
+        health = re.search(r"localhost:(\d+)", " ".join(self.services[name]["healthcheck"]["test"]))
+        if health:
+            env["CADDY_HEALTH_PORT"] = str(self.port(name, int(health.group(1))))
+        data = mounts.get("/data", folder)
+        env.update(CADDY_BIND=LOOPBACK, XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(folder),
+                   HOME=str(folder))
+        caddyfile = mounts["/etc/caddy/Caddyfile"]
+        binary = find_binary("caddy", "/usr/bin/caddy")
+        return self._spawn(name, [binary, "run", "--config", str(caddyfile), "--adapter",
+                                  "caddyfile"], folder, env)
 
     def _mosquitto(self, name: str, folder: Path) -> SiteMosquitto:
         mounts = self.mounts(name)
         conf = mounts["/mosquitto/config/mosquitto.conf"]
-        listener = re.search(r"^listener\s+(\d+)", conf.read_text(), re.M)
-        if listener is None:
-            raise ValueError(f"{conf} opens no listener")
         return SiteMosquitto(folder, {}, conf=conf, mounts=mounts,
-                             port=self.port(name, int(listener.group(1))))
+                             port=self.port(name, PLAIN_PORT), tls_port=self.port(name, TLS_PORT))
 
     def _influxdb(self, name: str) -> InfluxDB:
         """What the influxdb:1.x image does at its first start, with auth on."""

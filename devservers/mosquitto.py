@@ -1,8 +1,9 @@
 """Mosquitto for the tests and the local stack: `Mosquitto` with a password
 file, an ACL, persistence and TCP_NODELAY; `SiteMosquitto` as the site runs
 it, from the shipped deploy/mosquitto/mosquitto.conf with the
-dynamic-security plugin and its logins (broker.accounts). Both carry the
-shipped message size limit."""
+dynamic-security plugin and its logins (broker.accounts), its plain listener
+on loopback and its TLS listener with a certificate of a site CA. Both carry
+the shipped message size limit."""
 
 from __future__ import annotations
 
@@ -20,13 +21,18 @@ from pydantic import SecretStr
 from broker import MqttSettings, PasswordHash
 from broker.accounts import device_accounts, merged, service_accounts
 from broker.control import DynsecControl
-from devservers.process import ServerProcess, find_binary
+from deploy import tls
+from devservers.process import ServerProcess, find_binary, free_port
 from protocol import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 # Where the shipped configuration expects the broker's data volume.
 DATA_VOLUME = "/mosquitto/data"
+# Its two listeners: plain MQTT on loopback, MQTT over TLS for everyone else.
+PLAIN_PORT, TLS_PORT = 1883, 8883
+# The names a test broker's certificate holds.
+LOCAL_NAMES = ("localhost", "127.0.0.1")
 
 # Devices may only touch their own topics; %u is the MQTT username, which is
 # the device id. Service accounts get the whole tree.
@@ -139,11 +145,13 @@ def dynsec_plugin() -> str:
     return found[0]
 
 
-def local_conf(text: str, mounts: Mapping[str, Path], port: int, host: str) -> str:
+def local_conf(text: str, mounts: Mapping[str, Path], ports: Mapping[int, int],
+               host: str) -> str:
     """A container's mosquitto.conf made to run here: every container path
     mapped through `mounts` (container path -> folder or file here), the plugin
-    at its Debian path, one listener on `host`:`port`, run as whoever runs it.
-    A path no mount provides is an error: the container would not have it."""
+    at its Debian path, each listener on `host` at the port `ports` maps its
+    own to, run as whoever runs it. A path no mount provides, or a listener no
+    port is given for, is an error: the container would not have it."""
     lines = [f"user {getpass.getuser()}"]
     for line in text.splitlines():
         words = line.split()
@@ -152,7 +160,9 @@ def local_conf(text: str, mounts: Mapping[str, Path], port: int, host: str) -> s
         elif words[0] == "plugin":
             lines.append(f"plugin {dynsec_plugin()}")
         elif words[0] == "listener":
-            lines.append(f"listener {port} {host}")
+            if int(words[1]) not in ports:
+                raise ValueError(f"mosquitto.conf listens on {words[1]}, which no port maps")
+            lines.append(f"listener {ports[int(words[1])]} {host}")
         elif words[0] == "user":
             continue
         else:
@@ -175,7 +185,12 @@ class SiteMosquitto(MosquittoProcess):
     mounts) with its container paths mapped by `mounts` (default: the data
     volume in `workdir`/data). `accounts` is the dynamic-security file to
     start with when the data volume holds none yet (see site_accounts);
-    `users` are the passwords of the logins the caller uses (login())."""
+    `users` are the passwords of the logins the caller uses (login()).
+
+    `port` stands for the plain listener (1883, loopback), `tls_port` for the
+    TLS one (8883). With the default mounts the broker gets a certificate for
+    localhost from a CA of its own (`ca`, its file `ca_file`), as the
+    bootstrap would make; a compose run's mosquitto-init puts the site's."""
 
     def __init__(
         self,
@@ -185,14 +200,26 @@ class SiteMosquitto(MosquittoProcess):
         conf: Path = SHIPPED_CONF,
         mounts: Mapping[str, Path] | None = None,
         port: int | None = None,
+        tls_port: int | None = None,
     ) -> None:
         super().__init__(workdir, users, port)
+        self.tls_port = tls_port or free_port()
         self.accounts = accounts
         self.shipped_conf = conf
+        self.ca: tls.KeyPair | None = None
+        self.ca_file = self.workdir / "ca.crt"
+        self._own_certs = mounts is None
         if mounts is None:
             (self.workdir / "data").mkdir(exist_ok=True)
             mounts = {DATA_VOLUME: self.workdir / "data"}
         self.mounts = dict(mounts)
+
+    def tls_login(self, user: str, ca_file: Path | None = None) -> MqttSettings:
+        """How a service logs in here as `user` over TLS, trusting `ca_file`
+        (default: this broker's CA)."""
+        return self.login(user).model_copy(update={
+            "mqtt_port": self.tls_port, "mqtt_tls": True,
+            "mqtt_tls_ca_file": str(ca_file or self.ca_file)})
 
     @property
     def accounts_file(self) -> Path:
@@ -202,11 +229,25 @@ class SiteMosquitto(MosquittoProcess):
             raise ValueError(f"{self.shipped_conf} loads no dynamic-security file")
         return Path(match.group(1))
 
+    def _conf_path(self, option: str) -> Path | None:
+        match = re.search(rf"^{option}\s+(\S+)", self.conf_path.read_text(), re.M)
+        return Path(match.group(1)) if match else None
+
     def prepare(self) -> None:
-        self.conf_path.write_text(
-            local_conf(self.shipped_conf.read_text(), self.mounts, self.port, self.host))
+        text = self.shipped_conf.read_text()
+        ports = {PLAIN_PORT: self.port, TLS_PORT: self.tls_port}
+        self.conf_path.write_text(local_conf(text, self.mounts, ports, self.host))
         if self.accounts is not None and not self.accounts_file.exists():
             self.accounts_file.write_text(json.dumps(self.accounts, indent=1))
+        cert, key = self._conf_path("certfile"), self._conf_path("keyfile")
+        if self._own_certs and cert is not None and key is not None and not cert.exists():
+            self.ca = tls.new_ca("test")
+            issued = tls.issue(self.ca, LOCAL_NAMES)
+            cert.parent.mkdir(parents=True, exist_ok=True)
+            cert.write_text(issued.cert_pem)
+            key.write_text(issued.key_pem)
+            key.chmod(0o600)
+            self.ca_file.write_text(self.ca.cert_pem)
 
     def control(self, user: str = "api") -> DynsecControl:
         """A client of the dynamic-security plugin, logged in as `user`."""

@@ -122,6 +122,8 @@ def validate(cfg: dict) -> list:
     mqtt = cfg.get("mqtt")
     if not isinstance(mqtt, dict) or not isinstance(mqtt.get("host"), str) or not mqtt.get("host"):
         errors.append("mqtt.host is required")
+    else:
+        errors.extend(check_tls(mqtt))
     wifi = cfg.get("wifi")
     if wifi is not None and (not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str)):
         errors.append("wifi.ssid must be a string")
@@ -156,6 +158,27 @@ def validate(cfg: dict) -> list:
         _positive(cfg, "pulses_per_kwh", errors)
     errors.extend(check_pins(cfg.get("pins") or {}))
     errors.extend(check_wiring(cfg))
+    return errors
+
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----"
+
+
+def check_tls(mqtt: dict) -> list:
+    """mqtt.tls (default false): with it, mqtt.ca is the site CA's certificate
+    (PEM), the only one the node trusts, and mqtt.server_name (default: the
+    host) the name the broker's certificate must hold."""
+    tls = mqtt.get("tls", False)
+    if not isinstance(tls, bool):
+        return ["mqtt.tls must be true or false"]
+    errors = []
+    if tls:
+        ca: Any = mqtt.get("ca")
+        if not isinstance(ca, str) or not ca.strip().startswith(PEM_CERT):
+            errors.append("mqtt.ca must be the site CA's certificate (PEM) when mqtt.tls is on")
+        name: Any = mqtt.get("server_name", "")
+        if not isinstance(name, str):
+            errors.append("mqtt.server_name must be a string")
     return errors
 
 

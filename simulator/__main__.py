@@ -1,4 +1,5 @@
-"""python -m simulator (--scenario FILE | --configs DIR) [--speed N] [--fast] [--live ...] ..."""
+"""python -m simulator (--scenario FILE | --configs DIR) [--speed N] [--fast] [--live ...]
+[--mqtt-ca FILE] ..."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "heating schedule steps up (the thermostat calls at once)")
     p.add_argument("--mqtt-host", default=None)
     p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--mqtt-ca", type=Path, default=None,
+                   help="the site CA's certificate: the nodes connect with TLS, trusting only "
+                        "it (port 8883 unless --mqtt-port)")
     p.add_argument("--device-password", default=None, help="MQTT password of every device")
     p.add_argument("--workdir", default=None, help="folder for the nodes' flash (kept across runs)")
     p.add_argument("--acl-user", default=None,
@@ -56,14 +60,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str) -> None:
+def publish_acls(scenario: Scenario, host: str, port: int, user: str, password: str,
+                 ca_file: Path | None = None) -> None:
     import paho.mqtt.publish as publish
 
     messages: list[Any] = [{"topic": topic, "payload": payload, "qos": 1, "retain": True}
                            for topic, payload in scenario.acl_messages()]
     if messages:
         publish.multiple(messages, hostname=host, port=port,
-                         auth={"username": user, "password": password})
+                         auth={"username": user, "password": password},
+                         tls={"ca_certs": str(ca_file)} if ca_file else None)
 
 
 def load(args: argparse.Namespace) -> tuple[Scenario, dict[str, Any]]:
@@ -77,6 +83,8 @@ def load(args: argparse.Namespace) -> tuple[Scenario, dict[str, Any]]:
     mqtt = data.setdefault("mqtt", {})
     if args.mqtt_host:
         mqtt["host"] = args.mqtt_host
+    if args.mqtt_ca is not None:
+        mqtt.update(tls=True, ca=args.mqtt_ca.read_text())
     if args.mqtt_port:
         mqtt["port"] = args.mqtt_port
     if args.device_password is not None:
@@ -109,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             duration = (time.time() * 1000 - scenario.start_unix_ms) / 1000 + 366 * DAY_S
     if args.acl_user:
         mqtt = scenario.mqtt
-        publish_acls(scenario, mqtt.get("host", "127.0.0.1"), int(mqtt.get("port", 1883)),
-                     args.acl_user, args.acl_password)
+        publish_acls(scenario, mqtt.get("host", "127.0.0.1"),
+                     int(mqtt.get("port", 8883 if args.mqtt_ca else 1883)),
+                     args.acl_user, args.acl_password, args.mqtt_ca)
     loop = VirtualTimeLoop(speed=speed)
     fleet = Fleet(scenario, workdir)
     if args.fast or args.live:

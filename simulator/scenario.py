@@ -4,6 +4,7 @@
       "site": "demo", "start": "2026-01-12T06:00:00Z", "duration_s": 86400,
       "base_load_w": 400, "badge_key": "<32+ hex digits>",
       "mqtt": {"host": "127.0.0.1", "port": 1883, "password": "device-secret"},
+        (with "tls": true, "ca": "<the site CA, PEM>", "server_name": "...": TLS, port 8883)
       "members": {"alice": "04:a1:b2:c3", ...},
       "building": {"zones": 2, "boiler_fail_at_s": 50000, "boiler_recover_at_s": 60000},
       "nodes": [
@@ -190,9 +191,12 @@ class Scenario:
             "role": role,
             "mqtt": {
                 "host": self.mqtt.get("host", "127.0.0.1"),
-                "port": int(self.mqtt.get("port", 1883)),
+                "port": int(self.mqtt.get("port", 8883 if self.mqtt.get("tls") else 1883)),
                 "user": device,
                 "password": spec.get("password", self.mqtt.get("password", "")),
+                # The firmware's TLS option (firmware/config.py check_tls).
+                **{key: self.mqtt[key] for key in ("tls", "ca", "server_name")
+                   if key in self.mqtt},
             },
             "wifi": {"ssid": "workshop", "password": "simulated"},
         }

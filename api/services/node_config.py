@@ -19,6 +19,7 @@ from api.services.errors import Invalid
 from api.services.records import get
 from api.services.work import Work
 from api.settings import Settings
+from broker import node_tls
 from firmware import config as firmware_config
 
 # Written by the api from its records and settings, never by the request.
@@ -44,6 +45,10 @@ def build(settings: Settings, device: Device, password: str, body: NodeConfigReq
             "API_NODE_MQTT_HOST is not set: the broker's address as the nodes reach it "
             "(an IP address on the site network)"
         )
+    try:
+        tls = node_tls(settings)  # the CA the api trusts, pinned on the node
+    except ValueError as exc:
+        raise Invalid(f"the nodes' TLS: {exc}") from None
     wifi = body.wifi.model_dump() if body.wifi is not None else {
         "ssid": settings.node_wifi_ssid,
         "password": settings.node_wifi_password.get_secret_value(),
@@ -55,9 +60,10 @@ def build(settings: Settings, device: Device, password: str, body: NodeConfigReq
         "role": role,
         "mqtt": {
             "host": settings.node_mqtt_host,
-            "port": settings.node_mqtt_port,
+            "port": settings.node_mqtt_port or (8883 if settings.mqtt_tls else 1883),
             "user": device.name,
             "password": password,
+            **tls,
         },
         "wifi": wifi,
     }

@@ -1,5 +1,5 @@
-"""A site's folder as an admin makes it: the shipped compose file and broker
-configuration, and a `.env` from .env.example with every placeholder set."""
+"""A site's folder as an admin makes it: the shipped compose file, broker and
+proxy configuration, and a `.env` from .env.example with every placeholder set."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def example_env(**values: str) -> str:
 def make_site(folder: Path, env: str | None = None) -> Path:
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "docker-compose.yml", folder)
-    shutil.copytree(ROOT / "deploy" / "mosquitto", folder / "deploy" / "mosquitto")
+    for part in ("mosquitto", "caddy"):
+        shutil.copytree(ROOT / "deploy" / part, folder / "deploy" / part)
     (folder / "dashboards").symlink_to(ROOT / "dashboards")
     (folder / ".env").write_text(example_env() if env is None else env)
     return folder

@@ -4,13 +4,15 @@ README says: `.env` from .env.example with real secrets, `python -m
 deploy.bootstrap`, then every service in Compose's order with the environment
 Compose gives its container. Every health check passes as Compose runs it;
 the broker's runs with its own login, which reads `$SYS` and nothing else.
-Then the site is used: the first admin login made as the README says, a
-device added through the api logs in at once, its reading goes through the
-gateway into InfluxDB, it cannot write as another device, and a restart of the
+Then the site is used: the first admin login made as the README says, over
+HTTPS through Caddy with the site CA's certificate; a device added through the
+api logs in at once over TLS, its reading goes through the gateway (also over
+TLS) into InfluxDB, it cannot write as another device, and a restart of the
 broker (mosquitto-init running again) keeps its login."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
@@ -20,17 +22,26 @@ import httpx
 from pydantic import SecretStr
 
 from broker import MqttSettings
-from deploy.bootstrap import BROKER_SEED
+from deploy.bootstrap import BROKER_SEED, CA_CERT
 from devservers.compose import LOOPBACK, ComposeRun
 from protocol import wire
 from tests.broker.probe import Probe
 from tests.deploy.site import ROOT, env_value, make_site
 from timeseries import InfluxClient, InfluxSettings
 
-LONG_RUNNING = {"mosquitto", "influxdb", "gateway", "api", "alerts"}
+LONG_RUNNING = {"mosquitto", "influxdb", "gateway", "api", "alerts", "caddy"}
+ONE_SHOT = {"mosquitto-init", "influxdb-init"}
 
 
 def _login(run: ComposeRun, user: str, password: str) -> MqttSettings:
+    """As a node or a service logs in: TLS on 8883, trusting the site CA only."""
+    return MqttSettings(mqtt_host=LOOPBACK, mqtt_port=run.port("mosquitto", 8883),
+                        mqtt_username=user, mqtt_password=SecretStr(password),
+                        mqtt_tls=True, mqtt_tls_ca_file=str(run.project / CA_CERT))
+
+
+def _local_tool(run: ComposeRun, user: str, password: str) -> MqttSettings:
+    """As a tool inside the broker's container: plain MQTT on its loopback."""
     return MqttSettings(mqtt_host=LOOPBACK, mqtt_port=run.port("mosquitto", 1883),
                         mqtt_username=user, mqtt_password=SecretStr(password))
 
@@ -63,19 +74,19 @@ def test_the_shipped_deployment_runs_and_every_health_check_passes(tmp_path: Pat
     assert made.returncode == 0 and (site / BROKER_SEED).exists(), made.stderr
     site_name = env_value(site, "API_SITE")
     with ComposeRun(site, tmp_path / "run", skip=("grafana",)) as run:
-        assert set(run.services) == {"mosquitto-init", *LONG_RUNNING}
+        assert set(run.services) == {*ONE_SHOT, *LONG_RUNNING}
         run.start()
         checked = {name: run.wait_healthy(name, 120).returncode
                    for name, spec in run.services.items() if "healthcheck" in spec}
         assert checked == dict.fromkeys(LONG_RUNNING, 0)
-        assert set(run.running()) == LONG_RUNNING  # mosquitto-init ran and exited
+        assert set(run.running()) == LONG_RUNNING  # the one-shot services ran and exited
 
         # The health check fails without its login's right to $SYS (the gateway's
         # login, as before, is refused it), and that login reads nothing else.
         as_gateway = {"MQTT_HEALTH_USER": "gateway",
                       "MQTT_HEALTH_PASSWORD": env_value(site, "GATEWAY_MQTT_PASSWORD")}
         assert run.healthcheck("mosquitto", as_gateway).returncode != 0
-        health = _login(run, "health", env_value(site, "MOSQUITTO_HEALTH_PASSWORD"))
+        health = _local_tool(run, "health", env_value(site, "MOSQUITTO_HEALTH_PASSWORD"))
         with Probe(health) as probe:
             assert probe.connect().value == 0
             assert probe.subscribe("$SYS/broker/uptime")
@@ -90,7 +101,20 @@ def test_the_shipped_deployment_runs_and_every_health_check_passes(tmp_path: Pat
              "--password", "first-admin-password"],
             env=run.process_env("api"), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert created.returncode == 0, created.stderr
-        api = httpx.Client(base_url=f"http://{LOOPBACK}:{run.port('api', 8000)}", timeout=30)
+        # The LAN reaches the api through Caddy only, over HTTPS with the
+        # certificate the site CA signed ("localhost" among its names).
+        site_ca = ssl.create_default_context(cafile=site / CA_CERT)
+        api = httpx.Client(base_url=f"https://localhost:{run.port('caddy', 443)}",
+                           verify=site_ca, timeout=30)
+        assert api.get("/health").status_code == 200
+        plain = httpx.get(f"http://{LOOPBACK}:{run.port('caddy', 80)}/health")
+        assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
+        with httpx.Client(verify=ssl.create_default_context()) as untrusting:
+            try:
+                untrusting.get(f"https://localhost:{run.port('caddy', 443)}/health")
+                raise AssertionError("a client without the site CA trusted the certificate")
+            except httpx.ConnectError as exc:
+                assert "CERTIFICATE_VERIFY_FAILED" in str(exc)
         token = api.post("/auth/token", json={"username": "admin",
                                               "password": "first-admin-password"})
         api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from api.db import make_engine
 from api.models import User
 from api.security import hash_password
+from devservers import SiteMosquitto
 from devservers.process import free_port
 from devservers.stack import ApiProcess
 from tests.api.conftest import (  # noqa: F401 (fixtures shared with tests/api)
@@ -30,6 +31,8 @@ from tests.api.conftest import (  # noqa: F401 (fixtures shared with tests/api)
     make_api,
     pg_server,
 )
+from tests.broker.probe import Probe as MqttProbe
+from tests.conftest import OBSERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +144,13 @@ class Probe:
             f"{len(self.latencies)} answers, median {statistics.median(self.latencies):.3f} s, "
             f"worst {self.worst:.3f} s"
         )
+
+
+@pytest.fixture
+def observer(site_mosquitto: SiteMosquitto) -> Iterator[MqttProbe]:
+    """Reads every topic of the site broker over TLS, to show what a refused
+    publish did not deliver."""
+    with MqttProbe(site_mosquitto.tls_login(OBSERVER)) as probe:
+        assert probe.connect().value == 0
+        assert probe.subscribe("#")
+        yield probe

@@ -266,6 +266,25 @@ def check_config_refuses_unsafe_pins_and_names():
         assert len(errors) == 1 and words in errors[0], (pin, errors)
 
 
+def check_config_tls_needs_the_site_ca():
+    from firmware import config
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    base = {"site": "s", "device": "d", "role": "heating", "sensors": {}}
+    tls = {"host": "10.0.0.2", "tls": True, "ca": pem}
+    assert config.parse(json.dumps(dict(base, mqtt=tls)))[1] == []
+    named = dict(tls, server_name="workshop.lan")
+    assert config.parse(json.dumps(dict(base, mqtt=named)))[1] == []
+    for mqtt, words in (({"host": "h", "tls": True}, "mqtt.ca"),
+                        ({"host": "h", "tls": True, "ca": "not a certificate"}, "mqtt.ca"),
+                        ({"host": "h", "tls": "yes", "ca": pem}, "mqtt.tls"),
+                        (dict(tls, server_name=5), "mqtt.server_name")):
+        errors = config.parse(json.dumps(dict(base, mqtt=mqtt)))[1]
+        assert len(errors) == 1 and words in errors[0], (mqtt, errors)
+    # Off, the CA is not looked at: a plain config stays valid.
+    assert config.parse(json.dumps(dict(base, mqtt={"host": "h", "ca": 1})))[1] == []
+
+
 class Relay:
     def __init__(self):
         self.on = False
@@ -508,6 +527,7 @@ CHECKS = (
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
     check_backoff, check_acl_matching, check_acl_parser_matches_wire, check_session_tap,
     check_session_present_timeout_idle, check_config_refuses_unsafe_pins_and_names,
+    check_config_tls_needs_the_site_ca,
     check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)
