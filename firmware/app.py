@@ -251,6 +251,9 @@ class Node:
 
     async def flash_loop(self) -> None:
         while True:
+            # Nothing to write for minutes is no stall (the sleep below
+            # announced a deadline that would otherwise run out).
+            self.supervisor.idle()
             await self.flash_wake.wait()
             self.flash_wake.clear()
             # One scheduler turn first: everything the waking step queued

@@ -57,7 +57,15 @@ class NodeHardware:
     unplugged ([]): DS18B20 sensors (reading names) not connected;
     probe_bit_error_rate (0): per byte read, on every probe;
     onewire_stuck_low (false): the 1-Wire bus shorted to ground;
-    pcnt (true): the port has esp32.PCNT (false: S0 by soft interrupts)."""
+    pcnt (true): the port has esp32.PCNT (false: S0 by soft interrupts);
+    s0_hz (none): a pulse generator on the S0 input at this rate instead of
+    the utility meter (the plant's `s0_train`, which outlives power cuts);
+    flash_erase_ms (45), flash_program_ms (0.7): the flash chip (VirtualBoard).
+
+    `latencies_us`: for each time the interlock's relay module energised
+    with a card in the reader's field, (model time from the card entering
+    the field, from its read by the reader (`read_at_us`, set by the
+    simulator's FieldReader)) to the contacts closing."""
 
     def __init__(self, config: dict[str, Any], plant: Any, timebase: LoopTime,
                  settings: dict[str, Any], seed: int) -> None:
@@ -75,6 +83,8 @@ class NodeHardware:
         self.pzem: Any = None
         self.s0: Any = None
         self.closed_at: float | None = None  # perf_counter when the interlock last closed
+        self.latencies_us: list[tuple[int, int]] = []
+        self.read_at_us: int | None = None
         self._before_switch = plant.before_switch
         pins = config.get("pins") or {}
         role = config.get("role")
@@ -133,8 +143,9 @@ class NodeHardware:
                                        lambda t: meter.energy_wh(t / 1e6))
             else:
                 ppk = int(config["pulses_per_kwh"])
-                self.s0 = gpio.S0Output(p, pins["s0"], gpio.CountedPulses(
-                    lambda t: int(meter.energy_wh(t / 1e6) * ppk / 1000)))
+                starts = plant.s0_train or gpio.CountedPulses(
+                    lambda t: int(meter.energy_wh(t / 1e6) * ppk / 1000))
+                self.s0 = gpio.S0Output(p, pins["s0"], starts)
         self.iso14443 = iso14443
 
     def _pzem(self, pzem: Any, plant: Any, pins: dict[str, Any], settings: dict[str, Any],
@@ -153,6 +164,11 @@ class NodeHardware:
         self._before_switch()
         if self.relay is not None and not self.relay.energised:
             self.closed_at = time.perf_counter()
+            field = self.field
+            if field is not None and field.card is not None and field.placed_at_us is not None:
+                now = self.port.now_us()
+                read = self.read_at_us if self.read_at_us is not None else now
+                self.latencies_us.append((now - field.placed_at_us, now - read))
 
     def card(self, uid: bytes | None) -> None:
         """A member holds a card to the reader (None: takes it away)."""
