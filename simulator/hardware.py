@@ -20,19 +20,20 @@ class LoopTime:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._time = loop.time
+        self._advance = getattr(loop, "advance", None)
         self._cursor = 0
 
     def now_us(self) -> int:
-        loop_us = int(self.loop.time() * 1_000_000)
+        loop_us = int(self._time() * 1_000_000)
         if loop_us > self._cursor:
             self._cursor = loop_us
         return self._cursor
 
     def advance_us(self, us: int) -> None:
         self._cursor = self.now_us() + int(us)
-        advance = getattr(self.loop, "advance", None)
-        if advance is not None:
-            advance(us / 1_000_000)
+        if self._advance is not None:
+            self._advance(us / 1_000_000)
 
     def sleep(self, port: Any, ms: int) -> Any:
         return _sleep(port, ms)
