@@ -13,16 +13,21 @@ from typing import Any
 
 
 class LoopTime:
-    """Model time for the device port: the event loop's clock. Time the
-    drivers spend in bus transfers and blocking waits moves a
-    VirtualTimeLoop's clock on (timers fire late, as on a board that was
-    busy); on a plain loop it runs ahead of the loop's clock instead."""
+    """Model time for one node's port: the event loop's clock, plus the time
+    the node spent blocked (bus transfers, flash writes, blocking waits of
+    its drivers) beyond it. A blocked board is late, not its neighbours:
+    this node's time runs ahead of the loop's clock, and its sleeps end that
+    much later (timers fire late, as on a board that was busy), while the
+    other nodes go on at the loop's time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._time = loop.time
-        self._advance = getattr(loop, "advance", None)
         self._cursor = 0
+
+    def world_us(self) -> int:
+        """The loop's time: when things outside the board happen."""
+        return int(self._time() * 1_000_000)
 
     def now_us(self) -> int:
         loop_us = int(self._time() * 1_000_000)
@@ -32,16 +37,15 @@ class LoopTime:
 
     def advance_us(self, us: int) -> None:
         self._cursor = self.now_us() + int(us)
-        if self._advance is not None:
-            self._advance(us / 1_000_000)
 
     def sleep(self, port: Any, ms: int) -> Any:
-        return _sleep(port, ms)
+        return _sleep(self, port, ms)
 
 
-async def _sleep(port: Any, ms: int) -> None:
+async def _sleep(timebase: LoopTime, port: Any, ms: int) -> None:
     port.scheduler_point()
-    await asyncio.sleep(ms / 1000)
+    ahead_us = timebase.now_us() - timebase.world_us()  # still busy until then
+    await asyncio.sleep((ahead_us + ms * 1000) / 1_000_000)
     port.sync()
 
 
@@ -84,6 +88,7 @@ class NodeHardware:
         self.pzem: Any = None
         self.s0: Any = None
         self.closed_at: float | None = None  # perf_counter when the interlock last closed
+        self._world_us = timebase.world_us
         self.latencies_us: list[tuple[int, int]] = []
         self.read_at_us: int | None = None
         self._before_switch = plant.before_switch
@@ -178,7 +183,8 @@ class NodeHardware:
         if uid is None:
             self.field.remove()
         else:
-            self.field.put(self.iso14443.Card(uid), self.port.now_us())
+            # At the world's time: a board busy meanwhile notices it later.
+            self.field.put(self.iso14443.Card(uid), self._world_us())
 
 
 def _probe(building: Any, name: str, now_s: Any) -> Any:
