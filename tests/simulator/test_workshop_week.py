@@ -180,7 +180,8 @@ def test_a_week_in_a_dusty_workshop(tmp_path: Path, mosquitto: Mosquitto,
     print(f"badge to interlock, {len(field)} session starts {starts}, model time: card in field "
           f"p50 {statistics.median(field):.1f} ms, p99 {_p99(field):.1f} ms, max "
           f"{max(field):.1f} ms; card read p50 {statistics.median(read):.1f} ms, p99 "
-          f"{_p99(read):.1f} ms, max {max(read):.1f} ms")
+          f"{_p99(read):.1f} ms, max {max(read):.1f} ms; slowest "
+          f"{ {n: sorted(round(a) for a, _ in latencies[n])[-4:] for n in latencies} }")
     print(f"idle machine, ADC noise 5 LSB: {idle_wh} Wh in {days:g} days, highest reading "
           f"{idle_w_max} W; S0 at {S0_HZ} Hz: emitted {api.s0_emitted}, counted "
           f"{api.pulses_counted}, stored {stored_pulses}; probe missing in {len(missing)} "
