@@ -11,10 +11,13 @@ gateway and InfluxDB, with the faults of a real building:
   worst case (400 ms a sector erase, 3 ms a page);
 - S0 pulses at 10 Hz on the meter node;
 - a power cut in the middle of a config write (the api pushes a config, the
-  power goes at its commit), the node back 30 s later.
+  power goes at its commit), the node back 30 s later;
+- members on the two machines with readers by day, and one on the night
+  shift with a 7-byte card, ~200 badge-ins in all.
 
 Asserted: no reboot but the power cut's, no task restarted or stalled and
-no telemetry gap over one reporting interval (the power cut's aside), less
+telemetry never later than one reporting interval plus what blocked the
+board (the power cut's restart aside), less
 than 1 Wh a day of phantom energy on the idle machine, every S0 pulse the
 model emitted counted by the node and stored in InfluxDB, badge to
 interlock p99 under 100 ms (model time, from the card entering the field
@@ -23,8 +26,9 @@ every message the broker delivered stored once.
 
 The run is the week's faults without its quiet days: every fault window as
 long as above (the internet outage a whole day), two days in all, on the
-simulator's fast clock (a whole week costs ~13 minutes of real time on two
-shared cores, the two days ~4)."""
+simulator's fast clock: the whole week took 5.7 minutes at a load of 4-5 on
+two shared cores, more than a test should; the two days take 1.7-3.2.
+Figures: docs/firmware.md, "The workshop week"."""
 
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from devservers import InfluxDB, Mosquitto
 from protocol import wire
 from simulator.fleet import Fleet
 from tests.alerts.simulated import simulate, source
+from tests.simulator import harness
 from tests.simulator.harness import Observer
 
 DAY_S = 86_400
@@ -64,14 +69,17 @@ S0_HZ, S0_STOP_AT = 10, RUN_S - 900
 P99_MS = 100
 PHANTOM_WH_PER_DAY = 1
 
+MEMBERS = {**harness.MEMBERS, "dave": "04:77:88:99:aa:bb:cc"}  # a 7-byte UID
+NIGHT_TAP_EVERY_S = 15 * 60
+
 NODES: list[dict[str, Any]] = [
     # A laser behind an MFRC522 and a PZEM; the power cut hits it.
-    {"device": "node1", "role": "machine", "profile": "laser", "sessions_per_day": 10,
-     "users": ["alice", "bob"], "config": {**SAMPLE, "power": "pzem"},
+    {"device": "node1", "role": "machine", "profile": "laser", "sessions_per_day": 6,
+     "users": ["alice", "bob", "dave"], "config": {**SAMPLE, "power": "pzem"},
      "hardware": dict(SLOW_FLASH)},
     # A compressor behind a PN532 asleep at boot, its time from the internet.
-    {"device": "node2", "role": "machine", "profile": "compressor", "sessions_per_day": 8,
-     "users": ["bob", "carla"],
+    {"device": "node2", "role": "machine", "profile": "compressor", "sessions_per_day": 4,
+     "users": ["bob", "carla", "dave"],
      "config": {**SAMPLE, "power": "pzem", "reader": "pn532", "ntp_host": "pool.ntp.org"},
      "hardware": {**SLOW_FLASH, "pn532_asleep": True}},
     # A machine nobody uses all week: its clamp's ADC is noisy.
@@ -87,6 +95,20 @@ EVENTS: list[dict[str, Any]] = [
     {"at_s": CUT_ARMED_AT, "unplug": "node1", "for_s": CUT_OFF_S, "during_write": "config.json"},
     {"at_s": S0_STOP_AT, "s0_rate": "node4", "hz": 0},
 ]
+
+
+def _night_shift() -> list[dict[str, Any]]:
+    """dave works nights (19:00 to 07:00, when the day's members have gone):
+    on each machine with a reader, a short session every quarter of an hour,
+    enough badges for a p99 that means something."""
+    taps: list[dict[str, Any]] = []
+    for at in range(0, RUN_S, NIGHT_TAP_EVERY_S):
+        if 7 * 3600 <= at % DAY_S < 19 * 3600:
+            continue
+        for offset, device in ((0, "node1"), (7 * 60, "node2")):
+            taps.append({"at_s": at + offset + 11, "tap": "dave", "device": device})
+            taps.append({"at_s": at + offset + 131, "tap": "dave", "device": device})
+    return taps
 
 
 def _days_ago_midnight() -> str:
@@ -133,7 +155,8 @@ def test_a_week_in_a_dusty_workshop(tmp_path: Path, mosquitto: Mosquitto,
     api = Api()
     began = time.monotonic()
     fleet = simulate(tmp_path, mosquitto, influxdb, NODES, RUN_S, during=api,
-                     start=_days_ago_midnight(), events=EVENTS)
+                     start=_days_ago_midnight(), members=MEMBERS,
+                     events=EVENTS + _night_shift())
     real_s = time.monotonic() - began
     start_ms = fleet.start_unix_ms
     nodes = [spec["device"] for spec in NODES]
@@ -177,11 +200,11 @@ def test_a_week_in_a_dusty_workshop(tmp_path: Path, mosquitto: Mosquitto,
     print(f"telemetry: longest gap {gaps} ms (loop blocked at most {api.longest_block_ms:.0f} ms "
           f"by the flash), {across_cut} ms across the power cut; NTP answers during the "
           f"internet outage {ntp_in_outage}")
-    print(f"badge to interlock, {len(field)} session starts {starts}, model time: card in field "
-          f"p50 {statistics.median(field):.1f} ms, p99 {_p99(field):.1f} ms, max "
-          f"{max(field):.1f} ms; card read p50 {statistics.median(read):.1f} ms, p99 "
-          f"{_p99(read):.1f} ms, max {max(read):.1f} ms; slowest "
-          f"{ {n: sorted(round(a) for a, _ in latencies[n])[-4:] for n in latencies} }")
+    print(f"badge to interlock, {len(field)} session starts {starts}, model time from the "
+          f"card entering the field: p50 {statistics.median(field):.1f} ms, p99 "
+          f"{_p99(field):.1f} ms, max {max(field):.1f} ms (slowest "
+          f"{ {n: sorted(round(a) for a, _ in latencies[n])[-3:] for n in latencies} }); from "
+          f"its read: max {max(read):.1f} ms (the node's Python costs no model time)")
     print(f"idle machine, ADC noise 5 LSB: {idle_wh} Wh in {days:g} days, highest reading "
           f"{idle_w_max} W; S0 at {S0_HZ} Hz: emitted {api.s0_emitted}, counted "
           f"{api.pulses_counted}, stored {stored_pulses}; probe missing in {len(missing)} "
@@ -220,7 +243,7 @@ def test_a_week_in_a_dusty_workshop(tmp_path: Path, mosquitto: Mosquitto,
     assert len(missing) >= PROBE_OUT_S // TELEMETRY_S - 1, len(missing)
     assert all(r["t_flow"] is not None for r in telemetry["node3"])
     # Badge to interlock: every session start was measured on the models.
-    assert all(len(latencies[n]) == starts[n] >= 10 for n in starts), (starts, latencies)
+    assert all(len(latencies[n]) == starts[n] >= 80 for n in starts), (starts, latencies)
     assert _p99(field) < P99_MS, sorted(field)[-5:]
     # The power cut hit the config write's commit: the old config is whole
     # (the new one never replaced it), and the node runs on it.
