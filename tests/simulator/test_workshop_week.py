@@ -26,8 +26,9 @@ every message the broker delivered stored once.
 
 The run is the week's faults without its quiet days: every fault window as
 long as above (the internet outage a whole day), two days in all, on the
-simulator's fast clock: the whole week took 5.7 minutes at a load of 4-5 on
-two shared cores, more than a test should; the two days take 1.7-3.2.
+simulator's fast clock: the whole week took 3.3 minutes at a load of 1.5 on
+two shared cores and 5.7 at 4-5, more than a test should; the two days take
+1.0 to 3.2.
 Figures: docs/firmware.md, "The workshop week"."""
 
 from __future__ import annotations
