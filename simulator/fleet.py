@@ -18,6 +18,7 @@ from firmware.app import Node
 from firmware.main import start_outputs
 from firmware.safemode import SafeMode
 from protocol.badge import badge_hash, uid_from_hex
+from simulator.devices.flash import PowerCut
 from simulator.devices.gpio import RatePulses
 from simulator.plant import Building, MachineLoad, SiteServer, UtilityMeter
 from simulator.scenario import Scenario
@@ -98,8 +99,12 @@ class SimNode:
             self.task = asyncio.get_running_loop().create_task(self.safe.run(), name=self.name)
             return
         board.start_devices()
-        self.node = Node(self.config, board)
-        self.task = asyncio.get_running_loop().create_task(self.node.run(), name=self.name)
+        try:
+            node = Node(self.config, board)  # boot writes the flash (counters)
+        except PowerCut:
+            return  # the power went again during the boot (unplug during_write)
+        self.node = node
+        self.task = asyncio.get_running_loop().create_task(node.run(), name=self.name)
 
     def _plant(self) -> NodePlant:
         fleet = self.fleet

@@ -16,6 +16,7 @@ from firmware.drivers.s0 import S0Counter
 from simulator.devices import gpio
 from simulator.devices.flash import Flash, PowerCut
 from simulator.devices.port import Port
+from simulator.fleet import Fleet
 from simulator.scenario import Scenario, ScenarioError
 from simulator.virtual import VirtualWatchdog
 from simulator.vloop import VirtualTimeLoop
@@ -105,3 +106,27 @@ def test_a_bad_fault_is_refused_naming_it(event: dict[str, Any], named: str) -> 
         {"at_s": 1, "s0_rate": "node4", "hz": 0},
         {"at_s": 1, "unplug": "node1", "for_s": 5, "during_write": "config.json"}]})
     assert not good.ntp_local and len(good.events) == 4
+
+
+def test_a_power_cut_in_the_boot_write_brings_the_node_back(tmp_path: Path) -> None:
+    """`unplug` with during_write "*" armed while the node is off: the power
+    goes again at its first write, during the boot, and comes back."""
+    fleet = Fleet(Scenario({"nodes": [{"device": "node4", "role": "meter"}]}), tmp_path)
+    loop = VirtualTimeLoop()
+
+    async def play() -> int:
+        sim = fleet.node("node4")
+        sim.set_network(False)
+        sim.unplug(5, "*")  # armed, and the next write is the boot's
+        sim.power_cut()
+        sim.power_on()
+        assert sim.node is None and not sim.powered
+        await asyncio.sleep(10)
+        assert sim.node is not None and sim.boots == 2
+        await fleet.shutdown()
+        return sim.boots
+
+    try:
+        assert loop.run_until_complete(play()) == 2
+    finally:
+        loop.close()
