@@ -28,6 +28,7 @@ SITE = SITE_BROKER_SITE
 ACL = wire.topic(SITE, "node1", "acl")
 CMD = wire.topic(SITE, "node1", "cmd")
 TELEMETRY = wire.topic(SITE, "node1", "telemetry")
+GATEWAY_STATUS = wire.gateway_status_topic("mf-gateway")
 
 
 def _connected(broker: SiteMosquitto, login: str) -> Probe:
@@ -63,8 +64,9 @@ def test_the_gateway_cannot_send_a_node_an_acl_or_a_command(
     # The api: downlink and the plugin, never telemetry (forged readings) or alerts.
     ("api", [TELEMETRY, wire.topic("other-site", "node1", "acl"), "mf-alerts/x"],
      [TELEMETRY, "mf/#", "#"]),
-    # The alerts: their own prefix only.
-    ("alerts", [TELEMETRY, ACL, CMD, CONTROL_TOPIC], ["mf/#", "#", "$SYS/#"]),
+    # The alerts: their own prefix only, and the gateways' statuses read-only.
+    ("alerts", [TELEMETRY, ACL, CMD, CONTROL_TOPIC, GATEWAY_STATUS],
+     ["mf/#", "#", "$SYS/#", "mf-gateway/#", GATEWAY_STATUS]),
     # The health check: reads $SYS, writes nothing.
     ("health", [TELEMETRY, ACL, "$SYS/broker/uptime", "mf-alerts/x"],
      ["mf/#", "#", CONTROL_TOPIC + "/#"]),
@@ -79,6 +81,29 @@ def test_no_service_login_reaches_beyond_its_topics(
         for topic in refused_sub:
             assert not probe.subscribe(topic), (login, topic)
     assert observer.received(timeout=1) == []
+
+
+def test_the_alerts_read_the_gateways_statuses_and_only_the_gateway_writes_them(
+    site_mosquitto: SiteMosquitto, observer: Probe
+) -> None:
+    """What the full-spool alert needs (alerts/gateways.py), and no more: a
+    device, the api or the alerts cannot forge a gateway's status."""
+    status = b'{"state": "spool_full"}'
+    with _connected(site_mosquitto, "alerts") as alerts:
+        assert alerts.subscribe(wire.gateway_status_topic("+"))
+        for login in ("api", "alerts"):
+            with _connected(site_mosquitto, login) as forger:
+                assert not forger.publish(GATEWAY_STATUS, status, retain=True), login
+        device = site_mosquitto.tls_login("node1").model_copy(
+            update={"mqtt_password": SecretStr(DEVICE_PASSWORD)})
+        with Probe(device, "node1") as node:
+            assert node.connect().value == 0
+            assert not node.publish(GATEWAY_STATUS, status, retain=True)
+        assert alerts.received(timeout=1) == []
+        with _connected(site_mosquitto, "gateway") as gateway:
+            assert gateway.publish(GATEWAY_STATUS, status, retain=True)
+        assert alerts.received() == [(GATEWAY_STATUS, status)]
+    assert observer.received() == [(GATEWAY_STATUS, status)]
 
 
 def test_a_device_writes_only_as_itself_under_its_own_site(
