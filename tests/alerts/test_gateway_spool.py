@@ -14,16 +14,24 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from alerts.models import Alert, Base
+from alerts import lifecycle
+from alerts.config import LifecycleConfig, RulesConfig
+from alerts.findings import Finding
+from alerts.gateways import GatewayWatch, status_row
+from alerts.models import OPEN_STATES, Alert, Base
+from alerts.rules import gateway as gateway_rule
 from alerts.rules.gateway import KIND
+from alerts.runner import AlertService
 from devservers import InfluxDB, SiteMosquitto
 from devservers.gateway import GatewayProcess
 from protocol import wire
@@ -32,6 +40,7 @@ from tests.broker.probe import Probe
 from tests.conftest import DEVICE_PASSWORD, OBSERVER, SERVICE_PASSWORDS
 from tests.gateway.conftest import wait_until
 from tests.gateway.streams import telemetry_stream
+from timeseries import InfluxError
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "ws1"  # the site broker's (tests/conftest.py)
@@ -155,3 +164,75 @@ def test_a_full_spool_alerts_while_influxdb_is_down_and_resolves_when_it_is_back
     # The states written once InfluxDB was back (the firing one found it down).
     states = influxdb.query('SELECT "state", "open" FROM "alert" WHERE "kind" = \'%s\'' % KIND)
     assert states and [v[1:] for v in states[0].values][-1] == ["resolved", 0]
+
+
+def _open_alerts(service: AlertService) -> dict[str, str]:
+    with service.sessions() as session:
+        return {a.dedupe_key: a.state for a in session.scalars(
+            select(Alert).where(Alert.state.in_(OPEN_STATES)))}
+
+
+def _retain_status(broker: SiteMosquitto, state: str) -> None:
+    """What the gateway publishes, as its own login."""
+    with Probe(broker.tls_login("gateway")) as gateway:
+        assert gateway.connect().value == 0
+        status = {"state": state, "spool_bytes": 1, "spool_max_bytes": 2, "ts": 1}
+        assert gateway.publish(wire.gateway_status_topic("gw-2"), json.dumps(status).encode(),
+                               retain=True)
+
+
+def test_what_cannot_be_judged_is_held(
+    site_mosquitto: SiteMosquitto, influxdb: InfluxDB, make_service: Callable[..., AlertService]
+) -> None:
+    """InfluxDB down: the alerts on stored data stay open however long it
+    lasts (their condition cannot be seen). The broker out of reach: a
+    gateway's alert stays open too, until its status is known again."""
+    service = make_service(config=RulesConfig(lifecycle=LifecycleConfig(resolve_after_s=60)))
+    t0 = int(time.time() * 1000)
+    heating = Finding(kind="heating", site=SITE, device="boiler1", summary="flow stays cold")
+    with service.sessions() as session:
+        lifecycle.apply(session, [heating], datetime.fromtimestamp(t0 / 1000, UTC),
+                        service.config.lifecycle, [])
+    _retain_status(site_mosquitto, wire.GATEWAY_SPOOL_FULL)
+    service.gateways = watch = GatewayWatch(site_mosquitto.tls_login("alerts"))
+    watch.start()
+    try:
+        wait_until(lambda: "gw-2" in watch.statuses(), 10, "the retained status")
+        influxdb.kill()
+        with pytest.raises(InfluxError):
+            service.evaluate_once(t0 + 3_600_000)
+        found, _ = service.evaluate_gateways(t0 + 3_600_000)
+        assert [f.dedupe_key for f in found] == [f"{KIND}:gw-2"]
+        assert set(_open_alerts(service)) == {heating.dedupe_key, f"{KIND}:gw-2"}
+    finally:
+        watch.stop()
+
+    site_mosquitto.stop()
+    service.gateways = restarted = GatewayWatch(site_mosquitto.tls_login("alerts"))
+    restarted.start()  # as after a restart of the service: nothing known yet
+    try:
+        assert service.evaluate_gateways(t0 + 7_200_000)[0] == []
+        assert set(_open_alerts(service)) == {heating.dedupe_key, f"{KIND}:gw-2"}
+        site_mosquitto.start()
+        _retain_status(site_mosquitto, wire.GATEWAY_OK)
+        wait_until(lambda: restarted.current and restarted.statuses().get("gw-2", {}).get(
+            "state") == wire.GATEWAY_OK, 30, "the status known again")
+        assert service.evaluate_gateways(t0 + 7_260_000)[0] == []
+        assert set(_open_alerts(service)) == {heating.dedupe_key}
+    finally:
+        restarted.stop()
+
+
+def test_a_status_is_read_only_when_it_is_one() -> None:
+    assert status_row(b"not json") is None
+    assert status_row(b'["spool_full"]') is None
+    assert status_row(b'{"acks": "paused"}') is None
+    assert status_row(b'{"state": 1}') is None
+    row = status_row(b'{"state": "spool_full", "ts": 5, "spool_bytes": 9, "nested": {"a": 1}}')
+    assert row == {"time": 5, "state": "spool_full", "spool_bytes": 9}
+    found = gateway_rule.evaluate({"b": {"state": wire.GATEWAY_OK},
+                                   "a": {"state": wire.GATEWAY_SPOOL_FULL}})
+    assert [(f.dedupe_key, f.site, f.device) for f in found] == [(f"{KIND}:a", "", "a")]
+    with pytest.raises(wire.ProtocolError):
+        wire.parse_gateway_status_topic("mf-gateway//status")
+    assert wire.parse_gateway_status_topic(wire.gateway_status_topic("gw-2")) == "gw-2"
