@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 TOPIC = wire.gateway_status_topic("+")
 
 
-def status_row(payload: bytes) -> Row | None:
+def status_row(payload: bytes | bytearray) -> Row | None:
     """A status as an evidence row ("time" from its "ts"), or None when it is
     not a JSON object with a text "state"."""
     try:
@@ -59,9 +59,6 @@ class GatewayWatch:
     @property
     def current(self) -> bool:
         return self._current.is_set()
-
-    def wait_current(self, timeout: float) -> bool:
-        return self._current.wait(timeout)
 
     def statuses(self) -> dict[str, Row]:
         with self._lock:
