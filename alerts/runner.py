@@ -40,12 +40,16 @@ class AlertService:
         config: RulesConfig,
         sessions: Callable[[], Session],
         dispatcher: Dispatcher,
+        *,
+        timeline: InfluxClient | None = None,
         gateways: GatewayWatch | None = None,
     ) -> None:
         self.source = source
         self.config = config
         self.sessions = sessions
         self.dispatcher = dispatcher
+        # Where the alert states are written: the alerts' own database (None: nowhere).
+        self.timeline = timeline
         # The gateways' statuses from the broker (None: not watched).
         self.gateways = gateways
         self.heartbeat_file: Path | None = None
@@ -85,8 +89,10 @@ class AlertService:
             outcome = lifecycle.apply(session, found, now, self.config.lifecycle,
                                       self.dispatcher.channel_names, keep, judged)
             lines = alert_lines(outcome.changed, now_ms)
+        if self.timeline is None:
+            return outcome.deliveries
         try:
-            self.source.write_lines(lines)
+            self.timeline.write_lines(lines)
         except InfluxError as exc:  # the graphs lag; alerting itself goes on
             log.warning("alert states not written to InfluxDB: %s", exc)
         return outcome.deliveries
@@ -145,7 +151,7 @@ def build(settings: Settings, channels: Sequence[Channel] | None = None) -> Aler
     # The broker login that sends MQTT alerts also reads the gateways' statuses.
     gateways = GatewayWatch(settings) if settings.mqtt_host else None
     service = AlertService(source, load_rules(settings.rules_file), sessions, dispatcher,
-                           gateways)
+                           timeline=InfluxClient(settings.timeline_settings()), gateways=gateways)
     service.heartbeat_file = settings.heartbeat_file
     return service
 
