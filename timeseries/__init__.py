@@ -5,8 +5,9 @@ benchmarks: the client (`client`), the line-protocol encoder (`lines`),
 InfluxQL quoting (`influxql`), the connection settings (`settings`), the
 errors (`errors`), the late-write markers that writers of late points leave
 for readers that cache (`arrivals`), the sorting of a partly refused batch
-(`partial`), and the retention policies and rollups that keep years of data
-fast (`rollup`), and where the alerts' own points go (`alerts_database`). It imports nothing of the project."""
+(`partial`), the retention policies and rollups that keep years of data
+fast (`rollup`), and where the alerts' own points go (`alerts_database`). It
+imports nothing of the project."""
 
 from timeseries.client import InfluxClient, Series
 from timeseries.errors import InfluxError, InfluxPartialWrite, InfluxRejected, InfluxUnavailable

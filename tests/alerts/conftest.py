@@ -43,7 +43,7 @@ def make_service(
     ) -> AlertService:
         source = influxdb.client(30)
         timeline = influxdb.client(30, influxdb.alerts_database)
-        sources += [source, timeline]
+        sources.extend([source, timeline])
         return AlertService(
             source, config or RulesConfig(), sessions, Dispatcher(channels, sessions, policy),
             timeline=timeline,
