@@ -71,8 +71,11 @@ class AlertService:
             return [], []
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         found = self._gateway_findings()
+        # Their states are not written: InfluxDB just failed, and a hanging one
+        # would hold the pass for another timeout.
         return found, self._record(found, now_ms, frozenset(),
-                                   lambda kind: kind == gateway.KIND and self._gateways_known())
+                                   lambda kind: kind == gateway.KIND and self._gateways_known(),
+                                   write_states=False)
 
     def _gateway_findings(self) -> list[Finding]:
         return gateway.evaluate(self.gateways.statuses()) if self.gateways is not None else []
@@ -83,13 +86,13 @@ class AlertService:
         return self.gateways is None or self.gateways.current
 
     def _record(self, found: list[Finding], now_ms: int, keep: Collection[str],
-                judged: Callable[[str], bool]) -> list[int]:
+                judged: Callable[[str], bool], write_states: bool = True) -> list[int]:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         with self.sessions() as session:
             outcome = lifecycle.apply(session, found, now, self.config.lifecycle,
                                       self.dispatcher.channel_names, keep, judged)
             lines = alert_lines(outcome.changed, now_ms)
-        if self.timeline is None:
+        if self.timeline is None or not write_states:
             return outcome.deliveries
         try:
             self.timeline.write_lines(lines)

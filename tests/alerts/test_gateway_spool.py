@@ -161,7 +161,7 @@ def test_a_full_spool_alerts_while_influxdb_is_down_and_resolves_when_it_is_back
     with Session(engine) as session:
         alert = session.scalars(select(Alert)).one()
         assert alert.state == "resolved" and alert.dedupe_key == f"{KIND}:{GATEWAY_ID}"
-    # The states written once InfluxDB was back (the firing one found it down).
+    # Its states, written by the passes that reached InfluxDB once it was back.
     states = influxdb.query(f"SELECT \"state\", \"open\" FROM \"alert\" WHERE \"kind\" = '{KIND}'",
                             influxdb.alerts_database)
     assert states and [v[1:] for v in states[0].values][-1] == ["resolved", 0]
