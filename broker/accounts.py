@@ -60,7 +60,8 @@ def service_roles(
     prefix) and writes dead letters and its own status (and Home Assistant discovery under
     `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
     of its site and administers the plugin (device logins); the alerts write
-    alerts; the health check only reads `$SYS`."""
+    alerts and read the gateways' statuses (a full spool); the health check
+    only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
     wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
@@ -71,7 +72,8 @@ def service_roles(
                   *discovery],
         API: [*(acl for topic in downlink for acl in _write(topic)),
               *_write(CONTROL_TOPIC), *_read(RESPONSE_TOPIC, "subscribeLiteral")],
-        ALERTS: _write(alerts_prefix + "/#"),
+        ALERTS: [*_write(alerts_prefix + "/#"),
+                 *_read(wire.gateway_status_topic("+"), "subscribeLiteral")],
         HEALTH: _read("$SYS/#"),
     }
 

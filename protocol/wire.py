@@ -104,9 +104,25 @@ def deadletter_topic(original: str) -> str:
     return DEADLETTER_PREFIX + "/" + original
 
 
+# A gateway's retained status says "state": acknowledgements flowing, or
+# paused because its disk spool is full (the alert service fires on that).
+GATEWAY_OK = "ok"
+GATEWAY_SPOOL_FULL = "spool_full"
+
+
 def gateway_status_topic(client_id: str) -> str:
     # A gateway's own state (retained), e.g. its spool full: outside "mf/" too.
+    # gateway_status_topic("+") is the subscription for every gateway's.
     return GATEWAY_PREFIX + "/" + client_id + "/status"
+
+
+def parse_gateway_status_topic(name: str) -> str:
+    """'mf-gateway/<client id>/status' -> the client id."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != GATEWAY_PREFIX or parts[2] != "status" or not parts[1]:
+        raise ProtocolError("bad_topic", "expected %s/<client id>/status, got %r"
+                            % (GATEWAY_PREFIX, name))
+    return parts[1]
 
 
 # --- field checks -----------------------------------------------------------

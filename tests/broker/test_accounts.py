@@ -98,14 +98,15 @@ def test_each_service_login_touches_only_its_topics(
                     "pub": [wire.deadletter_topic(node)]},
         "api": {"sub": ["$CONTROL/dynamic-security/v1/response"],
                 "pub": [acl, wire.topic(SITE, "node1", "cmd")]},
-        "alerts": {"sub": [], "pub": [f"mf-alerts/{SITE}"]},
+        "alerts": {"sub": [wire.gateway_status_topic("+")], "pub": [f"mf-alerts/{SITE}"]},
         "health": {"sub": ["$SYS/broker/uptime", "$SYS/#"], "pub": []},
     }
     refused = {
         "gateway": {"sub": ["#", "$SYS/#"], "pub": [acl, node, "mf-alerts/x"]},
         "api": {"sub": ["mf/#", "#"], "pub": [node, wire.topic("other", "node1", "acl"),
                                               "mf-alerts/x"]},
-        "alerts": {"sub": ["#", "mf/#"], "pub": [acl, node]},
+        "alerts": {"sub": ["#", "mf/#", "mf-gateway/#", wire.gateway_status_topic("gw")],
+                   "pub": [acl, node, wire.gateway_status_topic("gw")]},
         "health": {"sub": ["#", "mf/#", "$CONTROL/#"], "pub": [node, "$SYS/x", acl]},
     }
     assert set(allowed) == set(SERVICE_LOGINS)

@@ -159,7 +159,9 @@ def test_the_topics_follow_the_services_settings_in_env(tmp_path: Path) -> None:
     assert bootstrap(custom).returncode == 0
     roles = _roles(custom)
     assert ("publishClientSend", "ha/#") in roles["gateway"]
-    assert roles["alerts"] == {("publishClientSend", "alarms/#")}
+    assert roles["alerts"] == {("publishClientSend", "alarms/#"),
+                               ("subscribeLiteral", "mf-gateway/+/status"),
+                               ("publishClientReceive", "mf-gateway/+/status")}
 
 
 def _names(cert: x509.Certificate) -> list[str]:
