@@ -118,6 +118,10 @@ class Building:
         self.setpoint += raise_setpoint_c
 
     def return_temp(self) -> float:
+        if self.call and not self.boiler_working(self.t):
+            # Burner out, pump running: the water comes back as it left, as
+            # nothing heats it on the way round, so flow and return meet.
+            return self.flow - 0.3
         return self.zones[0] + (self.flow - self.zones[0]) * 0.6
 
 
