@@ -15,15 +15,20 @@ from tests.firmware.mp import checks
 
 
 def golden() -> dict[str, str]:
-    """A badge-hash vector from CPython's own hmac, not from the code under test."""
+    """A badge-hash vector and a downlink MAC vector (docs/protocol.md: over the
+    channel, a newline and the bytes before the mac member) from CPython's own
+    hmac, not from the code under test."""
     key, uid = bytes(range(16)), bytes.fromhex("04a21b3c")
     digest = hmac.new(key, uid, hashlib.sha256).hexdigest()[:16]
-    return {"key": key.hex(), "uid": uid.hex(), "hash": digest}
+    mac_key, head = bytes(range(100, 132)), '{"v": 1, "op": "ping", "id": 7, "ver": 9'
+    mac = hmac.new(mac_key, b"cmd\n" + head.encode(), hashlib.sha256).hexdigest()
+    return {"key": key.hex(), "uid": uid.hex(), "hash": digest,
+            "mac_key": mac_key.hex(), "mac_head": head, "mac": mac}
 
 
 def test_logic_under_cpython(tmp_path: Path) -> None:
     names = checks.run(str(tmp_path), golden())
-    assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 1
+    assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 2
 
 
 def test_logic_under_micropython(tmp_path: Path) -> None:
@@ -32,7 +37,7 @@ def test_logic_under_micropython(tmp_path: Path) -> None:
         "print('CHECKS-PASSED ' + json.dumps(checks.run('/tmp/fw', json.loads(sys.argv[1]))))\n"
     )
     names = report(run_text(script, tmp_path, json.dumps(golden())), "CHECKS-PASSED")
-    assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 1, names
+    assert len(names) == len(checks.CHECKS) + len(checks.FILE_CHECKS) + 2, names
     probe = _write(tmp_path / "impl.py", "import sys\nprint(sys.implementation.name)\n")
     assert "micropython" in subprocess.run(
         ["node", str(RUNNER), str(probe)],

@@ -14,6 +14,7 @@ sys.path.insert(0, "/fakes")
 import asyncio
 
 import machine
+from mp.fakeparts import DOWNLINK_KEY
 
 from firmware import main
 from firmware.drivers import watchdog
@@ -21,7 +22,8 @@ from protocol import wire  # noqa: F401 - loaded by the node anyway, not counted
 from simulator.devices import adc, gpio
 
 CFG = {"site": "b", "device": "m1", "role": "machine", "mqtt": {"host": "10.0.0.2"},
-       "wifi": {"ssid": "w", "password": "p"}, "badge_key": "00112233445566778899aabbccddeeff"}
+       "wifi": {"ssid": "w", "password": "p"}, "badge_key": "00112233445566778899aabbccddeeff",
+       "downlink_key": DOWNLINK_KEY}
 with open("/config.json", "w") as f:
     f.write(json.dumps(CFG))
 PORT = machine.PORT

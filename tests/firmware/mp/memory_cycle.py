@@ -27,7 +27,7 @@ BASELINE = gc.mem_alloc()
 import json  # noqa: E402
 import math  # noqa: E402
 
-from mp.fakeparts import Out  # noqa: E402
+from mp.fakeparts import DOWNLINK_KEY, Out, sealed  # noqa: E402
 
 from firmware import config  # noqa: E402
 from firmware.app import Node  # noqa: E402
@@ -220,7 +220,7 @@ class Hw:
 def acl_payload(ver, count, key):
     hashes = [badge_hash(key, bytes((4, k >> 8, k & 255, 1))) for k in range(count - 1)]
     hashes.append(badge_hash(key, UID))
-    return wire.encode("acl", wire.acl(ver, hashes))
+    return sealed("acl", wire.acl(ver, hashes))
 
 
 async def until(test, what, limit_s=20):
@@ -234,6 +234,7 @@ async def until(test, what, limit_s=20):
 key = bytes.fromhex(KEY)
 cfg, errors = config.parse(json.dumps({
     "site": "mem", "device": "node1", "role": "machine", "badge_key": KEY,
+    "downlink_key": DOWNLINK_KEY,
     "mqtt": {"host": "10.0.0.2", "password": "x"},
 }))
 assert not errors, errors
@@ -284,7 +285,7 @@ CONNECTED = max(SAMPLES)
 topic = wire.topic("mem", "node1", "acl")
 hashes = ["%016x" % (k * 9999991) for k in range(wire.MAX_ACL_BADGES)]
 hashes.sort()
-packet = codec.publish(topic, wire.encode("acl", wire.acl(2, hashes)), 1, True, 7)
+packet = codec.publish(topic, sealed("acl", wire.acl(2, hashes)), 1, True, 7)
 view = memoryview(packet)
 del hashes
 parser = codec.Parser()
