@@ -55,6 +55,7 @@ from api.services import (
 )
 from api.services.acl import AclPush
 from api.services.audit import Auditor
+from api.services.downlink import signer
 from api.services.errors import Invalid, NotFound, ServiceError
 from api.services.records import Coded, by_code
 from api.services.work import Work
@@ -83,7 +84,7 @@ class Context:
             self.session,
             site,
             Auditor(self.session, self.actor.username, None),
-            AclPush(self.factory, self.publisher, site),
+            AclPush(self.factory, self.publisher, site, signer(settings)),
         )
 
     def by_code(self, model: type[Coded], code: str, what: str) -> Coded:

@@ -15,6 +15,7 @@ from api.models import Site, User
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
+from api.services.downlink import signer
 from api.services.mqtt import Publisher
 from api.services.work import Work
 from api.settings import Settings
@@ -117,9 +118,13 @@ def get_work(
     user: CurrentUser,
     factory: FactoryDep,
     publisher: PublisherDep,
+    settings: SettingsDep,
 ) -> Work:
     return Work(
-        session, site, Auditor(session, user.username, user.id), AclPush(factory, publisher, site)
+        session,
+        site,
+        Auditor(session, user.username, user.id),
+        AclPush(factory, publisher, site, signer(settings)),
     )
 
 

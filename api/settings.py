@@ -29,6 +29,9 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     secret_key: str = PLACEHOLDER
     # HMAC key of badge hashes: the same key is set on every node's config.
     badge_hash_key: str = PLACEHOLDER
+    # Master secret of the nodes' downlink keys: each node's key, derived from
+    # it and the node's name, signs its ACLs and commands (api/services/downlink.py).
+    downlink_key: str = PLACEHOLDER
     token_minutes: int = 12 * 60
     site: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,32}$")
     # Tariff band hours and lease days are read in this zone (IANA name).
@@ -60,7 +63,7 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         if self.environment != "development":
-            for name in ("secret_key", "badge_hash_key"):
+            for name in ("secret_key", "badge_hash_key", "downlink_key"):
                 if getattr(self, name) in _PLACEHOLDERS:
                     raise ValueError(
                         f"API_{name.upper()} is a placeholder; set a real secret in production"

@@ -92,6 +92,7 @@ def run(workdir: Path, seconds: float | None, speed: float) -> dict[str, int]:
             "API_INFLUX_USERNAME": influx.user, "API_INFLUX_PASSWORD": influx.password,
             "API_SITE": str(scenario["site"]),
             "API_BADGE_HASH_KEY": str(scenario["badge_key"]),
+            "API_DOWNLINK_KEY": str(scenario["downlink_key"]),
         }
         api = ApiProcess(workdir / "api", api_env)
         servers.append(api)

@@ -28,8 +28,9 @@ _HEX = "0123456789abcdef"
 
 # A version is epoch << EPOCH_SHIFT plus a counter: the api raises the epoch
 # at each start (to at least the Unix time in seconds), so a version it
-# allocates after a database restore is above every version of before.
-EPOCH_SHIFT = 24
+# allocates after a database restore is above every version of before. 20
+# bits keep versions below 2**53 (exact in JavaScript) until the year 2106.
+EPOCH_SHIFT = 20
 
 
 class Refused(wire.ProtocolError):

@@ -80,6 +80,13 @@ def topic(site: str, device: str, channel: str) -> str:
     return "%s/%s/%s/%s" % (PREFIX, check_name("site", site), check_name("device", device), channel)
 
 
+def topic_filter(site: str, channel: str) -> str:
+    """Every device's topic of one channel at a site: 'mf/<site>/+/<channel>'."""
+    if channel not in CHANNELS:
+        raise ProtocolError("bad_topic", "unknown channel %r" % channel)
+    return "%s/%s/+/%s" % (PREFIX, check_name("site", site), channel)
+
+
 def parse_topic(name: str) -> tuple:
     """'mf/<site>/<device>/<channel>' -> (site, device, channel)."""
     parts = name.split("/")
