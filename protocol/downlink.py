@@ -27,10 +27,11 @@ SUFFIX_BYTES = len(_OPEN) + MAC_HEX + len(_CLOSE)
 _HEX = "0123456789abcdef"
 
 # A version is epoch << EPOCH_SHIFT plus a counter: the api raises the epoch
-# at each start (to at least the Unix time in seconds), so a version it
-# allocates after a database restore is above every version of before. 20
-# bits keep versions below 2**53 (exact in JavaScript) until the year 2106.
-EPOCH_SHIFT = 20
+# at each start to at least the Unix time in milliseconds, so a version it
+# allocates after a database restore is above every version of before (a
+# counter that outgrows its 1,024 steps runs into the next epoch's range,
+# still growing). Versions stay below 2**53, exact in JavaScript too.
+EPOCH_SHIFT = 10
 
 
 class Refused(wire.ProtocolError):

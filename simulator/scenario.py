@@ -192,7 +192,7 @@ class Scenario:
         would publish, retained, for a run without it. The version is the
         api's first of an epoch at the current time unless given, so a later
         run's lists replace an earlier run's on the nodes' flash."""
-        ver = downlink.first_version(int(time.time())) if version is None else version
+        ver = downlink.first_version(int(time.time() * 1000)) if version is None else version
         return [(wire.topic(self.site, spec["device"], "acl"),
                  self.sealed(spec["device"], "acl", wire.acl(ver, self.acl_for(spec))))
                 for spec in self.nodes if spec["role"] == "machine"]

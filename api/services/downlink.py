@@ -6,7 +6,7 @@ stored in SQL, and the provisioning writes the key into the node's
 config.json. Versions only grow per node: a counter per device, raised by one
 inside the transaction that builds the message (two overlapping publishes
 never share a number), and never below the site's epoch, which each start of
-the api raises to at least the Unix time in seconds (a restored database
+the api raises to at least the Unix time in milliseconds (a restored database
 starts above every version it handed out before). The message goes out after
 the commit; the ACL sweep repairs any publish that failed or crossed another."""
 
@@ -83,10 +83,10 @@ def next_version(session: Session, device_id: int, above: int = -1) -> int:
     return version
 
 
-def raise_epoch(session: Session, now_s: int | None = None) -> None:
-    """Start-up: every site's epoch to at least the current Unix second, and
+def raise_epoch(session: Session, now_ms: int | None = None) -> None:
+    """Start-up: every site's epoch to at least the Unix time in ms, and
     above its stored value (a clock set back still raises it)."""
-    now = int(time.time()) if now_s is None else now_s
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     session.execute(
         update(Site).values(
             downlink_epoch=case(
