@@ -7,8 +7,14 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import Admin, SessionDep, SiteDep, Staff, WorkDep
 from api.models import Device
-from api.schemas.machines import DeviceCreate, DeviceCredentials, DevicePublic
-from api.services import devices
+from api.schemas.machines import (
+    CommandCreate,
+    CommandSent,
+    DeviceCreate,
+    DeviceCredentials,
+    DevicePublic,
+)
+from api.services import commands, devices
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -26,6 +32,14 @@ def create_device(body: DeviceCreate, _: Admin, work: WorkDep) -> DeviceCredenti
 @router.post("/{device_id}/password", response_model=DeviceCredentials)
 def reset_password(device_id: int, _: Admin, work: WorkDep) -> DeviceCredentials:
     return devices.reset_password(work, device_id)
+
+
+@router.post("/{device_id}/commands", response_model=CommandSent, status_code=202)
+def send_command(
+    device_id: int, body: CommandCreate, _: Admin, work: WorkDep
+) -> CommandSent:
+    """A signed command for the node (relay_off, reboot, config, time, ping)."""
+    return commands.send_command(work, device_id, body)
 
 
 @router.get("/passwd", response_class=PlainTextResponse)

@@ -13,101 +13,26 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from api.main import create_app
-from api.models import Machine, Site
 from api.schemas.machines import TrainingCreate
 from api.services import acl, downlink, machines
-from api.services.acl import AclPush
-from api.services.audit import Auditor
 from api.services.badges import revoke_badge
-from api.services.mqtt import MqttPublisher
-from api.services.work import Work
 from devservers import Mosquitto
 from protocol import wire
-from tests.api.conftest import (  # noqa: F401 (fixtures shared with tests/api)
-    SITE,
-    Api,
-    database_url,
-    make_settings,
-    pg_server,
-)
-from tests.conftest import API_USER, TEST_PASSWORD, TEST_USER
-from tests.security.live_node import LiveNode
+from tests.api.conftest import SITE, Api, database_url, pg_server  # noqa: F401 (fixtures)
+from tests.conftest import TEST_PASSWORD, TEST_USER
+from tests.security.live_node import DEVICE, LiveNode, Served, live_node, served  # noqa: F401
 
 BOUND_S = 60.0
-MASTER = "test-site-downlink-master-secret"
-DEVICE = "node1"
 TOPIC = wire.topic(SITE, DEVICE, "acl")
-
-
-class Served:
-    """The api app on a database (started and stopped as the server would
-    be), with a broker publisher and logins that survive a restart."""
-
-    def __init__(self, url: str, broker: Mosquitto) -> None:
-        self.database_url = url
-        self.broker = broker
-        self.settings = make_settings(url, downlink_key=MASTER, acl_sweep_s=60.0)
-        self.client: TestClient | None = None
-        self.publisher: MqttPublisher | None = None
-        self.api: Api | None = None
-
-    def start(self, first: bool = False) -> Api:
-        self.publisher = MqttPublisher(self.broker.login(API_USER), timeout_s=5.0)
-        self.client = TestClient(create_app(self.settings, publisher=self.publisher))
-        self.client.__enter__()
-        self.api = Api(self.client)
-        for who in ("admin", "coordinator"):
-            if first:
-                self.api.add_user(who, who)
-            else:
-                response = self.client.post(
-                    "/auth/token", json={"username": who, "password": f"{who}-password"}
-                )
-                assert response.status_code == 200, response.text
-                self.api.tokens[who] = response.json()["access_token"]
-        return self.api
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.__exit__(None, None, None)
-            self.client = None
-        if self.publisher is not None:
-            self.publisher.close()
-            self.publisher = None
-
-    def work(self, actor: str) -> Work:
-        """What one admin's change needs, on a session of its own."""
-        assert self.api is not None and self.publisher is not None
-        session = self.api.factory()
-        site = session.scalar(select(Site).where(Site.name == SITE))
-        signer = downlink.signer(self.settings)
-        return Work(session, site, Auditor(session, actor, None),
-                    AclPush(self.api.factory, self.publisher, site, signer))  # fmt: skip
-
-    def database_list(self, machine_id: int) -> tuple[int, list[str]]:
-        assert self.api is not None
-        with self.api.session() as session:
-            machine = session.get(Machine, machine_id)
-            assert machine is not None
-            return machine.acl_version, acl.allow_list(session, machine_id, date.today())
-
-    def epoch(self) -> int:
-        assert self.api is not None
-        with self.api.session() as session:
-            return int(session.scalar(select(Site.downlink_epoch).where(Site.name == SITE)) or 0)
 
 
 class Seen:
@@ -139,22 +64,6 @@ class Seen:
         self.client.disconnect()
 
 
-@pytest.fixture
-def served(database_url: str, mosquitto: Mosquitto) -> Iterator[Served]:  # noqa: F811
-    server = Served(database_url, mosquitto)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def live_node(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[LiveNode]:
-    # Provisioning's key for this node: api.services.downlink.device_key.
-    key = downlink.device_key(make_settings("sqlite://", downlink_key=MASTER), SITE, DEVICE)
-    node = LiveNode(mosquitto, tmp_path / "flash", SITE, DEVICE, key)
-    yield node
-    node.stop()
-
-
 def _member_with_badge(api: Api, code: str, uid: str) -> tuple[int, int]:
     member = api.ok("admin", "POST", "/members", json={"code": code, "name": code})["id"]
     badge = api.ok("coordinator", "POST", "/badges", json={"member_id": member, "uid": uid})
@@ -171,9 +80,9 @@ def _machine(api: Api) -> int:
     return int(api.ok("coordinator", "POST", "/machines", json=body)["id"])
 
 
-def _on_database_list(served: Served, node: LiveNode, machine: int) -> float:
+def _on_database_list(server: Served, node: LiveNode, machine: int) -> float:
     def same() -> bool:
-        version, allow = served.database_list(machine)
+        version, allow = server.database_list(machine)
         return node.holds(version, allow)
 
     return node.wait_for(same, BOUND_S, "the node on the database's list")
@@ -200,7 +109,7 @@ def _at_once(jobs: list[Callable[[], Any]]) -> list[BaseException]:
 
 
 def test_overlapping_publishes_never_share_a_version(
-    served: Served, live_node: LiveNode, mosquitto: Mosquitto
+    served: Served, live_node: LiveNode, mosquitto: Mosquitto  # noqa: F811
 ) -> None:
     api = served.start(first=True)
     machine = _machine(api)
@@ -287,7 +196,7 @@ class Backup:
 
 
 def test_a_restored_database_puts_its_list_on_the_node(
-    served: Served, live_node: LiveNode, mosquitto: Mosquitto, tmp_path: Path
+    served: Served, live_node: LiveNode, mosquitto: Mosquitto, tmp_path: Path  # noqa: F811
 ) -> None:
     """Backup while only A may use the laser; then D is trained (the node
     takes a newer version with D); the database is restored from the backup
