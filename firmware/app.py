@@ -12,12 +12,16 @@ from firmware.logic.stamp import SEQ_REBOOT_GAP, SEQ_SAVE_EVERY, Stamper
 from firmware.net.mqtt_client import MqttClient
 from firmware.store import fsutil
 from firmware.store.aclcache import AclCache
-from firmware.store.cmdgate import CommandGate
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import Outbox
 from firmware.supervisor import Supervisor
 from firmware.version import FW_VERSION
 from protocol import downlink, wire
+
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
 
 COMMON_SLOTS = ("seq", "last_ts", "dropped", "boots")
 DETAIL_MAX = 200
@@ -56,7 +60,7 @@ class Node:
         # (config.validate: without one the node runs the safe mode).
         self.downlink_key = downlink.key_from_hex(cfg["downlink_key"])
         self.acl_cache = AclCache(root, self.fs)
-        self.commands = CommandGate(root, self.downlink_key, self.fs)
+        self.commands: Any = None  # store/cmdgate.py, loaded with the first command
         self.role = role_class(cfg["role"])(self, hw, cfg)
         self.store = CounterStore(root, COMMON_SLOTS + self.role.slots, self.fs)
         values = self.store.load()
@@ -175,13 +179,22 @@ class Node:
             if channel == "acl":
                 self.acl_received(payload)
             elif channel == "cmd":
-                self.command(self.commands.open(payload))
+                self.command(self.command_gate().open(payload))
         except downlink.Refused as exc:
             # Forged, replayed or crossed: nothing changed; the event says why.
             self.refused(channel, exc.code, exc.detail)
         except (wire.ProtocolError, ValueError, KeyError, TypeError) as exc:
             # Bad downlink: reported, nothing changed.
             self.emit("fault", {"reason": "downlink", "detail": str(exc)[:DETAIL_MAX]})
+
+    def command_gate(self):
+        """Commands are rare: their gate (1.2 KB of RAM with .mpy files) is
+        loaded by the first one, and reads the version last taken then."""
+        if self.commands is None:
+            from firmware.store.cmdgate import CommandGate
+
+            self.commands = CommandGate(self.hw.storage_root, self.downlink_key, self.fs)
+        return self.commands
 
     def refused(self, channel: str, code: str, detail: str) -> None:
         """reason: acl_bad_mac, acl_stale, cmd_bad_mac, cmd_stale (docs/protocol.md)."""

@@ -11,38 +11,25 @@
 # so a node checks it on the bytes as received, before parsing anything, and
 # with no copy of the payload. The channel in the MAC keeps a signed command
 # from passing as an ACL and back. The api, the firmware and the simulator all
-# use this module. MicroPython: no typing at run time.
+# use this module; what only the server side needs (keys, versions, sealing)
+# is in sign.py, which a node never loads. MicroPython: no typing at run time.
 import binascii
-import json
 
 from protocol import wire
-from protocol.mac import Hmac, hmac_sha256, same
+from protocol.mac import hmac_sha256, same
 
 KEY_BYTES = 32
 KEY_HEX = 2 * KEY_BYTES
 MAC_HEX = 64
-_OPEN = b', "mac": "'
-_CLOSE = b'"}'
-SUFFIX_BYTES = len(_OPEN) + MAC_HEX + len(_CLOSE)
+OPEN = b', "mac": "'
+CLOSE = b'"}'
+SUFFIX_BYTES = len(OPEN) + MAC_HEX + len(CLOSE)
 _HEX = "0123456789abcdef"
-
-# A version is epoch << EPOCH_SHIFT plus a counter: the api raises the epoch
-# at each start to at least the Unix time in milliseconds, so a version it
-# allocates after a database restore is above every version of before (a
-# counter that outgrows its 1,024 steps runs into the next epoch's range,
-# still growing). Versions stay below 2**53, exact in JavaScript too.
-EPOCH_SHIFT = 10
 
 
 class Refused(wire.ProtocolError):
     """A downlink message the node does not act on: `bad_mac` (absent, malformed
     or not made with this node's key) or `stale` (not newer than what it holds)."""
-
-
-def device_key(master: str, site: str, device: str) -> bytes:
-    """The node's downlink key, derived from the site server's master secret:
-    the server stores no key per device, and one node's key opens no other."""
-    return hmac_sha256(master.encode(), ("downlink/" + site + "/" + device).encode())
 
 
 def key_from_hex(text) -> bytes:
@@ -52,30 +39,9 @@ def key_from_hex(text) -> bytes:
     return binascii.unhexlify(text)
 
 
-def first_version(epoch: int) -> int:
-    return epoch << EPOCH_SHIFT
-
-
-def _mac(key: bytes, channel: str, head) -> bytes:
-    h = Hmac(key)
-    h.update(channel.encode())
-    h.update(b"\n")
-    h.update(head)
-    return h.digest()
-
-
-def seal(channel: str, key: bytes, msg: dict) -> bytes:
-    """A downlink message as sent: its JSON with the MAC as the last member,
-    validated as wire.decode will read it."""
-    if channel not in wire.DOWNLINK:
-        raise wire.ProtocolError("bad_topic", "%r is not a downlink channel" % channel)
-    msg["v"] = wire.SCHEMA_VERSION
-    if "mac" in msg:
-        msg.pop("mac")
-    head = json.dumps(msg).encode()[:-1]  # without its closing brace
-    payload = head + _OPEN + binascii.hexlify(_mac(key, channel, head)) + _CLOSE
-    wire.decode(channel, payload)
-    return payload
+def mac_of(key: bytes, channel: str, head) -> bytes:
+    """The MAC of a message: over its channel, a newline and its head."""
+    return hmac_sha256(key, channel.encode(), b"\n", head)
 
 
 def check(channel: str, key: bytes, payload) -> bytes:
@@ -84,13 +50,13 @@ def check(channel: str, key: bytes, payload) -> bytes:
     n = len(payload)
     start = n - SUFFIX_BYTES
     view = memoryview(payload)
-    if start < 1 or bytes(view[start : start + len(_OPEN)]) != _OPEN \
-            or bytes(view[n - len(_CLOSE) :]) != _CLOSE:
+    if start < 1 or bytes(view[start : start + len(OPEN)]) != OPEN \
+            or bytes(view[n - len(CLOSE) :]) != CLOSE:
         raise Refused("bad_mac", "no MAC as the last member")
-    digits = bytes(view[start + len(_OPEN) : n - len(_CLOSE)])
+    digits = bytes(view[start + len(OPEN) : n - len(CLOSE)])
     if digits.strip(_HEX.encode()):
         raise Refused("bad_mac", "the MAC is not lower-case hex")
     mac = binascii.unhexlify(digits)
-    if not same(mac, _mac(key, channel, view[:start])):
+    if not same(mac, mac_of(key, channel, view[:start])):
         raise Refused("bad_mac", "the MAC does not verify with this node's key")
     return mac

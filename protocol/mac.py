@@ -1,6 +1,6 @@
 # HMAC-SHA256 (RFC 2104) written out, because MicroPython on the ESP32 ships
-# hashlib but not hmac. Streaming: a 20 KB ACL is hashed where it lies (a
-# memoryview of the MQTT buffer), never copied. Used for badge hashes
+# hashlib but not hmac. The message comes in parts, hashed where they lie (a
+# 20 KB ACL stays in the MQTT buffer, never copied). Used for badge hashes
 # (badge.py) and for the MAC of every downlink message (downlink.py).
 import hashlib
 
@@ -13,24 +13,13 @@ def _padded(key: bytes, fill: int) -> bytes:
     return bytes(b ^ fill for b in key) + bytes((fill,)) * (_BLOCK - len(key))
 
 
-class Hmac:
-    def __init__(self, key: bytes):
-        self._outer = _padded(key, 0x5C)
-        self._inner = hashlib.sha256(_padded(key, 0x36))
-
-    def update(self, data) -> None:
-        self._inner.update(data)
-
-    def digest(self) -> bytes:
-        outer = hashlib.sha256(self._outer)
-        outer.update(self._inner.digest())
-        return outer.digest()
-
-
-def hmac_sha256(key: bytes, data) -> bytes:
-    h = Hmac(key)
-    h.update(data)
-    return h.digest()
+def hmac_sha256(key: bytes, *parts) -> bytes:
+    inner = hashlib.sha256(_padded(key, 0x36))
+    for part in parts:
+        inner.update(part)
+    outer = hashlib.sha256(_padded(key, 0x5C))
+    outer.update(inner.digest())
+    return outer.digest()
 
 
 def same(a, b) -> bool:

@@ -382,7 +382,7 @@ def event(seq: int, ts: int, kind: str, fields: dict, tq: int = 1) -> dict:
     return msg
 
 
-# acl and cmd go out sealed: protocol.downlink.seal(channel, key, message).
+# acl and cmd go out sealed: protocol.sign.seal(channel, key, message).
 def acl(ver: int, allow: list, master: "list | None" = None) -> dict:
     msg = {"v": SCHEMA_VERSION, "ver": ver, "allow": sorted(allow)}
     if master:

@@ -24,7 +24,7 @@
 
 `downlink_key` is the site's master secret for signed ACLs and commands, as
 the api's API_DOWNLINK_KEY: each node's config gets the key derived from it
-for its own name (protocol/downlink.py), as the api's provisioning does.
+for its own name (protocol/sign.py), as the api's provisioning does.
 `config` holds firmware config overrides per node (see firmware/config.py);
 the device name is the MQTT user name, `mqtt.password` (or a node's own
 `password`) its password. A machine whose config has `"pins": {"relay": -1}`
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol import downlink, wire
+from protocol import sign, wire
 from simulator.devices.onewire import crc8
 
 EVENT_KINDS = ("tap", "outage", "reboot", "unplug", "switch", "weld")
@@ -181,18 +181,18 @@ class Scenario:
         return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
 
     def device_key(self, device: str) -> bytes:
-        return downlink.device_key(self.downlink_master, self.site, device)
+        return sign.device_key(self.downlink_master, self.site, device)
 
     def sealed(self, device: str, channel: str, msg: dict[str, Any]) -> bytes:
         """A downlink message for one node, signed with its key as the api signs."""
-        return downlink.seal(channel, self.device_key(device), msg)
+        return sign.seal(channel, self.device_key(device), msg)
 
     def acl_messages(self, version: int | None = None) -> list[tuple[str, bytes]]:
         """(topic, payload) of each machine node's allow-list: what the api
         would publish, retained, for a run without it. The version is the
         api's first of an epoch at the current time unless given, so a later
         run's lists replace an earlier run's on the nodes' flash."""
-        ver = downlink.first_version(int(time.time() * 1000)) if version is None else version
+        ver = sign.first_version(int(time.time() * 1000)) if version is None else version
         return [(wire.topic(self.site, spec["device"], "acl"),
                  self.sealed(spec["device"], "acl", wire.acl(ver, self.acl_for(spec))))
                 for spec in self.nodes if spec["role"] == "machine"]

@@ -1,7 +1,7 @@
 """Signed, ordered messages to the nodes (ACLs and commands).
 
 Each node's key is derived from one master secret (`API_DOWNLINK_KEY`) and
-the node's site and name (protocol.downlink.device_key): nothing per device is
+the node's site and name (protocol.sign.device_key): nothing per device is
 stored in SQL, and the provisioning writes the key into the node's
 config.json. Versions only grow per node: a counter per device, raised by one
 inside the transaction that builds the message (two overlapping publishes
@@ -19,7 +19,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from api.models import Device, Site
-from protocol import downlink, wire
+from protocol import downlink, sign, wire
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -32,10 +32,10 @@ class Signer:
         self._master = master
 
     def key(self, site: str, device: str) -> bytes:
-        return downlink.device_key(self._master, site, device)
+        return sign.device_key(self._master, site, device)
 
     def seal(self, site: str, device: str, channel: str, msg: dict[str, Any]) -> bytes:
-        return downlink.seal(channel, self.key(site, device), msg)
+        return sign.seal(channel, self.key(site, device), msg)
 
     def opened(self, site: str, device: str, channel: str, payload: bytes) -> dict[str, Any]:
         """A message read back from the broker -> its content, or
@@ -72,7 +72,7 @@ def next_version(session: Session, device_id: int, above: int = -1) -> int:
             Device.id == device_id
         )
     )
-    version = max(bumped, downlink.first_version(epoch or 0), above + 1)
+    version = max(bumped, sign.first_version(epoch or 0), above + 1)
     if version != bumped:
         session.execute(
             update(Device)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from firmware import config
-from tests.firmware.mp.fakeparts import DOWNLINK_KEY
+from tests.firmware.mp.signed import DOWNLINK_KEY
 
 PINMAP = json.loads((Path(__file__).resolve().parents[2] / "hardware" / "pinmap.json").read_text())
 MACHINE = {"site": "s", "device": "d", "role": "machine", "mqtt": {"host": "10.0.0.2"},

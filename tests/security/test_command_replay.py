@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from devservers import Mosquitto
-from protocol import downlink, wire
+from protocol import sign, wire
 from tests.api.conftest import SITE, database_url, pg_server  # noqa: F401 (fixtures)
 from tests.conftest import TEST_PASSWORD, TEST_USER
 from tests.security.live_node import DEVICE, LiveNode, Served, live_node, served  # noqa: F401
@@ -79,7 +79,7 @@ def test_a_command_is_taken_once(
         _session(live_node)  # the member badges in again
         intruder.send(captured)  # the command as it went out, once more
         assert intruder.refusal() == "cmd_stale"
-        forged = downlink.seal("cmd", bytes(32), wire.cmd("relay_off", 1, sent["version"] + 1))
+        forged = sign.seal("cmd", bytes(32), wire.cmd("relay_off", 1, sent["version"] + 1))
         intruder.send(forged)
         assert intruder.refusal() == "cmd_bad_mac"
         assert live_node.interlock_closed()

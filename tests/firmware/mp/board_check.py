@@ -14,7 +14,7 @@ sys.path.insert(0, "/fakes")
 
 import machine
 import network
-from mp.fakeparts import DOWNLINK_KEY
+from mp.signed import DOWNLINK_KEY
 
 from firmware import config
 from firmware.drivers.board import Board

@@ -23,10 +23,10 @@ from firmware.store import fsutil
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
 from protocol import acl as aclwire
-from protocol import downlink, wire
+from protocol import downlink, sign, wire
 from protocol.badge import badge_hash
 
-from .fakeparts import DOWNLINK_KEY, sealed
+from .signed import DOWNLINK_KEY, sealed
 
 KEY = downlink.key_from_hex(DOWNLINK_KEY)
 
@@ -119,7 +119,7 @@ def check_downlink_mac(golden):
     payload = head + b', "mac": "' + golden["mac"].encode() + b'"}'
     assert downlink.check("cmd", key, payload) == bytes.fromhex(golden["mac"])
     assert wire.decode("cmd", payload)["ver"] == 9
-    sealed_msg = downlink.seal("cmd", key, wire.cmd("ping", 7, 9))
+    sealed_msg = sign.seal("cmd", key, wire.cmd("ping", 7, 9))
     mac = bytes.fromhex(sealed_msg[-66:-2].decode())
     assert downlink.check("cmd", key, memoryview(sealed_msg)) == mac
     other = bytes(31) + b"\x01"

@@ -16,7 +16,7 @@ from protocol.badge import badge_hash
 from simulator.devices import adc, gpio, iso14443, mfrc522, onewire, pn532, port, pzem
 
 from .checks import _clean
-from .fakeparts import DOWNLINK_KEY
+from .signed import DOWNLINK_KEY
 
 KEY = "00112233445566778899aabbccddeeff"
 MACHINE_PINS = config.ROLE_DEFAULTS["machine"]["pins"]  # wired as hardware/pinmap.json

@@ -10,11 +10,11 @@ import os
 
 from firmware.app import Node
 from firmware.safemode import SafeMode
-from protocol import downlink, wire
+from protocol import sign, wire
 from simulator.devices.flash import Flash
 
-from .fakeparts import DOWNLINK_KEY
 from .flash_check import Hw, machine_cfg
+from .signed import DOWNLINK_KEY
 
 OTHER_KEY = "1f" * 32  # another node's key (or a guess): not this node's
 ALICE = "00000000000000a1"
@@ -25,7 +25,7 @@ TOPIC_CMD = wire.topic("fl", "n", "cmd")
 
 
 def _seal(channel, msg, key=DOWNLINK_KEY):
-    return downlink.seal(channel, bytes.fromhex(key), msg)
+    return sign.seal(channel, bytes.fromhex(key), msg)
 
 
 def _both(ver, allow, op):
@@ -152,7 +152,7 @@ def check_forged_command_is_refused(tmp):
     assert w.refused() == ["cmd_bad_mac"] * 4, w.refused()
     assert node.hw.interlock.on and node.hw.resets == 0
     assert node.fs.read(node.hw.config_path) == config_text
-    assert node.commands.ver == -1  # no version was spent on a forgery
+    assert node.command_gate().ver == -1  # no version was spent on a forgery
     return {"refused": len(w.refused())}
 
 

@@ -27,15 +27,3 @@ class BoardBase:
     def reset_cause(self):
         return "power_on"
 
-
-# Every test node's downlink key, as its provisioning writes it into
-# config.json (64 hex digits), and what a server holding it sends.
-DOWNLINK_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0" * 2
-
-
-def sealed(channel, msg, key=DOWNLINK_KEY):
-    import binascii
-
-    from protocol import downlink
-
-    return downlink.seal(channel, binascii.unhexlify(key), msg)

@@ -13,7 +13,8 @@ from firmware.clock import Clock
 from firmware.logic.acl import Acl
 from simulator.devices.flash import Flash, PowerCut
 
-from .fakeparts import DOWNLINK_KEY, BoardBase, Out, sealed
+from .fakeparts import BoardBase, Out
+from .signed import DOWNLINK_KEY, sealed
 
 KEY = "00112233445566778899aabbccddeeff"
 UID = b"\x04\xa1\xb2\xc3"

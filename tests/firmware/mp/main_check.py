@@ -14,7 +14,7 @@ sys.path.insert(0, "/fakes")
 import asyncio
 
 import machine
-from mp.fakeparts import DOWNLINK_KEY
+from mp.signed import DOWNLINK_KEY
 
 from firmware import main
 from firmware.drivers import watchdog

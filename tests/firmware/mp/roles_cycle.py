@@ -7,7 +7,8 @@ import sys
 
 sys.path.insert(0, "/app")
 
-from mp.fakeparts import DOWNLINK_KEY, BoardBase, Out
+from mp.fakeparts import BoardBase, Out
+from mp.signed import DOWNLINK_KEY
 
 from firmware import config
 from firmware.app import Node
