@@ -7,6 +7,9 @@ import json
 SCHEMA_VERSION = 1
 PREFIX = "mf"
 DEADLETTER_PREFIX = "mf-deadletter"
+# The api's own topics (the ACL sweep's end marker), outside mf/: no node and
+# no gateway sees them.
+API_PREFIX = "mf-api"
 CHANNELS = ("status", "telemetry", "event", "acl", "cmd")
 UPLINK = ("status", "telemetry", "event")
 DOWNLINK = ("acl", "cmd")

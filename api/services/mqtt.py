@@ -11,12 +11,12 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 
 from broker import MqttSettings, configure
+from protocol import wire
 
 log = logging.getLogger(__name__)
-# Where a retained read sends its end marker to itself (outside mf/, so no
-# node and no gateway sees it): the api's broker login needs readwrite here,
-# and read on the topics it reads.
-MARKER_PREFIX = "mf-api/marker"
+# Where a retained read sends its end marker to itself: the api's broker login
+# needs readwrite here, and read on the topics it reads.
+MARKER_PREFIX = wire.API_PREFIX + "/marker"
 
 
 class PublishError(RuntimeError):

@@ -15,6 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.sql import ClauseElement
 
@@ -122,7 +123,9 @@ def test_a_database_made_before_the_alerts_branch_upgrades_to_the_fresh_schema(
         migrate(fresh)
         migrate(legacy)
         assert schema(legacy) == schema(fresh)
-        assert schema(fresh)["revisions"] == {"0001", "alerts_0001"}
+        heads = ScriptDirectory.from_config(alembic_config(str(fresh.url))).get_heads()
+        assert schema(fresh)["revisions"] == set(heads)
+        assert "alerts_0001" in heads
         with legacy.connect() as connection:
             assert list(connection.scalars(select(Alert.__table__.c.summary))) == ["burner out"]
         migrate(legacy)  # start-up is repeatable

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.models import AuditEntry
+from api.services.mqtt import MqttPublisher
+from devservers import Mosquitto
 from tests.api.conftest import Api
 from tests.api.factories import worked_example
+from tests.conftest import API_USER
 
 
 def _newest(api: Api, after_id: int) -> list[AuditEntry]:
@@ -26,7 +31,16 @@ def _last_id(api: Api) -> int:
         return session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
 
 
-def test_every_change_is_audited(api: Api) -> None:
+@pytest.fixture
+def broker_api(make_api: Callable[..., Api], mosquitto: Mosquitto) -> Iterator[Api]:
+    """With a broker that takes what the api publishes (a command is sent)."""
+    publisher = MqttPublisher(mosquitto.login(API_USER), timeout_s=2.0)
+    yield make_api(publisher=publisher)
+    publisher.close()
+
+
+def test_every_change_is_audited(broker_api: Api) -> None:
+    api = broker_api
     exercised: set[tuple[str, str]] = set()
 
     def change(
@@ -67,6 +81,8 @@ def test_every_change_is_audited(api: Api) -> None:
         "admin", "POST", "/devices", "device", "create", {"name": "node1", "role": "machine"}
     )
     change("admin", "POST", f"/devices/{device['id']}/password", "device", "reset_password")
+    ping = {"op": "ping"}
+    change("admin", "POST", f"/devices/{device['id']}/commands", "device", "command", ping)
     machine = change(
         "coordinator",
         "POST",
