@@ -1,11 +1,12 @@
 # One image for the site server's Python services (gateway, api, alerts,
-# simulator); docker-compose.yml picks the command.
+# simulator, mosquitto-init); docker-compose.yml picks the command.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY protocol protocol
 COPY timeseries timeseries
 COPY broker broker
+COPY deploy deploy
 COPY gateway gateway
 COPY api api
 COPY alerts alerts

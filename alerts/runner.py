@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import create_engine
@@ -42,6 +43,7 @@ class AlertService:
         self.config = config
         self.sessions = sessions
         self.dispatcher = dispatcher
+        self.heartbeat_file: Path | None = None
 
     def evaluate_once(self, now_ms: int | None = None) -> tuple[list[Finding], list[int]]:
         """One pass at `now_ms` (default: the clock). Returns the findings and
@@ -71,6 +73,8 @@ class AlertService:
                 try:
                     _, ids = await asyncio.to_thread(self.evaluate_once)
                     self.dispatcher.submit(ids)
+                    if self.heartbeat_file is not None:
+                        self.heartbeat_file.touch()
                 except InfluxError as exc:
                     log.warning("evaluation skipped: %s", exc)
                 except Exception:  # e.g. the database away: try again next round
@@ -105,7 +109,9 @@ def build(settings: Settings, channels: Sequence[Channel] | None = None) -> Aler
     dispatcher = Dispatcher(
         channels if channels is not None else channels_from(settings), sessions, policy
     )
-    return AlertService(source, load_rules(settings.rules_file), sessions, dispatcher)
+    service = AlertService(source, load_rules(settings.rules_file), sessions, dispatcher)
+    service.heartbeat_file = settings.heartbeat_file
+    return service
 
 
 async def _main(settings: Settings) -> None:

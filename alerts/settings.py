@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from broker.accounts import ALERTS_PREFIX
 from timeseries import InfluxSettings
 from timeseries.settings import Seconds
 
@@ -30,6 +31,9 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     influx_timeout_s: Seconds = 30.0
     rules_file: Path | None = None
     interval_s: float = 30.0
+    # Touched after each pass that reached InfluxDB; `python -m alerts.health`
+    # (the container's health check) reads it.
+    heartbeat_file: Path | None = None
 
     # JSON list, e.g. [{"url": "https://ntfy.example/", "ntfy_topic": "heating"}]
     webhooks: list[WebhookTarget] = []
@@ -44,7 +48,7 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
 
     # Empty: no MQTT channel.
     mqtt_host: str = ""
-    mqtt_prefix: str = "mf-alerts"
+    mqtt_prefix: str = ALERTS_PREFIX
 
     retry_first_delay_s: float = 2.0
     retry_max_delay_s: float = 300.0

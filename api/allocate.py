@@ -8,9 +8,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import reprlib
 import sys
+from typing import Any
 
 from api.allocation import ScenarioError, allocate, parse_scenario, split_to_csv, split_to_dict
+
+# JSON numbers are read as text where they matter; a longer integer is garbage, and
+# Python would refuse one of 4,300 digits with a ValueError of its own.
+MAX_INT_DIGITS = 40
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ScenarioError(f"a number of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys; a scenario with both is ambiguous.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ScenarioError(f"key {reprlib.repr(key)} given twice in one object")
+        obj[key] = value
+    return obj
+
+
+def load_json(raw: bytes, name: str) -> Any:
+    """A scenario file's JSON, or ScenarioError naming what is wrong with it: not UTF-8,
+    not JSON, nested too deep, a key given twice, a number of absurd length."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{name} is not UTF-8 text (byte {e.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int)
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"{name} is not JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise ScenarioError(f"{name} is nested too deeply to be a scenario") from None
+    except ScenarioError as e:
+        raise ScenarioError(f"{name}: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,16 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.scenario == "-":
-            data = json.load(sys.stdin)
+            raw = sys.stdin.buffer.read()
         else:
-            with open(args.scenario, encoding="utf-8") as f:
-                data = json.load(f)
-        split = allocate(parse_scenario(data))
+            with open(args.scenario, "rb") as f:
+                raw = f.read()
+        split = allocate(parse_scenario(load_json(raw, args.scenario)))
     except OSError as e:
         print(f"error: cannot read {args.scenario}: {e.strerror}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as e:
-        print(f"error: {args.scenario} is not JSON: {e.msg} at line {e.lineno}", file=sys.stderr)
         return 2
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)

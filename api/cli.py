@@ -21,15 +21,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_sessionmaker
-from api.main import make_publisher, make_reader, start_up
+from api.main import make_logins, make_publisher, make_reader, start_up
+from api.migrate import missing_site
 from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, Site, Unit, User
-from api.schemas.bills import BillCreate, BillPublic, SplitRequest, TariffCreate
+from api.schemas.bills import BillClose, BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.common import readable
 from api.schemas.machines import (
     CommandCreate,
     DeviceCreate,
+    DevicePublic,
     MachineCreate,
     MachinePublic,
+    NodeConfigRequest,
     TrainingCreate,
     TrainingPublic,
 )
@@ -50,6 +53,7 @@ from api.services import (
     devices,
     machines,
     members,
+    node_config,
     spaces,
     splits,
     statements,
@@ -61,8 +65,15 @@ from api.services.downlink import signer
 from api.services.errors import Invalid, NotFound, ServiceError
 from api.services.records import Coded, by_code
 from api.services.work import Work
-from api.settings import Settings
+from api.settings import Settings, settings_problem
 from protocol import wire
+
+# What a refused database is told (docs/operations.md, "Aim the CLI").
+AIM = (
+    "The CLI works on the api's own database. Aim it there: --env-file FILE with the "
+    "api's API_* settings (`make run` prints the line for its stack), or API_DATABASE_URL "
+    "and API_SITE as the api has them. To create a new database here instead, add --init."
+)
 
 
 def fail(message: str) -> NoReturn:
@@ -83,11 +94,13 @@ class Context:
         # Neither connects before its first use.
         self.publisher = make_publisher(settings)
         self.reader = make_reader(settings)
+        self.logins = make_logins(settings)
         self.work = Work(
             self.session,
             site,
             Auditor(self.session, self.actor.username, None),
             AclPush(self.factory, self.publisher, site, signer(settings)),
+            self.logins,
         )
 
     def by_code(self, model: type[Coded], code: str, what: str) -> Coded:
@@ -103,6 +116,7 @@ class Context:
         self.session.close()
         self.publisher.close()
         self.reader.close()
+        self.logins.close()
         self.engine.dispose()
 
 
@@ -182,6 +196,51 @@ def cmd_add_device(ctx: Context, args: argparse.Namespace) -> None:
     print(f"MQTT password for {creds.name} (shown once): {creds.mqtt_password}", file=sys.stderr)
 
 
+def cmd_revoke_device(ctx: Context, args: argparse.Namespace) -> None:
+    device = ctx.by_code(Device, args.name, "device")
+    _show(devices.revoke_device(ctx.work, device.id), DevicePublic)
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    """KEY=VALUE of --set: VALUE as JSON (numbers, lists, objects), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        fail(f"--set {text!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def cmd_node_config(ctx: Context, args: argparse.Namespace) -> None:
+    device = ctx.by_code(Device, args.device, "device")
+    settings = _load_json(args.settings) if args.settings else {}
+    if not isinstance(settings, dict):
+        fail(f"{args.settings}: expected a JSON object of node settings")
+    settings.update(_setting(item) for item in args.set)
+    request: dict[str, Any] = {"settings": settings}
+    if args.wifi_ssid is not None:
+        request["wifi"] = {"ssid": args.wifi_ssid, "password": args.wifi_password or ""}
+    body = parse(NodeConfigRequest, request)
+    config = node_config.issue(ctx.work, ctx.settings, device.id, body)
+    text = json.dumps(config, indent=1, sort_keys=True) + "\n"
+    if args.out:
+        out = Path(args.out)
+        out.touch(mode=0o600, exist_ok=True)
+        out.chmod(0o600)  # it holds the device's MQTT password
+        out.write_text(text)
+        print(args.out)
+    else:
+        print(text, end="")
+    print(
+        f"issued a new MQTT password for {device.name}: a node flashed with an earlier "
+        "config no longer logs in",
+        file=sys.stderr,
+    )
+    if not config["wifi"]["ssid"]:
+        print("wifi.ssid is empty: set API_NODE_WIFI_SSID or --wifi-ssid", file=sys.stderr)
+
+
 def cmd_add_machine(ctx: Context, args: argparse.Namespace) -> None:
     device_id = ctx.by_code(Device, args.device, "device").id if args.device else None
     body = parse(
@@ -204,7 +263,7 @@ def cmd_enrol_badge(ctx: Context, args: argparse.Namespace) -> None:
         BadgeCreate,
         {"member_id": member.id, "uid": args.uid, "kind": args.kind, "holder": args.holder},
     )
-    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_hash_key), BadgePublic)
+    _show(badges.enrol_badge(ctx.work, body, ctx.settings.badge_key), BadgePublic)
 
 
 def cmd_grant_training(ctx: Context, args: argparse.Namespace) -> None:
@@ -265,14 +324,19 @@ def cmd_export_passwd(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_refresh_counters(ctx: Context, args: argparse.Namespace) -> None:
-    count, added = counter_cache.refresh_site(
+    count, refreshed = counter_cache.refresh_site(
         ctx.session, ctx.reader, ctx.site, rebuild_first=args.rebuild
     )
-    print(json.dumps({"devices": count, "rows_added": added}))
+    print(
+        json.dumps(
+            {"devices": count, "rows_added": refreshed.rows, "late_days": refreshed.late_days}
+        )
+    )
 
 
 def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
-    _show(bills.close_bill(ctx.work, args.bill), BillPublic)
+    body = parse(BillClose, {"override_held": args.override_held})
+    _show(bills.close_bill(ctx.work, args.bill, body), BillPublic)
 
 
 def cmd_send_command(ctx: Context, args: argparse.Namespace) -> None:
@@ -290,8 +354,24 @@ def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m api.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="read API_* settings from this file (the api's own environment, e.g. "
+        "var/stack/api.env of `make run`); variables already set win",
+    )
     parser.add_argument("--database-url", help="overrides API_DATABASE_URL")
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="create the database and the site if missing (otherwise the CLI refuses a "
+        "database that is not the api's)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Callable[[Context, argparse.Namespace], None]] = {}
 
@@ -333,6 +413,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("add-device", cmd_add_device, "add a device and print its MQTT password once")
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=("machine", "heating", "meter"))
+    p = add("revoke-device", cmd_revoke_device,
+            "retire a device: its broker login stops working at once")
+    p.add_argument("name")
+    p = add(
+        "node-config",
+        cmd_node_config,
+        "write a node's config.json (issues the device a new MQTT password)",
+    )
+    p.add_argument("device", help="device name")
+    p.add_argument("--out", help="file to write (mode 600); default: standard output")
+    p.add_argument("--wifi-ssid", help="default: API_NODE_WIFI_SSID")
+    p.add_argument("--wifi-password")
+    p.add_argument("--settings", help="JSON file: an object of firmware settings of the node")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one firmware setting (VALUE as JSON, e.g. telemetry_s=10 or "
+        'sensors=\'{"t_flow": "28..."}\'); repeatable',
+    )
     p = add("add-machine", cmd_add_machine, "add a machine")
     p.add_argument("code")
     p.add_argument("--rated-power-w", type=int, required=True)
@@ -354,8 +455,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run-split", cmd_run_split, "split a bill (sessions and counters from InfluxDB)")
     p.add_argument("bill", type=int)
     p.add_argument("--manual", help="JSON file with metered_kwh / demand_intervals_kw typed in")
-    p = add("close-bill", cmd_close_bill, "close a bill: its splits never change again")
+    p = add(
+        "close-bill",
+        cmd_close_bill,
+        "close a bill: its latest split is sent to the members and never changes again",
+    )
     p.add_argument("bill", type=int)
+    p.add_argument(
+        "--override-held",
+        metavar="REASON",
+        help="close although the latest split is held, for this reason (audited)",
+    )
     p = add("export-split", cmd_export_split, "write a split as CSV, or one member's PDF statement")
     p.add_argument("split", type=int)
     p.add_argument("out")
@@ -369,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rebuild", action="store_true", help="forget the copy first (after old replays)"
     )
-    p = add("export-passwd", cmd_export_passwd, "write the devices' Mosquitto password-file lines")
+    p = add("export-passwd", cmd_export_passwd,
+            "write the active devices' Mosquitto password-file lines (API_DEVICE_LOGINS=manual)")
     p.add_argument("out")
     return parser
 
@@ -377,10 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {"database_url": args.database_url} if args.database_url else {}
+    if args.env_file is not None and not args.env_file.is_file():
+        print(f"error: no env file {args.env_file}", file=sys.stderr)
+        return 2
     try:
-        settings = Settings(**overrides)
+        settings = Settings(_env_file=args.env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        print(f"error: settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        print(f"error: settings: {settings_problem(exc)}", file=sys.stderr)
+        return 2
+    problem = "" if args.init else missing_site(settings.database_url, settings.site)
+    if problem:
+        print(f"error: {problem}.\n{AIM}", file=sys.stderr)
         return 2
     ctx = Context(settings)
     try:

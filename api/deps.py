@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Site, User
+from api.schemas.common import MAX_ID
 from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
+from api.services.broker_logins import DeviceLogins
 from api.services.downlink import signer
 from api.services.mqtt import Publisher
 from api.services.work import Work
@@ -23,13 +25,20 @@ from timeseries import InfluxClient
 
 _bearer = HTTPBearer(auto_error=False)
 
+# Row ids in paths and queries: what the database's integer column can hold.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-def get_settings(request: Request) -> Settings:
+# The accessors of app.state are async: a sync dependency is a trip through the thread
+# pool and back through the event loop, which a flood of requests makes slow.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
+async def get_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return factory
 
@@ -41,12 +50,17 @@ def get_session(
         yield session
 
 
-def get_publisher(request: Request) -> Publisher | None:
+async def get_publisher(request: Request) -> Publisher | None:
     publisher: Publisher | None = request.app.state.publisher
     return publisher
 
 
-def get_influx(request: Request) -> InfluxClient | None:
+async def get_logins(request: Request) -> DeviceLogins:
+    logins: DeviceLogins = request.app.state.logins
+    return logins
+
+
+async def get_influx(request: Request) -> InfluxClient | None:
     reader: InfluxClient | None = request.app.state.influx
     return reader
 
@@ -55,6 +69,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PublisherDep = Annotated[Publisher | None, Depends(get_publisher)]
+LoginsDep = Annotated[DeviceLogins, Depends(get_logins)]
 InfluxDep = Annotated[InfluxClient | None, Depends(get_influx)]
 
 
@@ -118,6 +133,7 @@ def get_work(
     user: CurrentUser,
     factory: FactoryDep,
     publisher: PublisherDep,
+    logins: LoginsDep,
     settings: SettingsDep,
 ) -> Work:
     return Work(
@@ -125,6 +141,7 @@ def get_work(
         site,
         Auditor(session, user.username, user.id),
         AclPush(factory, publisher, site, signer(settings)),
+        logins,
     )
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData, inspect, make_url, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import alerts.models
 import api.models
+from api.db import make_engine
 from api.models import Site
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -48,3 +50,29 @@ def seed(session: Session, site_name: str, timezone: str = "UTC") -> Site:
     site.timezone = timezone
     session.flush()
     return site
+
+
+def missing_site(url: str, site_name: str) -> str:
+    """Why `url` is not an api database serving `site_name` ("" when it is),
+    without creating anything: a tool aimed at the wrong place must not make a
+    new empty database there."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database)).resolve()
+        if not path.is_file():
+            return f"there is no database file {path}"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(Site.__tablename__):
+                return f"{shown} holds no api tables"
+            names = list(connection.scalars(select(Site.name).order_by(Site.name)))
+    except SQLAlchemyError as exc:
+        return f"cannot open {shown}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    if site_name not in names:
+        sites = ", ".join(names) or "none"
+        return f"{shown} has no site {site_name!r} (its sites: {sites}; set API_SITE)"
+    return ""

@@ -6,10 +6,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 # scrypt cost: ~16 MiB and ~50 ms per check on a small server.
 _N, _R, _P = 2**14, 8, 1
 _SCHEME = "scrypt"
+# What one check holds while it runs (scrypt's V array: 128 * r * N bytes).
+SCRYPT_MEMORY_BYTES = 128 * _R * _N
 
 
 def hash_password(password: str) -> str:
@@ -33,6 +36,21 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+@cache
+def _dummy_hash() -> str:
+    # A hash nobody knows the password of, with the same cost as a real one.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def verify_login(password: str, stored: str | None) -> bool:
+    """verify_password, and the same scrypt work when there is no stored hash (unknown
+    user), so that the answer's timing does not tell which usernames exist."""
+    if stored is None:
+        verify_password(password, _dummy_hash())
+        return False
+    return verify_password(password, stored)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -45,10 +63,3 @@ def token_digest(token: str, secret_key: str) -> str:
 def new_device_password() -> str:
     return secrets.token_urlsafe(18)
 
-
-def mosquitto_hash(password: str, iterations: int = 101) -> str:
-    """A line for Mosquitto's password file (its `$7$` PBKDF2-SHA512 format), so
-    device credentials can be exported to the broker without keeping clear text."""
-    salt = secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"

@@ -14,3 +14,9 @@ class MqttSettings(BaseModel):
     mqtt_port: Annotated[int, Field(ge=1, le=65535)] = 1883
     mqtt_username: str = ""
     mqtt_password: SecretStr = SecretStr("")
+    # TLS (the site broker's port 8883): the broker's certificate must chain to
+    # the CA in this file (the site CA; empty: the system's CAs) and name
+    # mqtt_tls_server_name (empty: mqtt_host).
+    mqtt_tls: bool = False
+    mqtt_tls_ca_file: str = ""
+    mqtt_tls_server_name: str = ""

@@ -11,6 +11,7 @@ from dashboards.panels import (
     HEATING,
     MACHINE,
     METER,
+    ROLLUP,
     Json,
     bars,
     dashboard,
@@ -27,9 +28,11 @@ BUCKET = "GROUP BY time($__interval)"
 
 
 def per_device(select: str, where: str, fill: str = "null", alias: str = "$tag_device",
-               measurement: str = "telemetry") -> Json:
-    """One series per device, in Grafana's time buckets."""
-    return target(f'SELECT {select} FROM "{measurement}" WHERE {where} AND $timeFilter '
+               measurement: str = "telemetry", rolled: bool = True) -> Json:
+    """One series per device, in Grafana's time buckets; from the rollup that covers
+    the range (rolled: means, minima, maxima, newest values), or from raw readings."""
+    source = f'{ROLLUP}."{measurement}"' if rolled else f'"{measurement}"'
+    return target(f'SELECT {select} FROM {source} WHERE {where} AND $timeFilter '
                   f'{BUCKET}, "device" fill({fill})', "A", alias)
 
 
@@ -62,10 +65,10 @@ def overview() -> Json:
         stat("Open alerts", 'SELECT sum("open") FROM (SELECT last("open") AS "open" FROM "alert" '
              'WHERE $timeFilter GROUP BY "key")', (20, 0, 4, 4), decimals=0),
         timeseries("Heating", [
-            target(f'SELECT mean("t_flow") FROM "telemetry" WHERE {HEATING} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "A", "flow $tag_device"),
-            target(f'SELECT mean(/^t_zone/) FROM "telemetry" WHERE {HEATING} AND $timeFilter '
-                   f'{BUCKET}, "device" fill(null)', "B", "$col $tag_device"),
+            target(f'SELECT mean("t_flow") FROM {ROLLUP}."telemetry" WHERE {HEATING} AND '
+                   f'$timeFilter {BUCKET}, "device" fill(null)', "A", "flow $tag_device"),
+            target(f'SELECT mean(/^t_zone/) FROM {ROLLUP}."telemetry" WHERE {HEATING} AND '
+                   f'$timeFilter {BUCKET}, "device" fill(null)', "B", "$col $tag_device"),
         ], (0, 4, 12, 8), unit="celsius"),
         timeseries("Building power", [
             per_device('mean("w")', METER),
@@ -85,7 +88,7 @@ def heating() -> Json:
             per_device("mean(/^t_zone/)", HEATING, alias="$col $tag_device"),
         ], (12, 0, 12, 9), unit="celsius"),
         state_timeline("Boiler call", [
-            per_device('max("call")', HEATING, fill="previous"),
+            per_device('max("call")', HEATING, fill="previous", rolled=False),
         ], (0, 9, 24, 5), on_off("idle", "calling")),
         timeseries("Flow - return difference", [
             per_device('mean("t_flow") - mean("t_return")', HEATING),
@@ -104,10 +107,10 @@ def machines() -> Json:
             per_device('mean("w")', f"{MACHINE} AND {pick}"),
         ], (0, 0, 24, 8), unit="watt"),
         state_timeline("Running", [
-            per_device('max("running")', f"{MACHINE} AND {pick}", fill="previous"),
+            per_device('max("running")', f"{MACHINE} AND {pick}", fill="previous", rolled=False),
         ], (0, 8, 12, 6), on_off("off", "running")),
         state_timeline("Interlock relay", [
-            per_device('max("relay")', f"{MACHINE} AND {pick}", fill="previous"),
+            per_device('max("relay")', f"{MACHINE} AND {pick}", fill="previous", rolled=False),
         ], (12, 8, 12, 6), on_off("open", "closed")),
         bars("Sessions per day", [
             per_day('count("sid")', f'"kind" = \'session_start\' AND {pick}', "event"),

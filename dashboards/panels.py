@@ -109,6 +109,24 @@ def device_variable(name: str, label: str) -> Json:
     }
 
 
+# Long ranges read the rollups (timeseries/rollup.py): this hidden variable asks
+# InfluxDB which retention policy covers the dashboard's range (the `rollup_map`
+# points the api writes), and the line charts read `"$rollup"."telemetry"`.
+ROLLUP = '"$rollup"'
+
+
+def rollup_variable() -> Json:
+    return {
+        "name": "rollup", "label": "Retention policy", "type": "query", "datasource": DATASOURCE,
+        "query": 'SELECT first("policy") FROM "rollup_1h"."rollup_map" '
+                 'WHERE "max_span_ms" >= $__range_ms',
+        "refresh": 2, "hide": 2, "multi": False, "includeAll": False,
+        "current": {"selected": True, "text": "autogen", "value": "autogen"},
+        "description": "raw readings for two days or less, 15-minute rollups up to 8 days, "
+                       "hourly rollups beyond",
+    }
+
+
 def dashboard(uid: str, title: str, panels: list[Json], variables: list[Json] | None = None,
               description: str = "", time_from: str = "now-24h") -> Json:
     for number, panel in enumerate(panels, start=1):
@@ -118,7 +136,7 @@ def dashboard(uid: str, title: str, panels: list[Json], variables: list[Json] | 
         "tags": ["workshop-monitor"], "timezone": "browser", "editable": True,
         "graphTooltip": 1, "schemaVersion": 39, "version": 1, "refresh": "1m",
         "time": {"from": time_from, "to": "now"},
-        "templating": {"list": variables or []},
+        "templating": {"list": [rollup_variable(), *(variables or [])]},
         "annotations": {"list": []},
         "links": [{"title": "Workshop monitor", "type": "dashboards", "tags": ["workshop-monitor"],
                    "asDropdown": True, "includeVars": False, "keepTime": True,

@@ -4,8 +4,9 @@ the local stack. Nothing here is a mock; each class runs the Debian binary."""
 
 from devservers.chrony import Chrony
 from devservers.influxdb import InfluxDB
-from devservers.mosquitto import Mosquitto
+from devservers.mosquitto import Mosquitto, SiteMosquitto, site_accounts
 from devservers.postgres import PostgreSQL
 from devservers.process import ServerProcess, free_port
 
-__all__ = ["Chrony", "InfluxDB", "Mosquitto", "PostgreSQL", "ServerProcess", "free_port"]
+__all__ = ["Chrony", "InfluxDB", "Mosquitto", "PostgreSQL", "ServerProcess", "SiteMosquitto",
+           "free_port", "site_accounts"]

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from devservers.influxdb import InfluxDB
-from devservers.mosquitto import Mosquitto
+from devservers.mosquitto import MosquittoProcess
 from devservers.process import ServerProcess
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
@@ -29,7 +29,7 @@ class GatewayProcess(ServerProcess):
     def __init__(
         self,
         workdir: Path,
-        mosquitto: Mosquitto,
+        mosquitto: MosquittoProcess,
         influxdb: InfluxDB,
         mqtt_username: str = "gateway",
         mqtt_password: str = "gateway-secret",

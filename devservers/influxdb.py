@@ -20,7 +20,8 @@ class InfluxDB(DatabaseServer):
         super().__init__(workdir, *args, **kwargs)
         self.rpc_port = free_port()
         self.conf_path = self.workdir / "influxdb.conf"
-        self._bootstrapped = False  # the admin user and the database exist
+        # The admin user and the database exist (a restart on kept data: make run).
+        self._bootstrapped = (self.workdir / "meta" / "meta.db").exists()
 
     @property
     def url(self) -> str:

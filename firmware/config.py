@@ -125,6 +125,8 @@ def validate(cfg: dict) -> list:
     mqtt = cfg.get("mqtt")
     if not isinstance(mqtt, dict) or not isinstance(mqtt.get("host"), str) or not mqtt.get("host"):
         errors.append("mqtt.host is required")
+    else:
+        errors.extend(check_tls(mqtt))
     wifi = cfg.get("wifi")
     if wifi is not None and (not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str)):
         errors.append("wifi.ssid must be a string")
@@ -145,13 +147,11 @@ def validate(cfg: dict) -> list:
                       "could be trusted without it")
     badge_key: Any = cfg.get("badge_key")
     if role == "machine":
-        if not isinstance(badge_key, str) or len(badge_key) < 32 or len(badge_key) % 2:
-            errors.append("badge_key must be at least 32 hex digits (16 bytes)")
-        else:
-            for ch in badge_key:
-                if ch not in "0123456789abcdef":
-                    errors.append("badge_key must be lower-case hex")
-                    break
+        from protocol import badge  # the machine role imports it anyway; other roles never
+
+        problem = badge.key_error(badge_key)
+        if problem:
+            errors.append("badge_key: " + problem)
         if cfg.get("reader") not in ("mfrc522", "pn532"):
             errors.append("reader must be mfrc522 or pn532")
         if cfg.get("power") not in ("clamp", "pzem"):
@@ -166,6 +166,27 @@ def validate(cfg: dict) -> list:
         _positive(cfg, "pulses_per_kwh", errors)
     errors.extend(check_pins(cfg.get("pins") or {}))
     errors.extend(check_wiring(cfg))
+    return errors
+
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----"
+
+
+def check_tls(mqtt: dict) -> list:
+    """mqtt.tls (default false): with it, mqtt.ca is the site CA's certificate
+    (PEM), the only one the node trusts, and mqtt.server_name (default: the
+    host) the name the broker's certificate must hold."""
+    tls = mqtt.get("tls", False)
+    if not isinstance(tls, bool):
+        return ["mqtt.tls must be true or false"]
+    errors = []
+    if tls:
+        ca: Any = mqtt.get("ca")
+        if not isinstance(ca, str) or not ca.strip().startswith(PEM_CERT):
+            errors.append("mqtt.ca must be the site CA's certificate (PEM) when mqtt.tls is on")
+        name: Any = mqtt.get("server_name", "")
+        if not isinstance(name, str):
+            errors.append("mqtt.server_name must be a string")
     return errors
 
 

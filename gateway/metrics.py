@@ -27,6 +27,9 @@ class Metrics:
         self.received = ReceivedCollector()
         r.register(self.received)
         self.written = Counter("gateway_written_points", "Points written to InfluxDB", registry=r)
+        self.late_markers = Counter(
+            "gateway_late_markers", "Late-write markers written to InfluxDB", registry=r
+        )
         self.spooled = Counter("gateway_spooled_points", "Points put in the disk spool", registry=r)
         self.rejected = Counter(
             "gateway_rejected", "Messages dead-lettered, by reason", ["reason"], registry=r
@@ -40,8 +43,20 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.acked = Counter("gateway_acked", "MQTT messages acknowledged", registry=r)
         self.spool_batches = Gauge(
             "gateway_spool_batches", "Batches waiting in the spool", registry=r
+        )
+        self.spool_bytes = Gauge("gateway_spool_bytes", "Bytes waiting in the spool", registry=r)
+        self.spool_full = Gauge(
+            "gateway_spool_full", "1 while the spool is full: acknowledgements paused", registry=r
+        )
+        self.spool_quarantined = Gauge(
+            "gateway_spool_quarantined", "Foreign spool entries set aside since start", registry=r
+        )
+        self.deadletters_dropped = Counter(
+            "gateway_deadletters_dropped", "Dead letters deleted with the oldest rotated file",
+            registry=r,
         )
         self.devices_online = Gauge("gateway_devices_online", "Devices seen as online", registry=r)
         self.devices_known = Gauge("gateway_devices_known", "Devices seen since start", registry=r)

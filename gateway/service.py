@@ -3,12 +3,13 @@ spool -> acknowledgements; rejects to the dead letters; liveness on the side."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 
 from gateway.batcher import Batcher
-from gateway.deadletter import DeadLetters
+from gateway.deadletter import DeadLetters, RotatingFile
 from gateway.delivery import Delivery
 from gateway.discovery import Discovery
 from gateway.ingest import Ingested, ReceiveTimes, ingest, liveness_line
@@ -18,6 +19,7 @@ from gateway.mqtt_session import MqttSession
 from gateway.settings import Settings
 from gateway.spool import Spool
 from gateway.workers import orphaned
+from protocol import wire
 from protocol.wire import ProtocolError
 from timeseries import InfluxClient
 
@@ -32,10 +34,14 @@ class Gateway:
         self.liveness = Liveness(settings.liveness_timeout_s)
         self.receive_times = ReceiveTimes()
         self.session = MqttSession(settings, self.on_message, self.on_subscribed)
-        self.deadletters = DeadLetters(
-            settings.deadletter_file, self.session.publish, self._count_rejected
+        deadletter_file = RotatingFile(
+            settings.deadletter_file, settings.deadletter_file_bytes, settings.deadletter_files,
+            self.metrics.deadletters_dropped.inc,
         )
-        self.spool = Spool(settings.spool_dir)
+        self.deadletters = DeadLetters(
+            deadletter_file, self.session.publish, self._count_rejected
+        )
+        self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         self.writer = InfluxClient(settings)
         self.delivery = Delivery(
             self.batcher,
@@ -44,7 +50,9 @@ class Gateway:
             self.metrics,
             ack=self.session.ack_all,
             reject=self.deadletters.reject,
+            sync_rejects=self.deadletters.sync,
             retry_s=settings.spool_retry_s,
+            spool_full=self.publish_status,
         )
         self.discovery = (
             Discovery(settings.ha_prefix, self.session.publish) if settings.ha_discovery else None
@@ -52,6 +60,22 @@ class Gateway:
 
     def _count_rejected(self, reason: str) -> None:
         self.metrics.rejected.labels(reason).inc()
+
+    def publish_status(self, spool_full: bool = False) -> None:
+        """The gateway's own state, retained on mf-gateway/<client id>/status
+        for whoever watches the site (a dashboard, Home Assistant)."""
+        status = {
+            "state": "spool_full" if spool_full else "ok",
+            "acks": "paused" if spool_full else "flowing",
+            "spool_bytes": self.spool.bytes,
+            "spool_max_bytes": self.settings.spool_max_bytes,
+            "ts": int(time.time() * 1000),
+        }
+        topic = wire.gateway_status_topic(self.settings.mqtt_client_id)
+        try:
+            self.session.publish(topic, json.dumps(status).encode(), retain=True)
+        except Exception:
+            log.exception("gateway status not published")
 
     def on_subscribed(self, ok: bool) -> None:
         self.metrics.subscribed.set(1 if ok else 0)
@@ -110,6 +134,7 @@ class Gateway:
         if s.metrics_port:
             self.metrics.serve(s.metrics_host, s.metrics_port)
         self.delivery.start()
+        self.publish_status(self.delivery.full)  # queued until the session connects
         self.session.start()
         log.info(
             "gateway started",

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
+from broker.accounts import DISCOVERY_PREFIX
 from timeseries import InfluxSettings
 
 
@@ -46,7 +47,14 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     batch_interval_s: Annotated[float, Field(gt=0)] = 0.2
     spool_dir: Path = Path("var/gateway/spool")
     spool_retry_s: Annotated[float, Field(gt=0)] = 1.0
+    # When the spool holds this much, acknowledgements pause (the broker keeps
+    # the messages) until the drain makes room. 1 GiB: days of a site's points.
+    spool_max_bytes: Annotated[int, Field(ge=1)] = 1 << 30
     deadletter_file: Path = Path("var/gateway/deadletter.jsonl")
+    # The file rotates at this size, keeping this many files in all
+    # (deadletter.jsonl, .1, ...); the oldest is deleted and counted.
+    deadletter_file_bytes: Annotated[int, Field(ge=4096)] = 16 << 20
+    deadletter_files: Annotated[int, Field(ge=2, le=1000)] = 8
     # Prometheus endpoint on this port (0: off).
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = "127.0.0.1"
@@ -55,7 +63,7 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     liveness_check_s: Annotated[float, Field(gt=0)] = 5.0
     # Publish Home Assistant discovery config for every device seen.
     ha_discovery: bool = False
-    ha_prefix: str = "homeassistant"
+    ha_prefix: str = DISCOVERY_PREFIX
     log_level: str = "INFO"
 
     @field_validator("mqtt_protocol")

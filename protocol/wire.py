@@ -7,6 +7,7 @@ import json
 SCHEMA_VERSION = 1
 PREFIX = "mf"
 DEADLETTER_PREFIX = "mf-deadletter"
+GATEWAY_PREFIX = "mf-gateway"
 # The api's own topics (the ACL sweep's end marker), outside mf/: no node and
 # no gateway sees them.
 API_PREFIX = "mf-api"
@@ -26,6 +27,11 @@ MAX_ACL_BADGES = 1000
 # (version, keys and the 76-byte MAC member of protocol/downlink.py).
 ACL_ENTRY_BYTES = 20
 MAX_ACL_PAYLOAD = ACL_ENTRY_BYTES * MAX_ACL_BADGES + 256
+# The largest payload anyone publishes on the site's broker (that ACL): its
+# message_size_limit (deploy/mosquitto/mosquitto.conf, devservers), so that no
+# device can push more through to the gateway. tests/test_deployment.py holds
+# the shipped value to it; the gateway cuts its dead letters to fit.
+MAX_MESSAGE = MAX_ACL_PAYLOAD
 MAX_NAME = 32
 MAX_FIELDS = 32
 
@@ -45,8 +51,10 @@ HEALTH_FIELDS = ("outbox", "dropped", "reconnects", "rssi")
 # InfluxDB stores integers as signed 64-bit; larger ones would fail a whole write.
 INT_MIN = -9223372036854775808
 INT_MAX = 9223372036854775807
-# The gateway writes these next to the counters and readings of a telemetry point.
-RESERVED_NAMES = ("seq", "tq")
+# The gateway writes seq and tq next to the counters and readings of a
+# telemetry point; "time" is InfluxDB's timestamp column, and a field of that
+# name is dropped without an error (found by tests/gateway/test_fuzz.py).
+RESERVED_NAMES = ("seq", "tq", "time")
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _HEX = "0123456789abcdef"
@@ -106,6 +114,11 @@ def parse_topic(name: str) -> tuple:
 def deadletter_topic(original: str) -> str:
     # Outside the "mf/" tree so that consumers of mf/# never see rejects.
     return DEADLETTER_PREFIX + "/" + original
+
+
+def gateway_status_topic(client_id: str) -> str:
+    # A gateway's own state (retained), e.g. its spool full: outside "mf/" too.
+    return GATEWAY_PREFIX + "/" + client_id + "/status"
 
 
 # --- field checks -----------------------------------------------------------
@@ -337,7 +350,8 @@ def decode(channel: str, payload) -> dict:
     try:
         text = payload if isinstance(payload, str) else str(payload, "utf-8")
         msg = _loads(text)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RuntimeError):
+        # RuntimeError: CPython's RecursionError on deep nesting ("[[[[..." within the limit).
         raise ProtocolError("not_json", "payload is not UTF-8 JSON") from None
     if not isinstance(msg, dict):
         raise ProtocolError("not_object", "payload must be a JSON object")

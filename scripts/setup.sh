@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients influxdb postgresql-15 chromium docker-compose nodejs npm
+APT_PACKAGES=(mosquitto mosquitto-clients influxdb postgresql-15 chromium docker-compose nodejs npm caddy
               poppler-utils chrony)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -62,9 +62,11 @@ class SimNode:
         return (relay is not None and relay.energised) or self.welded
 
     def _write_config(self) -> None:
-        """The config file on the board's flash; written once, as at install."""
+        """The config file on the board's flash: written once, as at install; a
+        config file given to the run (Scenario.use_configs) is copied over it, as
+        an installer does with `mpremote cp`."""
         path = self.flash / "config.json"
-        if not path.exists():
+        if not path.exists() or "config_file" in self.spec:
             path.write_text(json.dumps(self.fleet.scenario.node_config(self.spec)))
 
     # -- power ----------------------------------------------------------------
@@ -256,6 +258,11 @@ class Fleet:
         for VirtualTimeLoop(quiet=...), which then lets the clock jump."""
         return not any(n.board is not None and n.board.link.waiting() for n in self.nodes.values())
 
+    def fail_boiler(self) -> None:
+        """The boiler fails now, as the heating schedule steps up (plant.Building.fail_at_call)."""
+        self.building.fail_at_call(self.now_s())
+        self.log.append(f"t={self.now_s():.0f}s boiler fails")
+
     def node(self, name: str) -> SimNode:
         if name not in self.nodes:
             raise KeyError(f"no node {name!r} in the scenario")
@@ -308,17 +315,19 @@ class Fleet:
 
     def _member_sessions(self, end: float) -> list[dict[str, Any]]:
         """Members using the machines: per machine node with `sessions_per_day`,
-        tap in at random working hours, tap out after 20-90 minutes; on a
-        machine without interlock they also switch it on after tapping in and
-        off before tapping out."""
+        tap in at random working hours (08:00-18:00 UTC of each day the run
+        covers), tap out after 20-90 minutes; on a machine without interlock
+        they also switch it on after tapping in and off before tapping out."""
         actions: list[dict[str, Any]] = []
         members = list(self.scenario.members)
+        # Virtual second of the UTC midnight that begins the run's first day.
+        first_day = -float((self.start_unix_ms // 1000) % 86400)
         for spec in self.scenario.nodes:
             per_day = int(spec.get("sessions_per_day", 0))
             users = spec.get("users") or members
             if not per_day or not users:
                 continue
-            day = 0.0
+            day = first_day
             while day < end:
                 starts = sorted(
                     self.rng.uniform(day + 8 * 3600, day + 18 * 3600) for _ in range(per_day)
@@ -329,12 +338,14 @@ class Fleet:
                     length = self.rng.uniform(1200, 5400)
                     member = self.rng.choice(users)
                     device = spec["device"]
+                    free_at = at + length
+                    if at < 60:  # before the run began (or its first minute): not played
+                        continue
                     actions.append({"at_s": at, "tap": member, "device": device})
                     actions.append({"at_s": at + length, "tap": member, "device": device})
                     if not self.nodes[device].interlocked:
                         actions.append({"at_s": at + 5, "switch": device, "on": True})
                         actions.append({"at_s": at + length - 5, "switch": device, "on": False})
-                    free_at = at + length
                 day += 86400
         return actions
 

@@ -106,6 +106,17 @@ class Building:
                 self.burn_s += dt
             self.t += dt
 
+    def fail_at_call(self, t: float, raise_setpoint_c: float = 1.5) -> None:
+        """From `t` on the boiler makes no heat, as the heating schedule raises
+        the setpoint (a morning start from the night setback): the thermostat
+        calls at once and the heat never comes, the way a failed boiler is most
+        often found. For a live demo, where a failure must show within minutes
+        rather than at the next natural call."""
+        self.advance(t)
+        self.fail_at = t
+        self.recover_at = None
+        self.setpoint += raise_setpoint_c
+
     def return_temp(self) -> float:
         return self.zones[0] + (self.flow - self.zones[0]) * 0.6
 

@@ -4,6 +4,7 @@
       "site": "demo", "start": "2026-01-12T06:00:00Z", "duration_s": 86400,
       "base_load_w": 400, "badge_key": "<32+ hex digits>", "downlink_key": "<secret>",
       "mqtt": {"host": "127.0.0.1", "port": 1883, "password": "device-secret"},
+        (with "tls": true, "ca": "<the site CA, PEM>", "server_name": "...": TLS, port 8883)
       "members": {"alice": "04:a1:b2:c3", ...},
       "building": {"zones": 2, "boiler_fail_at_s": 50000, "boiler_recover_at_s": 60000},
       "nodes": [
@@ -27,9 +28,12 @@ the api's API_DOWNLINK_KEY: each node's config gets the key derived from it
 for its own name (protocol/sign.py), as the api's provisioning does.
 `config` holds firmware config overrides per node (see firmware/config.py);
 the device name is the MQTT user name, `mqtt.password` (or a node's own
-`password`) its password. A machine whose config has `"pins": {"relay": -1}`
-has no interlock: its own switch (`switch` events, on or off) decides
-whether it runs, and members tap in to claim it. `weld` welds a machine's
+`password`) its password. `use_configs` runs the nodes from complete config
+files instead (as the api's `node-config` makes them): the scenario then only
+adds the world around them (profiles, members' cards and sessions, building).
+A machine whose config has `"pins": {"relay": -1}` has no interlock: its own
+switch (`switch` events, on or off) decides whether it runs, and members tap
+in to claim it. `weld` welds a machine's
 interlock contacts closed for the rest of the run.
 """
 
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import sign, wire
+from protocol.badge import badge_hash, parse_key, uid_from_hex
 from simulator.devices.onewire import crc8
 
 EVENT_KINDS = ("tap", "outage", "reboot", "unplug", "switch", "weld")
@@ -70,11 +75,11 @@ class Scenario:
         self.duration_s = float(data.get("duration_s", 86400))
         self.start_unix_ms = _parse_start(data.get("start"))
         self.base_load_w = float(data.get("base_load_w", 400))
-        key = str(data.get("badge_key", "00112233445566778899aabbccddeeff"))
+        key = data.get("badge_key", "00112233445566778899aabbccddeeff")
         try:
-            self.badge_key = bytes.fromhex(key)
+            self.badge_key = parse_key(key)
         except ValueError as exc:
-            raise ScenarioError("badge_key must be hex digits") from exc
+            raise ScenarioError(f"badge_key: {exc}") from exc
         self.badge_key_hex = key
         self.downlink_master = str(data.get("downlink_key", "simulated-site-downlink-key"))
         self.mqtt: dict[str, Any] = dict(data.get("mqtt") or {})
@@ -136,15 +141,52 @@ class Scenario:
             if kinds[0] == "weld" and not self.interlocked(spec):
                 raise ScenarioError(f"event {event}: {target} has no interlock to weld")
 
+    def use_configs(self, configs: dict[str, dict[str, Any]]) -> None:
+        """Run the nodes from these complete configs (device -> config.json, see
+        `load_configs`): every node of the scenario needs one; a config with no
+        node in the scenario joins as a node of its role with the defaults (a
+        laser for a machine). The site and the badge key are then the configs'."""
+        missing = [s["device"] for s in self.nodes if s["device"] not in configs]
+        if missing:
+            raise ScenarioError(f"no config file for node(s) {', '.join(missing)}")
+        sites = {str(c.get("site")) for c in configs.values()}
+        if len(sites) != 1:
+            raise ScenarioError(f"the configs are for several sites: {', '.join(sorted(sites))}")
+        keys = {c["badge_key"] for c in configs.values() if c.get("role") == "machine"}
+        if len(keys) > 1:
+            raise ScenarioError("the machine configs hold different badge keys")
+        known = {s["device"] for s in self.nodes}
+        for device in sorted(set(configs) - known):
+            self.nodes.append({"device": device, "role": configs[device].get("role")})
+        for spec in self.nodes:
+            config = configs[spec["device"]]
+            if config.get("role") != spec["role"]:
+                raise ScenarioError(
+                    f"node {spec['device']}: the scenario says {spec['role']}, "
+                    f"its config {config.get('role')}"
+                )
+            spec["config_file"] = config
+        self.site = sites.pop()
+        if keys:
+            self.badge_key_hex = keys.pop()
+            try:
+                self.badge_key = parse_key(self.badge_key_hex)
+            except ValueError as exc:
+                raise ScenarioError(f"badge_key: {exc}") from exc
+        self._check()
+
     @staticmethod
     def interlocked(spec: dict[str, Any]) -> bool:
         """A machine node with its interlock relay fitted: the firmware's
         default pin unless the node's config sets pins.relay to -1."""
-        pins = (spec.get("config") or {}).get("pins") or {}
+        config = spec.get("config_file") or spec.get("config") or {}
+        pins = config.get("pins") or {}
         return spec.get("role") == "machine" and pins.get("relay") != -1
 
     def node_config(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The firmware config a node's flash starts with."""
+        if "config_file" in spec:
+            return copy.deepcopy(spec["config_file"])
         role = spec["role"]
         device = spec["device"]
         cfg: dict[str, Any] = {
@@ -153,9 +195,12 @@ class Scenario:
             "role": role,
             "mqtt": {
                 "host": self.mqtt.get("host", "127.0.0.1"),
-                "port": int(self.mqtt.get("port", 1883)),
+                "port": int(self.mqtt.get("port", 8883 if self.mqtt.get("tls") else 1883)),
                 "user": device,
                 "password": spec.get("password", self.mqtt.get("password", "")),
+                # The firmware's TLS option (firmware/config.py check_tls).
+                **{key: self.mqtt[key] for key in ("tls", "ca", "server_name")
+                   if key in self.mqtt},
             },
             "wifi": {"ssid": "workshop", "password": "simulated"},
             "downlink_key": self.device_key(device).hex(),
@@ -175,8 +220,6 @@ class Scenario:
 
     def acl_for(self, spec: dict[str, Any]) -> list[str]:
         """Badge hashes of the members allowed on a machine node."""
-        from protocol.badge import badge_hash, uid_from_hex
-
         users = spec.get("users") or list(self.members)
         return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
 
@@ -196,6 +239,26 @@ class Scenario:
         return [(wire.topic(self.site, spec["device"], "acl"),
                  self.sealed(spec["device"], "acl", wire.acl(ver, self.acl_for(spec))))
                 for spec in self.nodes if spec["role"] == "machine"]
+
+
+def load_configs(folder: Path | str) -> dict[str, dict[str, Any]]:
+    """Every *.json in `folder` as a node's config.json, keyed by its device."""
+    configs: dict[str, dict[str, Any]] = {}
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise ScenarioError(f"no config files (*.json) in {folder}")
+    for path in paths:
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ScenarioError(f"cannot read config {path}: {exc}") from exc
+        device = config.get("device") if isinstance(config, dict) else None
+        if not isinstance(device, str):
+            raise ScenarioError(f"{path}: not a node config (no device)")
+        if device in configs:
+            raise ScenarioError(f"{path}: a second config for {device}")
+        configs[device] = config
+    return configs
 
 
 def _parse_start(text: Any) -> int:

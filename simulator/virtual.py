@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -122,14 +123,24 @@ class _WatchedWriter:
         return getattr(self._writer, name)
 
 
+def pinned_context(ca_pem: str) -> ssl.SSLContext:
+    """What drivers/wifi.py makes with MicroPython's `tls`: only the site CA
+    trusted, the server's certificate required and its name checked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cadata=ca_pem)
+    return context
+
+
 class VirtualLink:
-    """Wi-Fi plus TCP: up unless the scenario cuts this node's network; real
-    sockets to the real broker when up."""
+    """Wi-Fi plus TCP (or TLS): up unless the scenario cuts this node's
+    network; real sockets to the real broker when up."""
 
     def __init__(self, network_up: Callable[[], bool]) -> None:
         self.network_up = network_up
         self.connections: list[tuple[asyncio.StreamWriter, Exchange]] = []
         self.connecting = 0
+        self._tls: tuple[str, ssl.SSLContext] | None = None
 
     def waiting(self) -> bool:
         """A connection being opened, or a request of an open one unanswered."""
@@ -147,15 +158,22 @@ class VirtualLink:
         while True:
             await asyncio.sleep(3600)
 
-    async def open_connection(self, host: str, port: int) -> tuple[Any, Any]:
+    async def open_connection(self, host: str, port: int,
+                              tls: tuple[str, str] | None = None) -> tuple[Any, Any]:
+        """tls: (the site CA's certificate, the name the broker's must hold)."""
         if not self.network_up():
             raise OSError("network unreachable (simulated outage)")
         # Resolve here, blocking: a lookup in asyncio's thread pool holds no
         # socket, so the virtual clock would race ahead while it runs.
         address = str(socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+        options: dict[str, Any] = {}
+        if tls is not None:
+            if self._tls is None or self._tls[0] != tls[0]:
+                self._tls = (tls[0], pinned_context(tls[0]))
+            options = {"ssl": self._tls[1], "server_hostname": tls[1]}
         self.connecting += 1
         try:
-            reader, writer = await asyncio.open_connection(address, port)
+            reader, writer = await asyncio.open_connection(address, port, **options)
         finally:
             self.connecting -= 1
         exchange = Exchange()

@@ -13,7 +13,9 @@ knowing. Time advances only where the loop would block (in `select`):
 - with a `quiet` check (the fleet's "no node waits for a broker reply"),
   the clock also jumps while sockets are open, whenever the check holds:
   a connected week takes as long as the CPU needs, yet every round trip
-  still runs on the scaled real clock.
+  still runs on the scaled real clock;
+- after `follow_real_clock()`, virtual time is the real time passed since
+  that call: a live run, after a past filled in at the fast clock.
 
 Because the clock only moves when every task is idle, runs are repeatable
 when no socket is involved, and a task never sees time jump while it works.
@@ -36,6 +38,8 @@ class _VirtualSelector(selectors.BaseSelector):
         self.fast_forward = fast_forward
         self.baseline = 0  # descriptors the loop itself holds (its self-pipe)
         self.quiet: Callable[[], bool] | None = None
+        # (virtual, real) at the moment the clock began to follow the real one.
+        self.live_anchor: tuple[float, float] | None = None
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -53,6 +57,8 @@ class _VirtualSelector(selectors.BaseSelector):
         self._inner.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if self.live_anchor is not None:
+            return self._select_live(timeout)
         if timeout is not None and timeout <= 0:
             return self._inner.select(0)
         idle = len(self._inner.get_map()) <= self.baseline or (
@@ -79,6 +85,16 @@ class _VirtualSelector(selectors.BaseSelector):
         if timeout is not None:
             elapsed = min(elapsed, timeout)
         self._now[0] += elapsed
+        return ready
+
+    def _select_live(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        """The real clock: virtual time is the real time passed since the anchor,
+        the work of the tasks included (a scaled wait alone would let the
+        virtual clock fall behind by every millisecond the nodes compute)."""
+        assert self.live_anchor is not None
+        ready = self._inner.select(None if timeout is None else max(0.0, min(timeout, 0.25)))
+        virtual, real = self.live_anchor
+        self._now[0] = max(self._now[0], virtual + time.monotonic() - real)
         return ready
 
 
@@ -120,6 +136,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     @quiet.setter
     def quiet(self, check: Callable[[], bool] | None) -> None:
         self._vselector.quiet = check
+
+    def follow_real_clock(self) -> None:
+        """From now on virtual time runs with the real clock, second for second
+        (a live run after a fast-forwarded past): no jumps, no scaling."""
+        self.fast_forward = False
+        self.quiet = None
+        self.speed = 1.0
+        self._vselector.live_anchor = (self._virtual_now[0], time.monotonic())
+
+    @property
+    def live(self) -> bool:
+        return self._vselector.live_anchor is not None
 
     @property
     def fast_forward(self) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,10 @@ from pydantic import ValidationError
 from alerts.settings import Settings as AlertsSettings
 from api.settings import Settings as ApiSettings
 from broker import MqttSettings
+from deploy.bootstrap import GENERATED
 from gateway.settings import Settings as GatewaySettings
+from protocol import wire
+from tests.deploy.site import make_site
 from timeseries import InfluxSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,39 +28,49 @@ COMPOSE = ROOT / "docker-compose.yml"
 EXPECTED_SERVICES = {"mosquitto", "influxdb", "grafana", "gateway", "api", "alerts"}
 
 
-def _config(tmp_path: Path, env: str) -> subprocess.CompletedProcess[str]:
-    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
-    (tmp_path / ".env").write_text(env)
+def _config(site: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["docker-compose", "config", "-q"], cwd=tmp_path, capture_output=True, text=True,
+        ["docker-compose", "config", "-q"], cwd=site, capture_output=True, text=True,
         timeout=60,
     )
 
 
-def test_compose_file_validates_with_the_example_env(tmp_path: Path) -> None:
-    result = _config(tmp_path, (ROOT / ".env.example").read_text())
+def _bootstrapped(folder: Path) -> Path:
+    """A site made as the README says: .env from the example with secrets, bootstrap run."""
+    site = make_site(folder)
+    made = subprocess.run([sys.executable, "-m", "deploy.bootstrap", "--root", str(site)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert made.returncode == 0, made.stderr
+    return site
+
+
+def test_compose_file_validates_for_a_bootstrapped_site(tmp_path: Path) -> None:
+    result = _config(_bootstrapped(tmp_path / "site"))
     assert result.returncode == 0, result.stderr
 
 
 def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:
-    result = _config(tmp_path, "")
+    site = _bootstrapped(tmp_path / "site")
+    (site / ".env").write_text("")  # the generated files are still there
+    result = _config(site)
     assert result.returncode != 0
-    assert "INFLUXDB_ADMIN_PASSWORD" in result.stderr or "PASSWORD" in result.stderr
+    assert "PASSWORD" in result.stderr
 
 
 def test_every_service_is_checked_and_keeps_data_in_volumes() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
     services = spec["services"]
     assert set(services) >= EXPECTED_SERVICES
-    for name in EXPECTED_SERVICES - {"alerts"}:
-        assert "healthcheck" in services[name], f"{name} has no health check"
+    for name, service in services.items():
+        if service.get("restart") != "no" and not service.get("profiles"):  # runs for good
+            assert "healthcheck" in service, f"{name} has no health check"
     named_volumes = set(spec["volumes"])
     for name, service in services.items():
         for mount in service.get("volumes", []):
             source = mount.split(":")[0]
             if source.startswith("./"):
-                # deploy/mosquitto/passwd is made at install time by mosquitto_passwd.
-                if source.endswith("/passwd"):
+                # deploy/generated/ is made by the bootstrap, from the site's .env.
+                if source.startswith(f"./{GENERATED}/"):
                     continue
                 assert (ROOT / source).exists(), f"{name} mounts missing {source}"
             else:
@@ -105,3 +118,21 @@ def test_each_service_reads_the_one_connection_definition(
         monkeypatch.setenv(f"{prefix}MQTT_PORT", "0")
         with pytest.raises(ValidationError, match="mqtt_port"):
             settings_class()
+
+
+def test_the_image_gets_no_secret() -> None:
+    """The Dockerfile copies deploy/; what the bootstrap makes there from the
+    secrets, and .env itself, stay out of the build context."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    ignored = {line.strip().rstrip("/") for line in lines if line.strip() and line[0] != "#"}
+    assert {".env", str(GENERATED)} <= ignored
+    assert "COPY deploy deploy" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_shipped_broker_limits_messages_to_the_largest_legal_one() -> None:
+    """Mosquitto drops a larger publish before any subscriber (the gateway)
+    sees it; tests/broker/test_message_size.py shows it on a real broker."""
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    limits = re.findall(r"^message_size_limit\s+(\d+)\s*$", conf, re.M)
+    assert limits == [str(wire.MAX_MESSAGE)]
+    assert wire.MAX_MESSAGE == wire.MAX_ACL_PAYLOAD >= wire.MAX_PAYLOAD

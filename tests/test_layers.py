@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = frozenset({
     "protocol", "timeseries", "broker", "gateway", "alerts", "api", "simulator", "firmware",
-    "devservers", "bench", "dashboards", "tests", "tools",
+    "devservers", "bench", "dashboards", "tests", "tools", "deploy",
 })
 
 
@@ -50,8 +50,10 @@ RULES = (
          allowed=frozenset({"api.allocation"})),
     Rule("timeseries", "the ground floor: everything above may use it",
          forbidden=PROJECT - {"timeseries"}),
-    Rule("broker", "the ground floor: everything above may use it",
-         forbidden=PROJECT - {"broker"}),
+    Rule("broker", "the ground floor: everything above may use it (topic names from protocol)",
+         forbidden=PROJECT - {"broker", "protocol"}),
+    Rule("deploy", "the bootstrap runs before any service; it shares only the ground floor",
+         forbidden=PROJECT - {"deploy", "broker", "protocol", "timeseries"}),
 )
 
 STORE = "timeseries"

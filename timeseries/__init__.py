@@ -2,12 +2,16 @@
 
 The ground floor under the gateway, the api, the alerts, devservers and the
 benchmarks: the client (`client`), the line-protocol encoder (`lines`),
-InfluxQL quoting (`influxql`), the connection settings (`settings`) and the
-errors (`errors`). It imports nothing of the project."""
+InfluxQL quoting (`influxql`), the connection settings (`settings`), the
+errors (`errors`), the late-write markers that writers of late points leave
+for readers that cache (`arrivals`), the sorting of a partly refused batch
+(`partial`), and the retention policies and rollups that keep years of data
+fast (`rollup`). It imports nothing of the project."""
 
 from timeseries.client import InfluxClient, Series
 from timeseries.errors import InfluxError, InfluxPartialWrite, InfluxRejected, InfluxUnavailable
 from timeseries.influxql import quote_ident, quote_string, rfc3339, time_range
+from timeseries.partial import Refused, write_sorted
 from timeseries.settings import InfluxSettings
 
 __all__ = [
@@ -17,9 +21,11 @@ __all__ = [
     "InfluxRejected",
     "InfluxSettings",
     "InfluxUnavailable",
+    "Refused",
     "Series",
     "quote_ident",
     "quote_string",
     "rfc3339",
     "time_range",
+    "write_sorted",
 ]

@@ -51,8 +51,10 @@ def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def _error_text(response: httpx.Response) -> str:
+    """InfluxDB's own words: `error` in 1.x (and 3.x), `message` in 2.x."""
     try:
-        error = response.json().get("error")
+        body = response.json()
+        error = body.get("error") or body.get("message")
     except (ValueError, AttributeError):
         error = None
     return str(error) if error else response.text[:500]
@@ -61,7 +63,8 @@ def _error_text(response: httpx.Response) -> str:
 class InfluxClient:
     """Writes take millisecond times. Every failure is an InfluxError:
     InfluxUnavailable (retry later), InfluxRejected (do not), or its subclass
-    InfluxPartialWrite (some points of the batch were stored)."""
+    InfluxPartialWrite (some points of the batch were stored).
+    timeseries.partial.write_sorted tells the refused lines of a batch apart."""
 
     def __init__(self, settings: InfluxSettings, timeout_s: float | None = None) -> None:
         self.url = settings.influx_url.rstrip("/")
@@ -74,27 +77,39 @@ class InfluxClient:
         )
         self._write_params = {"db": self.database, "precision": "ms"}
 
-    def write(self, body: bytes) -> None:
-        """One prebuilt batch of lines (joined by newlines), in one request."""
-        response = self._send("POST", WRITE_PATH, params=self._write_params, content=body)
-        if response.status_code == 204:
+    def write(self, body: bytes, retention_policy: str = "") -> None:
+        """One prebuilt batch of lines (joined by newlines), in one request; into
+        the database's default retention policy, or the one named."""
+        params = self._write_params
+        if retention_policy:
+            params = {**params, "rp": retention_policy}
+        response = self._send("POST", WRITE_PATH, params=params, content=body)
+        status = response.status_code
+        if status == 204:
             return
-        if response.status_code == 400:
-            # Bad line protocol or a field type conflict: InfluxDB stored the
-            # other points of the batch when it says "partial write".
+        if status in (400, 422):
+            # Bad line protocol or a field type conflict. InfluxDB 1.x answers
+            # 400 "partial write: ..." when it stored the other points; 2.x and
+            # 3.x (v1 /write) answer 422 "failure writing points to database:
+            # partial write: ...". The whole error, which may quote the refused
+            # lines, is the detail (timeseries.partial reads it).
             error = _error_text(response)
-            if error.startswith("partial write"):
-                raise InfluxPartialWrite(f"InfluxDB refused part of the batch: {error}",
-                                         response.text[:500])
-            raise InfluxRejected(f"InfluxDB refused the batch: {error}", response.text[:500])
+            if status == 422 or error.startswith("partial write"):
+                raise InfluxPartialWrite(f"InfluxDB refused part of the batch: {error}", error)
+            raise InfluxRejected(f"InfluxDB refused the batch: {error}", error)
+        if status == 413:
+            # Over the server's max-body-size: smaller batches will pass.
+            raise InfluxRejected("InfluxDB refused the batch as too large",
+                                 f"HTTP 413: {_error_text(response)}")
         raise self._unavailable(response)
 
-    def write_lines(self, lines: Iterable[str], batch_lines: int = BATCH_LINES) -> int:
+    def write_lines(self, lines: Iterable[str], batch_lines: int = BATCH_LINES,
+                    retention_policy: str = "") -> int:
         """Lines in batches of `batch_lines`, each written as it fills; returns
         the lines written (nothing is sent for none)."""
         written = 0
         for chunk in batches(lines, batch_lines):
-            self.write("\n".join(chunk).encode())
+            self.write("\n".join(chunk).encode(), retention_policy)
             written += len(chunk)
         return written
 

@@ -10,13 +10,14 @@ import paho.mqtt.client as mqtt
 
 from alerts.delivery.message import Message
 from broker import MqttSettings, configure
+from broker.accounts import ALERTS_PREFIX
 
 
 class MqttChannel:
     def __init__(
         self,
         broker: MqttSettings,
-        prefix: str = "mf-alerts",
+        prefix: str = ALERTS_PREFIX,
         timeout: float = 10.0,
         name: str = "mqtt",
     ) -> None:

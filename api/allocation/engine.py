@@ -25,7 +25,7 @@ from .energy import COMMON, ESTIMATE_LIMIT, add_keyed, energy_pool, estimate_sha
 from .gaps import GapFill, fill_gaps
 from .keys import VACANCY, area_key
 from .pools import ExactPool, Line, money, qty
-from .reconcile import reconcile
+from .reconcile import BandCheck, band_checks, reconcile
 from .scenario import Scenario, ScenarioError, Session, band_of_slots
 from .statement import RoundedPool, Statement, round_pool, statements
 
@@ -44,6 +44,7 @@ class Split:
     alerts: tuple[Alert, ...]
     demand: Shares | None
     gap_fills: tuple[GapFill, ...] = field(default=())
+    checks: tuple[BandCheck, ...] = field(default=())
 
     @property
     def held(self) -> bool:
@@ -290,6 +291,7 @@ def allocate(scenario: Scenario, *, kernels: Kernels = FAST) -> Split:
         tuple(alerts),
         shares,
         tuple(usage.fills),
+        band_checks(s.bill.bands, rec, usage.main_by_band),
     )
 
 

@@ -6,6 +6,7 @@ Every problem raises ScenarioError with the field's path and what is wrong
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from fractions import Fraction
@@ -36,6 +37,12 @@ VACANCY_POLICIES = ("owner", "redistribute")
 # Entry names that the pools use for non-members; a member may not take them.
 RESERVED_IDS = frozenset({"base", "vacancy", "common"})
 _DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# Bounds far beyond any bill: a billion kWh, kW, m² or units of money, and a thousand
+# times that for counters in Wh (numbers past them only make the arithmetic slow or
+# overflow the demand game's packed integers).
+MAX_AMOUNT = 10**9
+MAX_COUNTER_WH = 10**12
+MAX_AMOUNT_CHARS = 40
 _ID = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,64}$")
 _BAND_KEYS = {"name", "kwh", "cost", "hours"}
 _MACHINE_KEYS = {
@@ -46,6 +53,12 @@ _SUBMETER_KEYS = {"unit", "rated_kw", "counter_wh"}
 
 
 # --- field readers ---------------------------------------------------------
+
+# What a message shows of a bad value: short, whatever was sent (a huge or deep value).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 40
+_show = _SHORT.repr
 
 
 def _fail(path: str, problem: str) -> ScenarioError:
@@ -73,7 +86,7 @@ def _req(obj: Mapping[str, Any], key: str, path: str) -> Any:
 def _check_keys(obj: Mapping[str, Any], allowed: set[str], path: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise _fail(path, f"unknown field '{unknown[0]}'")
+        raise _fail(path, f"unknown field {_show(unknown[0])}")
 
 
 def _objects(raw: Any, name: str, allowed: set[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -85,29 +98,37 @@ def _objects(raw: Any, name: str, allowed: set[str]) -> Iterator[tuple[str, Mapp
         yield path, obj
 
 
-def _number(value: Any, path: str, *, negative_ok: bool = False) -> Fraction:
+def _number(
+    value: Any, path: str, *, negative_ok: bool = False, limit: int = MAX_AMOUNT
+) -> Fraction:
     # Floats are refused: 0.1 in JSON is already inexact once parsed.
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _fail(path, f"expected a decimal string, got {value!r}")
+        raise _fail(path, f"expected a decimal string, got {_show(value)}")
+    if isinstance(value, int) and abs(value) > limit:
+        raise _fail(path, f"amount {_show(value)} beyond any bill (at most {limit})")
     text = str(value).strip()
+    if len(text) > MAX_AMOUNT_CHARS:  # before int(): thousands of digits cost, or raise
+        raise _fail(path, f"amount of {len(text)} characters, at most {MAX_AMOUNT_CHARS}")
     if not _DECIMAL.match(text):
-        raise _fail(path, f"malformed amount {value!r}")
+        raise _fail(path, f"malformed amount {_show(value)}")
     number = Fraction(int(text)) if text.isdigit() else Fraction(text)  # the fast common case
     if number < 0 and not negative_ok:
         raise _fail(path, f"negative amount {text}")
+    if abs(number) > limit:
+        raise _fail(path, f"amount {text} beyond any bill (at most {limit})")
     return number
 
 
 def _money(value: Any, path: str) -> Fraction:
     number = _number(value, path)
     if (number * 100).denominator != 1:
-        raise _fail(path, f"more than 2 decimals in {value!r}")
+        raise _fail(path, f"more than 2 decimals in {_show(value)}")
     return number
 
 
 def _ident(value: Any, path: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise _fail(path, f"malformed id {value!r}")
+        raise _fail(path, f"malformed id {_show(value)}")
     return value
 
 
@@ -132,16 +153,16 @@ def _date(value: Any, path: str) -> date:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise _fail(path, f"malformed date {value!r} (expected YYYY-MM-DD)") from None
+        raise _fail(path, f"malformed date {_show(value)} (expected YYYY-MM-DD)") from None
 
 
 def _time_of_day(value: Any, path: str) -> int:
     match = re.match(r"^(\d\d):(\d\d)$", value) if isinstance(value, str) else None
     if not match or int(match[1]) > 24 or int(match[2]) > 59:
-        raise _fail(path, f"malformed time {value!r} (expected HH:MM)")
+        raise _fail(path, f"malformed time {_show(value)} (expected HH:MM)")
     minute = int(match[1]) * 60 + int(match[2])
     if minute > 1440:
-        raise _fail(path, f"time {value!r} past 24:00")
+        raise _fail(path, f"time {_show(value)} past 24:00")
     return minute
 
 
@@ -151,9 +172,9 @@ def _timestamp(value: Any, path: str, origin: datetime) -> int:
             raise ValueError
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(path, f"malformed timestamp {value!r}") from None
+        raise _fail(path, f"malformed timestamp {_show(value)}") from None
     if moment.tzinfo is not None:
-        raise _fail(path, f"timestamp {value!r} has a zone; use the site's local time")
+        raise _fail(path, f"timestamp {_show(value)} has a zone; use the site's local time")
     delta = moment - origin
     seconds = delta.days * 86400 + delta.seconds
     # Truncated toward zero like int(delta.total_seconds()), without the float.
@@ -162,7 +183,7 @@ def _timestamp(value: Any, path: str, origin: datetime) -> int:
 
 def _int(value: Any, path: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(path, f"expected an integer in {low}..{high}, got {value!r}")
+        raise _fail(path, f"expected an integer in {low}..{high}, got {_show(value)}")
     return value
 
 
@@ -219,7 +240,7 @@ def _bill(data: Mapping[str, Any]) -> Bill:
         _check_keys(obj, {"cost", "method", "samples", "seed"}, "bill.demand")
         method = obj.get("method", "shapley")
         if method not in DEMAND_METHODS:
-            raise _fail("bill.demand.method", f"unknown method {method!r}")
+            raise _fail("bill.demand.method", f"unknown method {_show(method)}")
         demand = Demand(
             _money(_req(obj, "cost", "bill.demand"), "bill.demand.cost"),
             method,
@@ -240,7 +261,7 @@ def _units(data: Mapping[str, Any]) -> tuple[Unit, ...]:
             raise _fail(f"{path}.id", f"unit {uid} given twice")
         heated = obj.get("heated", True)
         if not isinstance(heated, bool):
-            raise _fail(f"{path}.heated", f"expected true or false, got {heated!r}")
+            raise _fail(f"{path}.heated", f"expected true or false, got {_show(heated)}")
         units.append(
             Unit(
                 uid,
@@ -280,12 +301,11 @@ def _leases(data: Mapping[str, Any], period: Period, units: tuple[Unit, ...]) ->
 def _band_table(raw: Any, path: str, bands: set[str]) -> Mapping[str, Mapping[str, Fraction]]:
     table: dict[str, Mapping[str, Fraction]] = {}
     for member, per_band in _obj(raw, path).items():
-        mpath = f"{path}.{member}"
-        _member(member, mpath)
+        mpath = f"{path}.{_member(member, path)}"
         row: dict[str, Fraction] = {}
         for band, kwh in _obj(per_band, mpath).items():
             if band not in bands:
-                raise _fail(mpath, f"unknown band '{band}' in {mpath}")
+                raise _fail(mpath, f"unknown band {_show(band)} in {mpath}")
             row[band] = _number(kwh, f"{mpath}.{band}")
         table[member] = MappingProxyType(row)
     return MappingProxyType(table)
@@ -298,7 +318,7 @@ def _intervals(raw: Any) -> tuple[Mapping[str, Fraction], ...]:
         row: dict[str, Fraction] = {}
         for player, kw in _obj(item, path).items():
             if player != "base":
-                _member(player, f"{path}.{player}")
+                _member(player, path)
             row[player] = _number(kw, f"{path}.{player}")
         intervals.append(MappingProxyType(row))
     return tuple(intervals)
@@ -326,12 +346,14 @@ def _counter(raw: Any, path: str, origin: datetime) -> tuple[Reading, ...]:
             raise _fail(f"{path}[{k}]", "time goes backwards")
         previous = at
         # Whole Wh, as the api sends them, skip the Fraction (the common case).
-        if type(wh) is int and wh >= 0:
+        if type(wh) is int and 0 <= wh <= MAX_COUNTER_WH:
             value: int | Fraction = wh
-        elif type(wh) is str and wh.isascii() and wh.isdigit():
-            value = int(wh)
+        elif type(wh) is str and len(wh) <= 13 and wh.isascii() and wh.isdigit():
+            value = int(wh)  # at most 13 digits: under 10**13, checked below
+            if value > MAX_COUNTER_WH:
+                raise _fail(f"{path}[{k}][1]", f"counter {wh} Wh beyond any meter")
         else:
-            value = _number(wh, f"{path}[{k}][1]")
+            value = _number(wh, f"{path}[{k}][1]", limit=MAX_COUNTER_WH)
         readings.append(Reading(at, value))
     return tuple(readings)
 
@@ -407,7 +429,7 @@ def _heating(data: Mapping[str, Any], units: tuple[Unit, ...]) -> Heating | None
         known = {u.id for u in units if u.heated}
         for uid in raw:
             if uid not in known:
-                raise _fail("heating.heat_meters_kwh", f"unknown heated unit {uid}")
+                raise _fail("heating.heat_meters_kwh", f"unknown heated unit {_show(uid)}")
         missing = sorted(known - set(raw))
         if missing:
             raise _fail("heating.heat_meters_kwh", f"no reading for heated unit {missing[0]}")
@@ -438,7 +460,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
     leases = _leases(data, period, units)
     policy = data.get("vacancy_policy", "owner")
     if policy not in VACANCY_POLICIES:
-        raise _fail("vacancy_policy", f"unknown policy {policy!r}")
+        raise _fail("vacancy_policy", f"unknown policy {_show(policy)}")
     intervals = None
     if data.get("demand_intervals_kw") is not None:
         intervals = _intervals(data["demand_intervals_kw"])

@@ -91,3 +91,35 @@ def reconcile(
         remainder,
         tuple(alerts),
     )
+
+
+@dataclass(frozen=True)
+class BandCheck:
+    """One band of the bill against what the members were attributed and what the
+    building's main meter counted: what the treasurer reviews."""
+
+    band: str
+    bill_kwh: Fraction
+    measured_kwh: Fraction
+    estimated_kwh: Fraction
+    main_meter_kwh: Fraction | None  # None: no main meter in the input
+    factor: Fraction  # the scale applied to the members' kWh (1: none)
+
+
+def band_checks(
+    bands: Sequence[Band], rec: Reconciled, main_meter: Mapping[str, Fraction] | None
+) -> tuple[BandCheck, ...]:
+    def total(table: Table, band: str) -> Fraction:
+        return sum((row.get(band, Fraction(0)) for row in table.values()), Fraction(0))
+
+    return tuple(
+        BandCheck(
+            band.name,
+            band.kwh,
+            total(rec.measured, band.name),
+            total(rec.estimated, band.name),
+            None if main_meter is None else main_meter.get(band.name, Fraction(0)),
+            rec.factor.get(band.name, Fraction(1)),
+        )
+        for band in bands
+    )

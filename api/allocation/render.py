@@ -77,6 +77,19 @@ def split_to_dict(split: Split) -> dict[str, Any]:
             ],
         },
     }
+    result["reconciliation"] = [
+        {
+            "band": c.band,
+            "bill_kwh": decimal_str(c.bill_kwh, 3),
+            "measured_kwh": decimal_str(c.measured_kwh, 3),
+            "estimated_kwh": decimal_str(c.estimated_kwh, 3),
+            "main_meter_kwh": (
+                None if c.main_meter_kwh is None else decimal_str(c.main_meter_kwh, 3)
+            ),
+            "factor": decimal_str(c.factor),
+        }
+        for c in split.checks
+    ]
     if split.demand is not None:
         result["demand"] = {
             "method": split.demand.method,

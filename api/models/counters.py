@@ -30,3 +30,17 @@ class CounterWatermark(Base):
         ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
     )
     until_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CounterLateWrite(Base):
+    """The late-write marker (timeseries.arrivals) of a device and UTC day as the
+    cache last acted on it: a marker with another value means points of that day
+    were written since, and the cached slots of that day are read again."""
+
+    __tablename__ = "counter_late_write"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    day_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    written_ms: Mapped[int] = mapped_column(BigInteger)

@@ -26,6 +26,8 @@ class Device(Base):
     # node, allocated inside the transaction that builds it: versions only grow.
     downlink_version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Retired: its broker login is disabled; the row stays for the record.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Machine(Base):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from alerts.models import Alert
 from alerts.schemas import AlertDetail, AlertPublic
-from api.deps import Manager, SessionDep, Staff, WorkDep
+from api.deps import IdPath, Manager, SessionDep, Staff, WorkDep
 from api.services import alerts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -33,10 +33,10 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
-def get_alert(alert_id: int, _: Staff, session: SessionDep) -> Alert:
+def get_alert(alert_id: IdPath, _: Staff, session: SessionDep) -> Alert:
     return alerts.get_alert(session, alert_id)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertDetail)
-def acknowledge(alert_id: int, _: Manager, work: WorkDep) -> Alert:
+def acknowledge(alert_id: IdPath, _: Manager, work: WorkDep) -> Alert:
     return alerts.acknowledge(work, alert_id)

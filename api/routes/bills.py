@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, SiteDep, Staff, Treasurer, WorkDep
+from api.deps import IdPath, SessionDep, SiteDep, Staff, Treasurer, WorkDep
 from api.models import ElectricityBill, GasBill, Tariff
 from api.schemas.bills import (
+    BillClose,
     BillCreate,
     BillPublic,
     GasBillCreate,
@@ -35,7 +36,7 @@ def list_bills(_: Staff, session: SessionDep, site: SiteDep) -> list[Electricity
 
 
 @router.get("/bills/{bill_id}", response_model=BillPublic)
-def get_bill(bill_id: int, _: Staff, session: SessionDep) -> ElectricityBill:
+def get_bill(bill_id: IdPath, _: Staff, session: SessionDep) -> ElectricityBill:
     return bills.get_bill(session, bill_id)
 
 
@@ -45,8 +46,12 @@ def create_bill(body: BillCreate, _: Treasurer, work: WorkDep) -> ElectricityBil
 
 
 @router.post("/bills/{bill_id}/close", response_model=BillPublic)
-def close_bill(bill_id: int, _: Treasurer, work: WorkDep) -> ElectricityBill:
-    return bills.close_bill(work, bill_id)
+def close_bill(
+    bill_id: IdPath, _: Treasurer, work: WorkDep, body: BillClose | None = None
+) -> ElectricityBill:
+    """409 without a split, or when the latest split is held and the body has no
+    `override_held` reason."""
+    return bills.close_bill(work, bill_id, body)
 
 
 @router.get("/gas-bills", response_model=list[GasBillPublic])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, Manager, SessionDep, SiteDep, Staff, WorkDep
+from api.deps import CurrentUser, IdPath, Manager, SessionDep, SiteDep, Staff, WorkDep
 from api.models import Machine, Training
 from api.schemas.machines import (
     AclPublic,
@@ -30,12 +30,12 @@ def create_machine(body: MachineCreate, _: Manager, work: WorkDep) -> Machine:
 
 
 @router.patch("/machines/{machine_id}", response_model=MachinePublic)
-def update_machine(machine_id: int, body: MachineUpdate, _: Manager, work: WorkDep) -> Machine:
+def update_machine(machine_id: IdPath, body: MachineUpdate, _: Manager, work: WorkDep) -> Machine:
     return machines.update_machine(work, machine_id, body)
 
 
 @router.get("/machines/{machine_id}/acl", response_model=AclPublic)
-def machine_acl(machine_id: int, _: Staff, session: SessionDep, site: SiteDep) -> AclPublic:
+def machine_acl(machine_id: IdPath, _: Staff, session: SessionDep, site: SiteDep) -> AclPublic:
     return machines.machine_acl(session, site, machine_id)
 
 
@@ -50,5 +50,5 @@ def grant_training(body: TrainingCreate, _: Manager, work: WorkDep) -> Training:
 
 
 @router.delete("/trainings/{training_id}", response_model=TrainingPublic)
-def revoke_training(training_id: int, _: Manager, work: WorkDep) -> Training:
+def revoke_training(training_id: IdPath, _: Manager, work: WorkDep) -> Training:
     return machines.revoke_training(work, training_id)

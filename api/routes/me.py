@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, InfluxDep, SessionDep, SiteDep, Staff
+from api.deps import CurrentUser, IdQuery, InfluxDep, SessionDep, SiteDep, Staff
 from api.schemas.machines import SessionPublic
 from api.services import audit, members, statements, usage
 
@@ -20,7 +20,7 @@ def list_sessions(
     session: SessionDep,
     site: SiteDep,
     influx: InfluxDep,
-    member_id: int | None = None,
+    member_id: IdQuery = None,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[SessionPublic]:
@@ -40,5 +40,7 @@ def my_statements(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]
 
 
 @router.get("/audit")
-def audit_log(_: Staff, session: SessionDep, limit: int = 200) -> list[dict[str, Any]]:
+def audit_log(
+    _: Staff, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
     return audit.recent(session, limit)

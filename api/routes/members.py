@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, Manager, SessionDep, SiteDep, Staff, WorkDep
+from api.deps import CurrentUser, IdPath, Manager, SessionDep, SiteDep, Staff, WorkDep
 from api.models import Member
 from api.schemas.people import MemberCreate, MemberPublic, MemberUpdate
 from api.services import members
@@ -18,7 +18,7 @@ def list_members(_: Staff, session: SessionDep, site: SiteDep) -> list[Member]:
 
 
 @router.get("/{member_id}", response_model=MemberPublic)
-def get_member(member_id: int, user: CurrentUser, session: SessionDep) -> Member:
+def get_member(member_id: IdPath, user: CurrentUser, session: SessionDep) -> Member:
     return members.get_member(session, user, member_id)
 
 
@@ -28,5 +28,5 @@ def create_member(body: MemberCreate, _: Manager, work: WorkDep) -> Member:
 
 
 @router.patch("/{member_id}", response_model=MemberPublic)
-def update_member(member_id: int, body: MemberUpdate, _: Manager, work: WorkDep) -> Member:
+def update_member(member_id: IdPath, body: MemberUpdate, _: Manager, work: WorkDep) -> Member:
     return members.update_member(work, member_id, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, SiteDep, Staff, Treasurer, WorkDep
+from api.deps import IdPath, SessionDep, SiteDep, Staff, Treasurer, WorkDep
 from api.models import Lease, Unit
 from api.schemas.spaces import (
     LeaseCreate,
@@ -30,7 +30,7 @@ def create_unit(body: UnitCreate, _: Treasurer, work: WorkDep) -> Unit:
 
 
 @router.patch("/units/{unit_id}", response_model=UnitPublic)
-def update_unit(unit_id: int, body: UnitUpdate, _: Treasurer, work: WorkDep) -> Unit:
+def update_unit(unit_id: IdPath, body: UnitUpdate, _: Treasurer, work: WorkDep) -> Unit:
     return spaces.update_unit(work, unit_id, body)
 
 
@@ -45,5 +45,5 @@ def create_lease(body: LeaseCreate, _: Treasurer, work: WorkDep) -> Lease:
 
 
 @router.patch("/leases/{lease_id}", response_model=LeasePublic)
-def update_lease(lease_id: int, body: LeaseUpdate, _: Treasurer, work: WorkDep) -> Lease:
+def update_lease(lease_id: IdPath, body: LeaseUpdate, _: Treasurer, work: WorkDep) -> Lease:
     return spaces.update_lease(work, lease_id, body)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Response
 
-from api.deps import CurrentUser, InfluxDep, SessionDep, SiteDep, Staff, Treasurer, WorkDep
+from api.deps import CurrentUser, IdPath, InfluxDep, SessionDep, SiteDep, Staff, Treasurer, WorkDep
 from api.schemas.bills import SplitPublic, SplitRequest, SplitSummary
 from api.services import splits, statements
 
@@ -21,7 +21,7 @@ def split_preview(_: Staff, scenario: dict[str, Any] = Body(...)) -> dict[str, A
 
 @router.post("/bills/{bill_id}/splits", response_model=SplitPublic, status_code=201)
 def create_split(
-    bill_id: int,
+    bill_id: IdPath,
     _: Treasurer,
     work: WorkDep,
     influx: InfluxDep,
@@ -31,17 +31,17 @@ def create_split(
 
 
 @router.get("/bills/{bill_id}/splits", response_model=list[SplitSummary])
-def list_splits(bill_id: int, _: Staff, session: SessionDep) -> list[SplitSummary]:
+def list_splits(bill_id: IdPath, _: Staff, session: SessionDep) -> list[SplitSummary]:
     return splits.list_splits(session, bill_id)
 
 
 @router.get("/splits/{run_id}", response_model=SplitPublic)
-def get_split(run_id: int, _: Treasurer, session: SessionDep) -> SplitPublic:
+def get_split(run_id: IdPath, _: Treasurer, session: SessionDep) -> SplitPublic:
     return splits.public(splits.get_run(session, run_id))
 
 
 @router.get("/splits/{run_id}/csv")
-def split_csv(run_id: int, _: Treasurer, session: SessionDep) -> Response:
+def split_csv(run_id: IdPath, _: Treasurer, session: SessionDep) -> Response:
     run = splits.get_run(session, run_id)
     return Response(
         run.csv,
@@ -52,14 +52,14 @@ def split_csv(run_id: int, _: Treasurer, session: SessionDep) -> Response:
 
 @router.get("/splits/{run_id}/statements/{member_id}")
 def get_statement(
-    run_id: int, member_id: int, user: CurrentUser, session: SessionDep
+    run_id: IdPath, member_id: IdPath, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return statements.statement_view(session, user, run_id, member_id)
 
 
 @router.get("/splits/{run_id}/statements/{member_id}/pdf")
 def get_statement_pdf(
-    run_id: int, member_id: int, user: CurrentUser, session: SessionDep, site: SiteDep
+    run_id: IdPath, member_id: IdPath, user: CurrentUser, session: SessionDep, site: SiteDep
 ) -> Response:
     pdf = statements.statement_pdf_of(session, user, site, run_id, member_id)
     return Response(

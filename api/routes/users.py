@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Admin, SessionDep, WorkDep
+from api.deps import Admin, IdPath, SessionDep, WorkDep
 from api.models import User
 from api.schemas.people import UserCreate, UserPublic, UserUpdate
 from api.services import users
@@ -23,7 +23,7 @@ def create_user(body: UserCreate, _: Admin, work: WorkDep) -> User:
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, body: UserUpdate, _: Admin, work: WorkDep) -> User:
+def update_user(user_id: IdPath, body: UserUpdate, _: Admin, work: WorkDep) -> User:
     """Change a login's role, member, password or active flag; a deactivated or
     re-passworded login loses its tokens."""
     return users.update_user(work, user_id, body)

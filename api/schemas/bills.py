@@ -1,11 +1,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from api.schemas.common import Code, Money, NonNegative, Public, Strict
+from api.schemas.common import (
+    MAX_BANDS,
+    MAX_MEMBERS,
+    MAX_SLOTS,
+    AmountText,
+    Code,
+    Id,
+    Money,
+    NonNegative,
+    Public,
+    Strict,
+)
 
 DemandMethod = Literal["shapley", "coincident_peak"]
 VacancyPolicy = Literal["owner", "redistribute"]
@@ -15,7 +26,7 @@ _HHMM = r"^([01]\d|2[0-4]):[0-5]\d$"
 class BandHours(Strict):
     from_: str = Field(alias="from", pattern=_HHMM)
     to: str = Field(pattern=_HHMM)
-    weekdays: list[int] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1)
+    weekdays: list[int] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7)
 
     @model_validator(mode="after")
     def _order(self) -> BandHours:
@@ -33,7 +44,7 @@ class TariffBand(Strict):
 
 class TariffCreate(Strict):
     name: str = Field(min_length=1, max_length=64)
-    bands: list[TariffBand] = Field(min_length=1)
+    bands: list[TariffBand] = Field(min_length=1, max_length=MAX_BANDS)
     demand_method: DemandMethod = "shapley"
 
     @model_validator(mode="after")
@@ -58,10 +69,10 @@ class BandAmount(Strict):
 
 
 class BillCreate(Strict):
-    tariff_id: int
+    tariff_id: Id
     period_start: date
     period_end: date  # inclusive
-    bands: list[BandAmount] = Field(min_length=1)
+    bands: list[BandAmount] = Field(min_length=1, max_length=MAX_BANDS)
     demand_cost: Money = Field(default=0)  # type: ignore[assignment]
     fixed_cost: Money = Field(default=0)  # type: ignore[assignment]
     vacancy_policy: VacancyPolicy = "owner"
@@ -106,6 +117,20 @@ class BillPublic(Public):
     created_at: datetime
 
 
+class BillClose(Strict):
+    """Closing a bill. `override_held`: close it although its latest split is held,
+    for this reason (kept in the audit log)."""
+
+    override_held: str | None = Field(default=None, max_length=500)
+
+    @field_validator("override_held")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("give the reason for closing over the hold")
+        return value.strip() if value is not None else None
+
+
 class GasBillCreate(Strict):
     period_start: date
     period_end: date
@@ -134,8 +159,20 @@ class GasBillPublic(Public):
 class ManualReadings(Strict):
     """Readings typed in (e.g. meters read by hand) instead of read from InfluxDB."""
 
-    metered_kwh: dict[str, dict[str, str]] | None = None
-    demand_intervals_kw: list[dict[str, str]] | None = None
+    metered_kwh: (
+        Annotated[
+            dict[Code, Annotated[dict[Code, AmountText], Field(max_length=MAX_BANDS)]],
+            Field(max_length=MAX_MEMBERS),
+        ]
+        | None
+    ) = None
+    demand_intervals_kw: (
+        Annotated[
+            list[Annotated[dict[Code, AmountText], Field(max_length=MAX_MEMBERS + 1)]],
+            Field(max_length=MAX_SLOTS),
+        ]
+        | None
+    ) = None
 
 
 class SplitRequest(Strict):

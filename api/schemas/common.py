@@ -8,6 +8,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+# A row id: PostgreSQL's integer column ends at 2**31 - 1.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Size bounds of the lists a request may carry: bands of a tariff, members of a site,
+# 15-minute slots of a year.
+MAX_BANDS = 24
+MAX_MEMBERS = 1000
+MAX_SLOTS = 366 * 96
+# An amount typed as text (manual readings): digits, a point, a sign.
+AmountText = Annotated[str, Field(max_length=40)]
 # The ids the split engine accepts for members, units and machines.
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@/+-]{1,64}$")]
 # Device names are MQTT topic segments (protocol.wire.check_name).

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas.common import Code, DeviceName, Public, Strict
+from api.schemas.common import Code, DeviceName, Id, Public, Strict
 
 DeviceRole = Literal["machine", "heating", "meter"]
 
@@ -20,6 +20,7 @@ class DevicePublic(Public):
     name: str
     role: str
     created_at: datetime
+    revoked_at: datetime | None = None
 
 
 class DeviceCredentials(DevicePublic):
@@ -29,11 +30,27 @@ class DeviceCredentials(DevicePublic):
     mqtt_password: str
 
 
+class NodeWifi(Strict):
+    ssid: str = Field(max_length=32)
+    password: str = Field(default="", max_length=64)
+
+
+class NodeConfigRequest(Strict):
+    """What the admin adds to a node's config: the Wi-Fi (else the api's
+    API_NODE_WIFI_* settings) and firmware settings of the node (firmware/config.py:
+    e.g. `telemetry_s`, a heating node's `sensors`, `{"pins": {"relay": -1}}` for a
+    machine without interlock). The site, device, role, broker login and badge key
+    are the api's."""
+
+    wifi: NodeWifi | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
 class MachineCreate(Strict):
     code: Code
     name: str = Field(default="", max_length=200)
     kind: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
-    device_id: int | None = None
+    device_id: Id | None = None
     rated_power_w: int = Field(gt=0, le=10_000_000)
     grace_minutes: int = Field(default=0, ge=0, le=1440)
 
@@ -41,7 +58,7 @@ class MachineCreate(Strict):
 class MachineUpdate(Strict):
     name: str | None = Field(default=None, max_length=200)
     kind: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:@/+-]*$")
-    device_id: int | None = None
+    device_id: Id | None = None
     rated_power_w: int | None = Field(default=None, gt=0, le=10_000_000)
     grace_minutes: int | None = Field(default=None, ge=0, le=1440)
 
@@ -58,8 +75,8 @@ class MachinePublic(Public):
 
 
 class TrainingCreate(Strict):
-    member_id: int
-    machine_id: int
+    member_id: Id
+    machine_id: Id
     expires_on: date | None = None
 
 

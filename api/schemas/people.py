@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import Code, Public, Strict
+from api.schemas.common import Code, DeviceName, Id, Public, Strict
 
 MemberKind = Literal["company", "person"]
 Role = Literal["member", "coordinator", "treasurer", "admin"]
@@ -42,7 +42,7 @@ class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=200)
     role: Role = "member"
-    member_id: int | None = None
+    member_id: Id | None = None
 
 
 class UserPublic(Public):
@@ -54,8 +54,8 @@ class UserPublic(Public):
 
 
 class TokenRequest(Strict):
-    username: str
-    password: str
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
 
 
 class TokenPublic(Public):
@@ -66,9 +66,19 @@ class TokenPublic(Public):
 
 
 class BadgeCreate(Strict):
-    member_id: int
+    member_id: Id
     # The card UID as the reader prints it ("04:A2:1B:..."); hashed, then forgotten.
     uid: str = Field(min_length=2, max_length=64, pattern=r"^[0-9A-Fa-f: ]+$")
+    kind: BadgeKind = "personal"
+    holder: str = Field(default="", max_length=200)
+
+
+class TappedBadgeCreate(Strict):
+    """Enrol the card just tapped on a node: the node refused it and reported its
+    hash in a `badge` event; the newest such unknown card is enrolled."""
+
+    member_id: Id
+    device: DeviceName
     kind: BadgeKind = "personal"
     holder: str = Field(default="", max_length=200)
 
@@ -86,5 +96,5 @@ class BadgePublic(Public):
 class UserUpdate(Strict):
     password: str | None = Field(default=None, min_length=8, max_length=200)
     role: Role | None = None
-    member_id: int | None = None
+    member_id: Id | None = None
     active: bool | None = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from api.schemas.common import Code, NonNegative, Public, Strict
+from api.schemas.common import Code, Id, NonNegative, Public, Strict
 
 
 class UnitCreate(Strict):
@@ -28,8 +28,8 @@ class UnitPublic(Public):
 
 
 class LeaseCreate(Strict):
-    unit_id: int
-    member_id: int
+    unit_id: Id
+    member_id: Id
     start: date
     end: date | None = None  # inclusive; open-ended when absent
 

@@ -164,11 +164,12 @@ Expected = tuple[Device, Machine | None, list[str]]
 
 def _expected(session: Session, site: Site, today: date) -> list[Expected]:
     """What the database says each machine node must hold: its machine's
-    list, or an empty one for a node that serves no machine."""
+    list, or an empty one for a node that serves no machine. A retired device
+    has no broker login: nothing of it is compared or republished."""
     rows = session.execute(
         select(Device, Machine)
         .outerjoin(Machine, Machine.device_id == Device.id)
-        .where(Device.site_id == site.id, Device.role == "machine")
+        .where(Device.site_id == site.id, Device.role == "machine", Device.revoked_at.is_(None))
         .order_by(Device.name)
     ).all()
     return [

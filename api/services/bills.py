@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import BillBand, ElectricityBill, GasBill, Site, Tariff
-from api.schemas.bills import BillCreate, GasBillCreate, TariffCreate
+from api.schemas.bills import BillClose, BillCreate, GasBillCreate, TariffCreate
 from api.services.audit import snapshot
 from api.services.errors import Conflict, Invalid
 from api.services.records import add_row, get
+from api.services.splits import hold_reasons, latest_run
 from api.services.work import Work
 
 
@@ -88,14 +89,45 @@ def create_bill(work: Work, body: BillCreate) -> ElectricityBill:
     return bill
 
 
-def close_bill(work: Work, bill_id: int) -> ElectricityBill:
-    """A closed bill's splits never change again."""
+def close_bill(work: Work, bill_id: int, body: BillClose | None = None) -> ElectricityBill:
+    """A closed bill's splits never change again, and its latest split is the one
+    its members are sent. So a bill without a split is not closed, nor one whose
+    latest split is held (its members would never see a statement) unless the
+    request overrides the hold with a reason: the override goes to the audit log
+    with the closing, and the members then see that split."""
     bill = get(work.session, ElectricityBill, bill_id, "bill")
     if bill.closed_at is not None:
         raise Conflict(f"bill {bill_id} was closed at {bill.closed_at}")
+    run = latest_run(work.session, bill.id)
+    if run is None:
+        raise Conflict(
+            f"bill {bill_id} has no split: run one first (POST /bills/{bill_id}/splits, or "
+            f"`python -m api.cli run-split {bill_id}`); its latest split is what its members "
+            "are sent when it is closed"
+        )
+    reasons = hold_reasons(run)
+    override = body.override_held if body is not None else None
+    if reasons and override is None:
+        raise Conflict(
+            f"bill {bill_id}: its latest split {run.id} is held ({'; '.join(reasons)}), so its "
+            "members get no statement. Check the meters and readings and run the split again, "
+            f'or close it over the hold with a reason: {{"override_held": "<reason>"}} in the '
+            f'request body, or `python -m api.cli close-bill {bill_id} --override-held "<reason>"`'
+        )
+    if override is not None and not reasons:
+        raise Conflict(
+            f"bill {bill_id}: its latest split {run.id} is not held; close it without an override"
+        )
     before = snapshot(bill)
     bill.closed_at = datetime.now(UTC)
     work.audit.updated(bill, before)
+    if override is not None:
+        work.audit.record(
+            "override_held",
+            "electricity_bill",
+            bill.id,
+            after={"split_id": run.id, "reason": override, "held_because": reasons},
+        )
     work.session.commit()
     return bill
 

@@ -9,7 +9,7 @@ import time
 from api.models import Device
 from api.schemas.machines import CommandCreate, CommandSent
 from api.services.downlink import next_version
-from api.services.errors import Unavailable
+from api.services.errors import Conflict, Unavailable
 from api.services.mqtt import PublishError
 from api.services.records import get
 from api.services.work import Work
@@ -19,6 +19,8 @@ from protocol import wire
 def send_command(work: Work, device_id: int, body: CommandCreate) -> CommandSent:
     session, push = work.session, work.acl
     device = get(session, Device, device_id, "device")
+    if device.revoked_at is not None:
+        raise Conflict(f"device {device.name} was retired at {device.revoked_at}")
     if push.publisher is None:
         raise Unavailable("no broker connection: the command was not sent")
     args = {"ms": int(time.time() * 1000)} if body.op == "time" else dict(body.args)

@@ -1,26 +1,46 @@
 """Machine counters per 15-minute slot, cached in SQL so that a split does not
 rescan a year of 1-minute points in InfluxDB each time.
 
-Slots older than SETTLE (late data: nodes replay their outbox after an
-outage) are copied once, compacted (only where the counter changes, plus the
-ends of flat runs: the split is the same, see split_input.compact); newer
-slots are always read live. A replay older than SETTLE needs `python -m
-api.cli refresh-counters --rebuild`."""
+Slots older than SETTLE are copied, compacted (only where the counter changes,
+plus the ends of flat runs and of each UTC day: the split is the same, see
+compact); newer slots are always read live. Points that arrive after their
+slot was copied (a node replaying its outbox, the gateway draining its spool)
+leave a late-write marker per device and day (timeseries.arrivals); every
+refresh, and so every split, reads the markers first and copies again the
+cached days whose marker changed. The day ends kept by the compaction make a
+day replaceable on its own."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from api.models import CounterSlot, CounterWatermark, Device, Site
+from api.models import CounterLateWrite, CounterSlot, CounterWatermark, Device, Site
 from api.services.errors import Unavailable
-from timeseries import InfluxClient, InfluxError, quote_string, rfc3339
+from timeseries import (
+    InfluxClient,
+    InfluxError,
+    arrivals,
+    quote_ident,
+    quote_string,
+    rfc3339,
+    rollup,
+)
+from timeseries.rollup import ROLLUP_15M
+
+log = logging.getLogger(__name__)
 
 SLOT_MS = 15 * 60_000
+DAY_MS = arrivals.DAY_MS
+# Longer than arrivals.LATE_MS: a point written later than that leaves a marker,
+# one written sooner is in InfluxDB before its slot is copied (the margin is for
+# the clocks of the gateway and the api, which may differ).
 SETTLE = timedelta(days=2)
 # Before the first refresh: how far back InfluxDB is read (a bill covers at most a year).
 HISTORY = timedelta(days=400)
@@ -40,6 +60,24 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return kept
 
 
+def slot_day(slot_end_ms: int) -> int:
+    """The UTC day (its start, ms) whose points a slot holds."""
+    return arrivals.day_start(slot_end_ms - SLOT_MS)
+
+
+def compact_days(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """compact() within each UTC day: the first and last reading of every day are
+    kept, so that one day can be copied again alone and its neighbours' readings
+    still hold everything the split needs."""
+    kept: list[tuple[int, int]] = []
+    first = 0
+    for i in range(1, len(points) + 1):
+        if i == len(points) or slot_day(points[i][0]) != slot_day(points[first][0]):
+            kept.extend(compact(points[first:i]))
+            first = i
+    return kept
+
+
 def query_counters(
     reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
@@ -53,11 +91,16 @@ def query_counters(
         + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
         + ' GROUP BY time(15m), "device" fill(none)'
     )
-    out: dict[str, list[tuple[int, int]]] = {}
-    for series in reader.query(query):
-        # InfluxDB labels a bucket with its start; its last reading lies before the end.
-        out[series.tags["device"]] = [(int(t) + SLOT_MS, int(v)) for t, v in series.values]
-    return out
+    slots: dict[str, dict[int, int]] = {}
+    # Raw readings first; where raw ones are gone (bounded retention) the 15-minute
+    # rollup holds the same last reading per slot, so the split stays exact.
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
+        found = slots.setdefault(series.tags["device"], {})
+        for t, v in series.values:
+            # InfluxDB labels a bucket with its start; its last reading lies before the end.
+            found.setdefault(int(t) + SLOT_MS, int(v))
+    return {device: sorted(found.items()) for device, found in slots.items()}
 
 
 def _settled(now: datetime) -> int:
@@ -69,16 +112,22 @@ def _settled(now: datetime) -> int:
 _refresh_lock = threading.Lock()
 
 
+class Refreshed(NamedTuple):
+    rows: int  # slot rows written (new slots and days copied again)
+    late_days: int  # cached (device, day)s copied again after late writes
+
+
 def refresh(
     session: Session,
     reader: InfluxClient,
     site: str,
     devices: Sequence[Device],
     now: datetime | None = None,
-) -> int:
-    """Copy settled slots newer than each device's watermark; returns rows added.
-    The caller commits; another process refreshing at the same moment makes that
-    commit fail on the primary key, which the caller may ignore."""
+) -> Refreshed:
+    """Copy again the cached days that were written late, then the settled slots
+    newer than each device's watermark. The caller commits; another process
+    refreshing at the same moment makes that commit fail on the primary key,
+    which the caller may ignore."""
     with _refresh_lock:
         return _refresh(session, reader, site, devices, now)
 
@@ -89,9 +138,9 @@ def _refresh(
     site: str,
     devices: Sequence[Device],
     now: datetime | None,
-) -> int:
+) -> Refreshed:
     if not devices:
-        return 0
+        return Refreshed(0, 0)
     until = _settled(now or datetime.now(UTC))
     marks = {
         m.device_id: m
@@ -99,26 +148,119 @@ def _refresh(
             select(CounterWatermark).where(CounterWatermark.device_id.in_([d.id for d in devices]))
         )
     }
+    # The markers before any point: whatever a marker announces was stored before it.
+    late = _late_days(session, reader, site, devices, marks)
+    rows = _copy_again(session, reader, site, devices, marks, late)
     default = until - int(HISTORY.total_seconds() * 1000)
     start = min(marks[d.id].until_ms if d.id in marks else default for d in devices)
-    if start >= until:
-        return 0
-    # Both ends are slot boundaries: every bucket read is whole (labelled by its end).
-    found = query_counters(reader, site, [d.name for d in devices], _dt(start), _dt(until))
-    added = 0
-    for device in devices:
-        mark = marks.get(device.id)
-        since = mark.until_ms if mark else default
-        rows = [(t, wh) for t, wh in found.get(device.name, []) if since < t <= until]
-        for t, wh in compact(rows):
-            session.add(CounterSlot(device_id=device.id, slot_end_ms=t, wh=wh))
-            added += 1
-        if mark is None:
-            session.add(CounterWatermark(device_id=device.id, until_ms=until))
-        else:
-            mark.until_ms = until
+    if start < until:
+        # Both ends are slot boundaries: every bucket read is whole (labelled by its end).
+        found = query_counters(reader, site, [d.name for d in devices], _dt(start), _dt(until))
+        for device in devices:
+            mark = marks.get(device.id)
+            since = mark.until_ms if mark else default
+            kept = compact_days([(t, wh) for t, wh in found.get(device.name, []) if since < t])
+            rows += _store(session, device.id, kept)
+            if mark is None:
+                session.add(CounterWatermark(device_id=device.id, until_ms=until))
+            else:
+                mark.until_ms = until
     session.flush()
-    return added
+    return Refreshed(rows, sum(len(days) for days in late.values()))
+
+
+def _late_days(
+    session: Session,
+    reader: InfluxClient,
+    site: str,
+    devices: Sequence[Device],
+    marks: dict[int, CounterWatermark],
+) -> dict[int, list[int]]:
+    """Per device id, the cached days whose late-write marker is new or changed
+    since the last refresh; the markers are remembered as seen."""
+    by_name = {d.name: d for d in devices}
+    by_id = {d.id: d for d in devices}
+    seen = {
+        (row.device_id, row.day_ms): row
+        for row in session.scalars(
+            select(CounterLateWrite).where(CounterLateWrite.device_id.in_(list(by_id)))
+        )
+    }
+    query = (
+        f"SELECT {quote_ident(arrivals.FIELD)} FROM {quote_ident(arrivals.MEASUREMENT)}"
+        f' WHERE "site" = {quote_string(site)} AND ('
+        + " OR ".join(f'"device" = {quote_string(name)}' for name in sorted(by_name))
+        + ') GROUP BY "device"'
+    )
+    late: dict[int, list[int]] = {}
+    for series in reader.query(query):
+        device = by_name.get(series.tags["device"])
+        if device is None:
+            continue
+        for day_value, written_value in series.values:
+            day, written = int(day_value), int(written_value)
+            row = seen.get((device.id, day))
+            if row is None:
+                session.add(CounterLateWrite(device_id=device.id, day_ms=day, written_ms=written))
+            elif row.written_ms != written:
+                row.written_ms = written
+            else:
+                continue
+            mark = marks.get(device.id)
+            if mark is not None and day < mark.until_ms:
+                late.setdefault(device.id, []).append(day)
+    return late
+
+
+def _copy_again(
+    session: Session,
+    reader: InfluxClient,
+    site: str,
+    devices: Sequence[Device],
+    marks: dict[int, CounterWatermark],
+    late: dict[int, list[int]],
+) -> int:
+    """Replace the cached slots of each late (device, day) with what InfluxDB holds
+    now; one query per run of consecutive days. Returns the rows written."""
+    names = {d.id: d.name for d in devices}
+    rows = 0
+    for first, last in _runs({day for days in late.values() for day in days}):
+        ids = [i for i, days in late.items() if any(first <= d <= last for d in days)]
+        end = min(last + DAY_MS, max(marks[i].until_ms for i in ids))
+        found = query_counters(reader, site, [names[i] for i in ids], _dt(first), _dt(end))
+        for i in ids:
+            for day in sorted(d for d in late[i] if first <= d <= last):
+                upper = min(day + DAY_MS, marks[i].until_ms)
+                session.execute(
+                    delete(CounterSlot).where(
+                        CounterSlot.device_id == i,
+                        CounterSlot.slot_end_ms > day,
+                        CounterSlot.slot_end_ms <= upper,
+                    )
+                )
+                kept = compact([(t, wh) for t, wh in found.get(names[i], []) if day < t <= upper])
+                rows += _store(session, i, kept)
+            log.info(
+                "counter slots copied again after late writes",
+                extra={"device": names[i], "days": len(late[i])},
+            )
+    return rows
+
+
+def _store(session: Session, device_id: int, kept: Sequence[tuple[int, int]]) -> int:
+    session.add_all(CounterSlot(device_id=device_id, slot_end_ms=t, wh=wh) for t, wh in kept)
+    return len(kept)
+
+
+def _runs(days: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted day starts -> (first, last) of each run of consecutive days."""
+    runs: list[tuple[int, int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + DAY_MS:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def counted_devices(session: Session, site_id: int) -> list[Device]:
@@ -134,24 +276,24 @@ def counted_devices(session: Session, site_id: int) -> list[Device]:
 
 def rebuild(session: Session, device_ids: Sequence[int]) -> None:
     """Forget the cache of these devices; the next refresh reads InfluxDB again."""
-    session.execute(delete(CounterSlot).where(CounterSlot.device_id.in_(device_ids)))
-    session.execute(delete(CounterWatermark).where(CounterWatermark.device_id.in_(device_ids)))
+    for table in (CounterSlot, CounterWatermark, CounterLateWrite):
+        session.execute(delete(table).where(table.device_id.in_(device_ids)))
 
 
 def refresh_site(
     session: Session, reader: InfluxClient, site: Site, *, rebuild_first: bool = False
-) -> tuple[int, int]:
+) -> tuple[int, Refreshed]:
     """Refresh the cache of every counted device of the site (forgotten first with
-    `rebuild_first`) and commit; returns (devices, rows added)."""
+    `rebuild_first`) and commit; returns (devices, what was copied)."""
     devices = counted_devices(session, site.id)
     if rebuild_first:
         rebuild(session, [d.id for d in devices])
     try:
-        added = refresh(session, reader, site.name, devices)
+        refreshed = refresh(session, reader, site.name, devices)
     except InfluxError as exc:
         raise Unavailable(str(exc)) from exc
     session.commit()
-    return len(devices), added
+    return len(devices), refreshed
 
 
 def read(

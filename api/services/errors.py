@@ -10,6 +10,13 @@ from __future__ import annotations
 class ServiceError(Exception):
     """A refused request; str() is the message shown to the caller."""
 
+    # When the same request may succeed again, in seconds (HTTP Retry-After).
+    retry_after_s: float | None = None
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class NotFound(ServiceError):
     """A row the request names does not exist."""
@@ -33,3 +40,11 @@ class Unauthenticated(ServiceError):
 
 class Unavailable(ServiceError):
     """A server the request needs (InfluxDB, the broker) cannot answer."""
+
+
+class Throttled(ServiceError):
+    """Too many failed logins for this user or address: refused until retry_after_s."""
+
+
+class Busy(Unavailable):
+    """Too many password checks at once; try again in a moment."""

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 
 from broker import MqttSettings, configure
+from broker.client import Connection
 from protocol import wire
 
 log = logging.getLogger(__name__)
@@ -33,28 +34,20 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-class MqttPublisher:
+class MqttPublisher(Connection):
     """Connects on first use and reconnects when needed; each publish waits
     for the broker's PUBACK, so a return means the broker holds the message."""
 
     def __init__(self, broker: MqttSettings, timeout_s: float = 5.0) -> None:
-        self.host, self.port, self.timeout_s = broker.mqtt_host, broker.mqtt_port, timeout_s
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True
-        )
-        configure(self._client, broker)
+        super().__init__(broker, timeout_s)
         self._broker = broker
-        self._started = False
 
     def _ensure_connected(self) -> None:
         if self._client.is_connected():
             return
         try:
             if not self._started:
-                self._client.connect(self.host, self.port, keepalive=30)
-                self._client.loop_start()
-                self._started = True
+                self._open()
             else:
                 self._client.reconnect()
         except OSError as exc:
@@ -137,10 +130,3 @@ class MqttPublisher:
         finally:
             client.disconnect()
             client.loop_stop()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._started:
-                self._client.disconnect()
-                self._client.loop_stop()
-                self._started = False

@@ -22,7 +22,10 @@ def _width(pdf: FPDF, text: str, bold: bool) -> float:
 
 
 def column_widths(
-    pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[str]], wraps: Sequence[bool],
+    pdf: FPDF,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    wraps: Sequence[bool],
     available: float,
 ) -> tuple[list[float], bool]:
     """Widths (mm) that fill `available`: whole texts where they fit, else the
@@ -32,8 +35,13 @@ def column_widths(
     for col, wrap in enumerate(wraps):
         cells = [(header[col], True), *((row[col], False) for row in rows)]
         natural.append(max(_width(pdf, text, bold) for text, bold in cells))
-        least.append(max(_width(pdf, word, bold) for text, bold in cells
-                         for word in (text.split() if wrap else [text]) or [""]))
+        least.append(
+            max(
+                _width(pdf, word, bold)
+                for text, bold in cells
+                for word in (text.split() if wrap else [text]) or [""]
+            )
+        )
     pdf.set_font(style="")
     fixed = sum(w for w, wrap in zip(natural, wraps, strict=True) if not wrap)
     flexible = [i for i, wrap in enumerate(wraps) if wrap]
@@ -70,8 +78,12 @@ def _break_widest_words(
 
 
 def draw_table(
-    pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[str]], wraps: Sequence[bool],
-    aligns: Sequence[str], size_pt: float,
+    pdf: FPDF,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    wraps: Sequence[bool],
+    aligns: Sequence[str],
+    size_pt: float,
 ) -> list[float]:
     """Draws the table at the current position, full width; returns the column widths."""
     while True:
@@ -81,9 +93,14 @@ def draw_table(
             break
         size_pt -= 0.5
     with pdf.table(
-        col_widths=widths, width=pdf.epw, text_align=tuple(aligns),
-        padding=(0.8, PAD_MM), borders_layout="HORIZONTAL_LINES", v_align="TOP",
-        line_height=pdf.font_size * 1.25, headings_style=FontFace(emphasis="BOLD"),
+        col_widths=widths,
+        width=pdf.epw,
+        text_align=tuple(aligns),
+        padding=(0.8, PAD_MM),
+        borders_layout="HORIZONTAL_LINES",
+        v_align="TOP",
+        line_height=pdf.font_size * 1.25,
+        headings_style=FontFace(emphasis="BOLD"),
     ) as table:
         for row in [header, *rows]:
             table.row(list(row))

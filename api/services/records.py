@@ -76,7 +76,7 @@ def create_coded(
     return row
 
 
-Revocable = TypeVar("Revocable", Badge, Training)
+Revocable = TypeVar("Revocable", Badge, Device, Training)
 
 
 def revoke(audit: Auditor, row: Revocable, what: str) -> Revocable:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from timeseries import InfluxClient, quote_string, rfc3339
+from timeseries import InfluxClient, quote_string, rfc3339, rollup
+from timeseries.rollup import ROLLUP_15M
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,16 @@ def read_sessions(
         + ' GROUP BY "device"'
     )
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    # Raw events, and their copies in the rollup for what bounded retention dropped.
+    rows: dict[str, dict[tuple[object, ...], dict[str, object]]] = {}
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
+        kept = rows.setdefault(series.tags.get("device", ""), {})
+        for row in series.rows:
+            kept.setdefault((row["time"], row["kind"], row.get("sid")), row)
     sessions: list[MachineSession] = []
-    for series in reader.query(query):
-        device = series.tags.get("device", "")
-        for found in _pair(device, series.rows):
+    for device, found_rows in rows.items():
+        for found in _pair(device, found_rows.values()):
             if found.start_ms < end_ms and (found.end_ms is None or found.end_ms > start_ms):
                 sessions.append(found)
     sessions.sort(key=lambda s: (s.start_ms, s.device))

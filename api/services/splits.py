@@ -114,3 +114,21 @@ def list_splits(session: Session, bill_id: int) -> list[SplitSummary]:
 
 def get_run(session: Session, run_id: int) -> AllocationRun:
     return get(session, AllocationRun, run_id, "split")
+
+
+def latest_run(session: Session, bill_id: int) -> AllocationRun | None:
+    """The bill's newest split: the one that counts (runs are never updated)."""
+    return session.scalar(
+        select(AllocationRun)
+        .where(AllocationRun.bill_id == bill_id)
+        .order_by(AllocationRun.id.desc())
+        .limit(1)
+    )
+
+
+def hold_reasons(run: AllocationRun) -> list[str]:
+    """Why the engine held the run (its holding alerts, ALLOCATION.md step 4)."""
+    if not run.result.get("held"):
+        return []
+    alerts = run.result.get("alerts", [])
+    return [str(a.get("message")) for a in alerts if a.get("hold")] or ["held by the engine"]

@@ -15,6 +15,7 @@ from api.models import AllocationRun, ElectricityBill, Member, Site, User
 from api.services.errors import Conflict, Forbidden, NotFound
 from api.services.pdf_table import draw_table
 from api.services.records import get
+from api.services.splits import latest_run
 
 # Decimals a person reads per unit; the split itself keeps exact figures (JSON, CSV).
 PLACES = {"kWh": 1, "kW": 2, "m2": 1, "m2·days": 1, "m2·degree-days": 1, "days": 0}
@@ -116,8 +117,12 @@ def statement_pdf(
     header = ("Pool", "Item", "Basis", "Quantity", "Price / key", "Amount")
     rows = [_table_row(line) for line in statement.get("lines", [])]
     widths = draw_table(
-        pdf, header, rows, wraps=(True, True, True, False, True, False),
-        aligns=("LEFT", "LEFT", "LEFT", "RIGHT", "LEFT", "RIGHT"), size_pt=9,
+        pdf,
+        header,
+        rows,
+        wraps=(True, True, True, False, True, False),
+        aligns=("LEFT", "LEFT", "LEFT", "RIGHT", "LEFT", "RIGHT"),
+        size_pt=9,
     )
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(sum(widths[:-1]), 7, "Total", border="T")
@@ -130,10 +135,21 @@ def statement_pdf(
     return bytes(pdf.output())
 
 
+def withheld(session: Session, run: AllocationRun) -> bool:
+    """Whether the run's statements wait for the treasurer: a held run (ALLOCATION.md
+    step 4) until its bill is closed over the hold, which takes an audited override
+    (services.bills.close_bill); the statements are final then."""
+    if not run.result.get("held"):
+        return False
+    bill = session.get(ElectricityBill, run.bill_id)
+    return bill is None or bill.closed_at is None
+
+
 def run_statement_pdf(
-    site: Site, run: AllocationRun, member: Member, statement: dict[str, Any]
+    site: Site, run: AllocationRun, member: Member, statement: dict[str, Any], held: bool
 ) -> bytes:
-    """The PDF of `member`'s `statement` in the stored split `run`."""
+    """The PDF of `member`'s `statement` in the stored split `run`; `held`: still
+    held for review (withheld)."""
     return statement_pdf(
         site.title or site.name,
         member.name,
@@ -141,7 +157,7 @@ def run_statement_pdf(
         run.result.get("period", {}),
         statement,
         run.id,
-        bool(run.result.get("held")),
+        held,
     )
 
 
@@ -149,6 +165,7 @@ class OwnStatement(NamedTuple):
     run: AllocationRun
     member: Member
     body: dict[str, Any]  # the member's part of run.result (member_statement)
+    held: bool  # still held for review (withheld)
 
 
 def statement_of(session: Session, user: User, run_id: int, member_id: int) -> OwnStatement:
@@ -156,24 +173,25 @@ def statement_of(session: Session, user: User, run_id: int, member_id: int) -> O
     if user.role not in _BOOKKEEPERS and user.member_id != member_id:
         raise Forbidden("members see only their own statement")
     run = get(session, AllocationRun, run_id, "split")
-    if run.result.get("held") and user.role not in _BOOKKEEPERS:
+    held = withheld(session, run)
+    if held and user.role not in _BOOKKEEPERS:
         # ALLOCATION.md step 4: beyond the tolerance the statements wait for the treasurer.
         raise Conflict(f"split {run_id} is held for review")
     member = get(session, Member, member_id, "member")
     statement = member_statement(run.result, member.code)
     if statement is None:
         raise NotFound(f"member {member.code} has no share in split {run_id}")
-    return OwnStatement(run, member, statement)
+    return OwnStatement(run, member, statement, held)
 
 
 def statement_view(session: Session, user: User, run_id: int, member_id: int) -> dict[str, Any]:
-    run, member, statement = statement_of(session, user, run_id, member_id)
+    run, member, statement, held = statement_of(session, user, run_id, member_id)
     return {
         "split_id": run.id,
         "bill_id": run.bill_id,
         "member": {"id": member.id, "code": member.code, "name": member.name},
         "period": run.result.get("period"),
-        "held": run.result.get("held", False),
+        "held": held,
         **statement,
     }
 
@@ -184,15 +202,17 @@ class Pdf(NamedTuple):
 
 
 def statement_pdf_of(session: Session, user: User, site: Site, run_id: int, member_id: int) -> Pdf:
-    run, member, statement = statement_of(session, user, run_id, member_id)
+    run, member, statement, held = statement_of(session, user, run_id, member_id)
     return Pdf(
-        f"statement-{run.id}-{member.code}.pdf", run_statement_pdf(site, run, member, statement)
+        f"statement-{run.id}-{member.code}.pdf",
+        run_statement_pdf(site, run, member, statement, held),
     )
 
 
 def my_statements(session: Session, user: User) -> list[dict[str, Any]]:
     """The newest split of each bill, with this member's statement; held splits are
-    not shown until the treasurer runs a split that is not held."""
+    not shown until the treasurer runs a split that is not held, or closes the
+    bill over the hold."""
     if user.member_id is None:
         return []
     member = get(session, Member, user.member_id, "member")
@@ -200,13 +220,8 @@ def my_statements(session: Session, user: User) -> list[dict[str, Any]]:
     for bill in session.scalars(
         select(ElectricityBill).order_by(ElectricityBill.period_start.desc())
     ):
-        run = session.scalar(
-            select(AllocationRun)
-            .where(AllocationRun.bill_id == bill.id)
-            .order_by(AllocationRun.id.desc())
-            .limit(1)
-        )
-        if run is None or run.result.get("held"):
+        run = latest_run(session, bill.id)
+        if run is None or withheld(session, run):
             continue  # a held split waits for the treasurer (ALLOCATION.md step 4)
         statement = member_statement(run.result, member.code)
         if statement is None:
@@ -217,7 +232,7 @@ def my_statements(session: Session, user: User) -> list[dict[str, Any]]:
                 "bill_id": bill.id,
                 "period": run.result.get("period"),
                 "closed": bill.closed_at is not None,
-                "held": run.result.get("held", False),
+                "held": False,
                 "member_id": member.id,
                 **statement,
             }

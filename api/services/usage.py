@@ -9,13 +9,32 @@ from sqlalchemy.orm import Session
 
 from api.models import Badge, Device, Machine, Member, Site, User
 from api.schemas.machines import SessionPublic
-from api.services.errors import Forbidden, Unavailable
+from api.services.errors import Forbidden, Invalid, Unavailable
 from api.services.sessions import read_sessions
+from protocol.wire import TS_MAX_MS, TS_MIN_MS
 from timeseries import InfluxClient, InfluxError
 
 
 def _ms(moment: int) -> datetime:
     return datetime.fromtimestamp(moment / 1000, UTC)
+
+
+# Node times outside this span are refused at the gateway: no session lies outside it,
+# and InfluxDB refuses a time literal far outside it.
+_FIRST, _LAST = _ms(TS_MIN_MS), _ms(TS_MAX_MS)
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[start, end) as aware times within the span node data can have (default: the
+    last 30 days); a window wholly outside it comes back empty (start == end)."""
+    start, end = (
+        None if t is None else t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)
+    )
+    if start is not None and end is not None and end <= start:
+        raise Invalid(f"end {end.isoformat()} is not after start {start.isoformat()}")
+    end = min(max(end or datetime.now(UTC), _FIRST), _LAST)
+    start = min(max(start or end - timedelta(days=30), _FIRST), end)
+    return start, end
 
 
 def list_sessions(
@@ -33,13 +52,7 @@ def list_sessions(
         if member_id is not None and member_id != user.member_id:
             raise Forbidden("members see only their own sessions")
         member_id = user.member_id or -1
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=30)
-    if start.tzinfo is None or end.tzinfo is None:
-        start, end = (
-            start.replace(tzinfo=start.tzinfo or UTC),
-            end.replace(tzinfo=end.tzinfo or UTC),
-        )
+    start, end = _window(start, end)
     holders = session.execute(
         select(Badge.hash, Member.id, Member.code)
         .join(Member, Member.id == Badge.member_id)
@@ -57,6 +70,8 @@ def list_sessions(
     )
     if reader is None:
         raise Unavailable("no InfluxDB configured")
+    if start == end:
+        return []
     try:
         found = read_sessions(reader, site.name, start, end, badges)
     except InfluxError as exc:

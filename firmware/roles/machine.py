@@ -4,7 +4,7 @@ from firmware.logic.acl import Decider
 from firmware.logic.energy import EnergyCounter, OnTimer
 from firmware.logic.session import Outputs, Session
 from firmware.roles.power import ClampPower, PzemPower
-from protocol.badge import badge_hash
+from protocol.badge import badge_hash, parse_key
 
 try:
     from typing import Any  # only for the type checker; absent on the board
@@ -20,7 +20,7 @@ class MachineRole:
         self.hw = hw
         self.clock = hw.clock
         self.cfg = cfg
-        self.key = bytes.fromhex(cfg["badge_key"])
+        self.key = parse_key(cfg["badge_key"])
         self.energy = EnergyCounter()
         self.on = OnTimer()
         self.power: Any = None

@@ -86,17 +86,28 @@ def test_bad_thresholds_file_is_refused_with_the_reason(tmp_path: Path,
     assert "unknown key(s) in [heating]: rise_cc" in done.stderr
 
 
+def _health(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The container's health check, with the service's environment."""
+    return subprocess.run([sys.executable, "-m", "alerts.health"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
 def test_service_rides_out_influxdb_down_at_start(tmp_path: Path, influxdb: InfluxDB) -> None:
+    """...and its health check says so: unhealthy while no pass reaches
+    InfluxDB, healthy once one does."""
     engine = create_engine(f"sqlite:///{tmp_path / 'workshop.db'}")
     Base.metadata.create_all(engine)
     influxdb.kill()
     with WebhookReceiver() as hook:
-        env = _env(tmp_path, influxdb, ALERTS_WEBHOOKS=json.dumps([{"url": hook.url}]))
+        env = _env(tmp_path, influxdb, ALERTS_WEBHOOKS=json.dumps([{"url": hook.url}]),
+                   ALERTS_HEARTBEAT_FILE=str(tmp_path / "heartbeat"))
         proc = subprocess.Popen([sys.executable, "-m", "alerts"], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             time.sleep(4)  # several evaluations against a dead InfluxDB
             assert proc.poll() is None, "the service died while InfluxDB was down"
+            sick = _health(env)
+            assert sick.returncode == 1 and "no pass has finished yet" in sick.stderr
             influxdb.start()
             now = int(time.time() * 1000)
             influxdb.write(Heating(failed=[(now - 40 * 60_000, now + 60_000)]).series(
@@ -105,6 +116,12 @@ def test_service_rides_out_influxdb_down_at_start(tmp_path: Path, influxdb: Infl
             while not hook.received:
                 assert time.monotonic() < deadline, "no notice after InfluxDB came back"
                 time.sleep(0.2)
+            while _health(env).returncode != 0:
+                assert time.monotonic() < deadline, "still unhealthy after passes succeeded"
+            influxdb.kill()
+            time.sleep(4)  # more than three 1 s intervals without a pass
+            stale = _health(env)
+            assert stale.returncode == 1 and "the last pass finished" in stale.stderr
         finally:
             proc.send_signal(signal.SIGTERM)
             output, _ = proc.communicate(timeout=30)

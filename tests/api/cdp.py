@@ -103,17 +103,39 @@ class Browser:
         page = next(p for p in pages if p["type"] == "page")
         self.ws = WebSocket(page["webSocketDebuggerUrl"])
         self.ids = itertools.count(1)
+        # Script errors, console.error lines and the browser's own errors (a refused
+        # Content-Security-Policy, a failed load) the page produced: a test asserts none.
+        self.errors: list[str] = []
+        self.call("Runtime.enable")
+        self.call("Page.enable")
+        self.call("Log.enable")
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         ident = next(self.ids)
         self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
             message = json.loads(self.ws.recv())
+            self._note(message)
             if message.get("id") == ident:
                 if "error" in message:
                     raise RuntimeError(message["error"])
                 result: dict[str, Any] = message["result"]
                 return result
+
+    def _note(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        params = message.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            self.errors.append(str(details.get("exception", {}).get("description") or details))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            entry = params["entry"]
+            # A 4xx/5xx the page asked for and shows in words is not a page error.
+            if entry.get("source") != "network":
+                self.errors.append(f"{entry.get('source')}: {entry.get('text')}")
+        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            self.errors.append(" ".join(str(a.get("value", a.get("description"))) for a in
+                                        params.get("args", [])))
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(
@@ -134,8 +156,61 @@ class Browser:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"page never satisfied: {expression}")
+                said = self.evaluate("[...document.querySelectorAll('.error, [role=alert]')]"
+                                     ".map(e => e.textContent).filter(Boolean).join(' | ')")
+                raise TimeoutError(f"page never satisfied: {expression} (page says: {said!r}; "
+                                   f"script errors: {self.errors})")
             time.sleep(0.05)
+
+    def click(self, selector: str) -> None:
+        """Click the element (a button, a link) as a user would, by its selector."""
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({selector!r}); if (!e) return false;"
+            " e.scrollIntoView({block: 'center'}); e.click(); return true; })()"
+        )
+        if not found:
+            raise LookupError(f"nothing on the page matches {selector}")
+
+    def fill(self, selector: str, value: str) -> None:
+        """Type into an input or choose an option, firing the events a user's typing fires."""
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({selector!r}); if (!e) return false;"
+            f" e.focus(); e.value = {value!r};"
+            " e.dispatchEvent(new Event('input', {bubbles: true}));"
+            " e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
+        )
+        if not found:
+            raise LookupError(f"nothing on the page matches {selector}")
+
+    def type(self, text: str) -> None:
+        """Text into whatever has the keyboard focus."""
+        self.call("Input.insertText", text=text)
+
+    def press(self, key: str) -> None:
+        """A key (Tab, Enter, ...) through the browser's own input pipeline."""
+        codes = {"Tab": 9, "Enter": 13, "Escape": 27, " ": 32}
+        extra: dict[str, Any] = {"windowsVirtualKeyCode": codes.get(key, 0), "code": key}
+        if key == "Enter":
+            extra["text"] = "\r"
+        self.call("Input.dispatchKeyEvent", type="keyDown", key=key, **extra)
+        self.call("Input.dispatchKeyEvent", type="keyUp", key=key, **extra)
+
+    def allow_downloads(self, folder: Path) -> None:
+        self.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
+
+    def screenshot(self, path: Path, width: int, height: int = 900) -> None:
+        """The whole page as a PNG at a window `width` CSS pixels wide (390: a phone)."""
+        mobile = width < 600
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=mobile)
+        self.evaluate("new Promise(r => { window.dispatchEvent(new Event('resize'));"
+                      " requestAnimationFrame(() => requestAnimationFrame(r)); })")
+        metrics = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": width, "height": min(metrics["height"], 8000), "scale": 1}
+        shot = self.call("Page.captureScreenshot", format="png", clip=clip,
+                         captureBeyondViewport=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
         self.ws.close()

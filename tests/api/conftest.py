@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.main import create_app
+from api.main import create_app, start_up
 from api.models import Base, Member, User
 from api.security import hash_password
 from api.services.mqtt import Publisher
@@ -27,7 +27,9 @@ from tests.api.cdp import Browser
 from timeseries import InfluxClient
 
 SITE = "ws1"
-BADGE_KEY = "test-badge-key"
+BADGE_KEY = "7e57ba09e0000000000000000000beef"
+# The master of the nodes' downlink keys (API_DOWNLINK_KEY) in the tests.
+DOWNLINK_KEY = "test-downlink-master-9c41e7"
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +65,15 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "site": SITE,
         "secret_key": "test-secret",
         "badge_hash_key": BADGE_KEY,
+        "downlink_key": DOWNLINK_KEY,
         "mqtt_port": free_port(),  # nobody listens unless a test gives a broker
         "mqtt_timeout_s": 2.0,
+        # Device logins on a broker only where a test gives one (tests/api/test_devices.py).
+        "device_logins": "manual",
         "influx_url": f"http://127.0.0.1:{free_port()}",
         "acl_sweep_s": 3600.0,
         "counter_refresh_s": 0,
+        "rollup_s": 0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -156,6 +162,24 @@ def make_api(database_url: str) -> Iterator[Callable[..., Api]]:
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str]:
+    """The environment `python -m api.cli` reads, aimed at the test's database."""
+    env = {
+        "API_DATABASE_URL": database_url,
+        "API_SITE": SITE,
+        "API_BADGE_HASH_KEY": BADGE_KEY,
+        "API_DOWNLINK_KEY": DOWNLINK_KEY,
+        "API_MQTT_PORT": str(free_port()),
+        "API_MQTT_TIMEOUT_S": "1",
+        "API_DEVICE_LOGINS": "manual",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    start_up(Settings()).dispose()  # the api made its database, as in use
+    return env
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import Any, NamedTuple
+
+from protocol import wire
 
 
 def ms(text: str) -> int:
@@ -21,18 +24,22 @@ class Run:
     watts: int
 
 
-def telemetry_lines(
-    site: str,
-    device: str,
-    start: str,
-    end: str,
-    runs: Sequence[Run],
-    step_s: int = 60,
-    base_w: int = 0,
-) -> list[str]:
-    """One telemetry point per `step_s`: cumulative `wh`, `on_s`, power reading, seq, tq.
-    Power is `base_w` plus every run covering the moment."""
-    lines = []
+class Sample(NamedTuple):
+    """What a machine node reports once per step (the data contract's telemetry)."""
+
+    ms: int
+    wh: int
+    on_s: int
+    watts: int
+    seq: int
+
+
+def telemetry_samples(
+    start: str, end: str, runs: Sequence[Run], step_s: int = 60, base_w: int = 0
+) -> list[Sample]:
+    """One sample per `step_s`: cumulative `wh` and `on_s`; power is `base_w` plus
+    every run covering the moment."""
+    samples = []
     wh = Fraction(0)
     on_s = 0
     t, stop = ms(start), ms(end)
@@ -42,12 +49,36 @@ def telemetry_lines(
         wh += Fraction(watts * step_s, 3600)
         on_s += step_s if watts else 0
         seq += 1
-        lines.append(
-            f"telemetry,device={device},site={site} wh={int(wh)}i,on_s={on_s}i,w={float(watts)},"
-            f"running={1.0 if watts else 0.0},seq={seq}i,tq=1i {t}"
-        )
+        samples.append(Sample(t, int(wh), on_s, watts, seq))
         t += step_s * 1000
-    return lines
+    return samples
+
+
+def telemetry_lines(
+    site: str,
+    device: str,
+    start: str,
+    end: str,
+    runs: Sequence[Run],
+    step_s: int = 60,
+    base_w: int = 0,
+) -> list[str]:
+    """The samples as the gateway writes them: `wh`, `on_s`, power reading, seq, tq."""
+    return [
+        f"telemetry,device={device},site={site} wh={s.wh}i,on_s={s.on_s}i,w={float(s.watts)},"
+        f"running={1.0 if s.watts else 0.0},seq={s.seq}i,tq=1i {s.ms}"
+        for s in telemetry_samples(start, end, runs, step_s, base_w)
+    ]
+
+
+def telemetry_message(sample: Sample) -> dict[str, Any]:
+    """The sample as its node publishes it (protocol.wire), stamped with its time."""
+    return wire.telemetry(
+        sample.seq,
+        sample.ms,
+        {"wh": sample.wh, "on_s": sample.on_s},
+        {"w": float(sample.watts), "running": 1.0 if sample.watts else 0.0},
+    )
 
 
 def session_lines(

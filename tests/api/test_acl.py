@@ -22,7 +22,7 @@ from api.services.mqtt import MqttPublisher
 from devservers import Mosquitto
 from protocol import downlink as signed
 from protocol import wire
-from protocol.badge import badge_hash, uid_from_hex
+from protocol.badge import badge_hash, parse_key, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
 from tests.conftest import API_USER, DEVICE_PASSWORD, TEST_PASSWORD, TEST_USER
 
@@ -117,7 +117,7 @@ def test_acl_changes_reach_the_node_within_one_second(
     try:
         _, _, initial = listener.next()  # retained: the empty list published at machine creation
         assert initial["allow"] == [] and initial["ver"] >= 1
-        expected = badge_hash(BADGE_KEY.encode(), uid_from_hex(UID))
+        expected = badge_hash(parse_key(BADGE_KEY), uid_from_hex(UID))
         latencies: list[float] = []
         versions = [initial["ver"]]
 
@@ -144,7 +144,7 @@ def test_acl_changes_reach_the_node_within_one_second(
             [expected],
         )
         badge2: dict[str, Any] = {}
-        second = badge_hash(BADGE_KEY.encode(), uid_from_hex("04:11:22:33:44:55:66"))
+        second = badge_hash(parse_key(BADGE_KEY), uid_from_hex("04:11:22:33:44:55:66"))
         step(
             lambda: badge2.update(
                 api.ok(

@@ -16,26 +16,15 @@ from sqlalchemy import func, select
 
 from api.cli import main
 from api.db import make_engine, make_sessionmaker
+from api.main import start_up
 from api.models import Base
+from api.settings import Settings
 from devservers.process import free_port
+from protocol import wire
 from tests.api.conftest import BADGE_KEY, SITE
 from tests.api.factories import worked_example
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str]:
-    env = {
-        "API_DATABASE_URL": database_url,
-        "API_SITE": SITE,
-        "API_BADGE_HASH_KEY": BADGE_KEY,
-        "API_MQTT_PORT": str(free_port()),
-        "API_MQTT_TIMEOUT_S": "1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -192,7 +181,7 @@ def test_as_a_program(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert bad.returncode == 2 and "member code P is taken" in bad.stderr
 
 
-def test_acls_close_and_passwd(
+def test_acls_and_passwd(
     cli_env: dict[str, str],
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
@@ -227,10 +216,6 @@ def test_acls_close_and_passwd(
     client.disconnect()
     assert received and received[-1]["allow"] == [badge["hash"]]
     _command_reaches_the_node(capsys, mosquitto)
-    bill = ok(capsys, "import-bill", _bill_file(tmp_path))
-    assert ok(capsys, "close-bill", str(bill["id"]))["closed_at"] is not None
-    code, _, err = run(capsys, "close-bill", str(bill["id"]))
-    assert code == 2 and "was closed" in err
     passwd = tmp_path / "passwd"
     ok(capsys, "export-passwd", str(passwd))
     assert passwd.read_text().startswith("node1:$7$")
@@ -242,8 +227,7 @@ def _command_reaches_the_node(capsys: pytest.CaptureFixture[str], mosquitto: Any
     import paho.mqtt.client as mqtt
 
     from api.services.downlink import device_key
-    from api.settings import Settings
-    from protocol import downlink, wire
+    from protocol import downlink
     from tests.conftest import DEVICE_PASSWORD
 
     got: list[bytes] = []
@@ -271,3 +255,93 @@ def _command_reaches_the_node(capsys: pytest.CaptureFixture[str], mosquitto: Any
     assert msg["op"] == "relay_off" and msg["ver"] == sent["version"]
     code, _, err = run(capsys, "send-command", "node1", "config", "--args", "{not json")
     assert code == 2 and "--args is not JSON" in err
+
+
+def test_add_device_and_revoke_device_reach_the_site_broker(
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    site_mosquitto: Any,
+) -> None:
+    """The admin's `add-device` prints a password the broker takes at once;
+    `revoke-device` takes it away; with the broker away nothing is stored."""
+    from pydantic import SecretStr
+
+    from broker import MqttSettings
+    from tests.broker.probe import Probe
+    from tests.conftest import SERVICE_PASSWORDS
+
+    monkeypatch.setenv("API_DEVICE_LOGINS", "dynsec")
+    monkeypatch.setenv("API_MQTT_PORT", str(site_mosquitto.port))
+    monkeypatch.setenv("API_MQTT_PASSWORD", SERVICE_PASSWORDS["api"])
+    code, _, err = run(capsys, "add-device", "drill", "--role", "machine")
+    assert code == 0, err
+    password = err.split("(shown once): ")[1].strip()
+    login = MqttSettings(mqtt_host=site_mosquitto.host, mqtt_port=site_mosquitto.port,
+                         mqtt_username="drill", mqtt_password=SecretStr(password))
+    with Probe(login) as drill:
+        assert drill.connect().value == 0
+        assert drill.publish(wire.topic(SITE, "drill", "status"))
+    assert ok(capsys, "revoke-device", "drill")["revoked_at"] is not None
+    assert Probe(login).connect().is_failure
+    monkeypatch.setenv("API_MQTT_PORT", str(free_port()))
+    before = counts(cli_env["API_DATABASE_URL"])
+    code, _, err = run(capsys, "add-device", "saw", "--role", "machine")
+    assert code == 2 and "unreachable" in err
+    assert counts(cli_env["API_DATABASE_URL"]) == before
+
+
+def test_refuses_a_database_that_is_not_the_apis(
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Aimed at a database the api never made (a new file, an empty PostgreSQL
+    database, another site), the CLI says how to aim it and creates nothing."""
+    monkeypatch.setenv("API_BADGE_HASH_KEY", BADGE_KEY)
+    monkeypatch.setenv("API_SITE", SITE)
+    monkeypatch.setenv("API_DATABASE_URL", database_url)
+    code, _, err = run(capsys, "add-member", "A", "Alpha")
+    assert code == 2
+    assert ("there is no database file" in err) if "sqlite" in database_url else (
+        "holds no api tables" in err
+    ), err
+    assert "--env-file" in err and "--init" in err
+    assert not (tmp_path / "api.db").exists()
+    # --init makes it; the same command then works without it.
+    assert ok(capsys, "--init", "add-member", "A", "Alpha")["code"] == "A"
+    assert ok(capsys, "add-member", "B", "Beta")["code"] == "B"
+    monkeypatch.setenv("API_SITE", "elsewhere")
+    code, _, err = run(capsys, "add-member", "C", "Gamma")
+    assert code == 2 and f"has no site 'elsewhere' (its sites: {SITE}; set API_SITE)" in err
+    monkeypatch.setenv("API_SITE", SITE)
+    assert counts(database_url)["member"] == 2
+
+
+def test_as_the_docs_say_from_another_folder(database_url: str, tmp_path: Path) -> None:
+    """Run with no settings in a folder of its own (the mistake of issue 10: it used
+    to make ./workshop.db there), then aimed with --env-file as `make run` prints."""
+    start_up(Settings(database_url=database_url, site=SITE, badge_hash_key=BADGE_KEY)).dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("API_")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run(
+        [sys.executable, "-m", "api.cli", "add-member", "P", "Pottery"],
+        env=env, capture_output=True, text=True, cwd=elsewhere,
+    )
+    assert lost.returncode == 2, lost.stderr
+    assert f"there is no database file {elsewhere / 'workshop.db'}" in lost.stderr
+    assert list(elsewhere.iterdir()) == []
+    env_file = tmp_path / "api.env"
+    env_file.write_text(
+        f"API_DATABASE_URL={database_url}\nAPI_SITE={SITE}\nAPI_BADGE_HASH_KEY={BADGE_KEY}\n"
+        f"API_MQTT_PORT={free_port()}\n"
+    )
+    aimed = subprocess.run(
+        [sys.executable, "-m", "api.cli", "--env-file", str(env_file),
+         "add-member", "P", "Pottery"],
+        env=env, capture_output=True, text=True, cwd=elsewhere,
+    )
+    assert aimed.returncode == 0, aimed.stderr
+    assert counts(database_url)["member"] == 1 and list(elsewhere.iterdir()) == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from devservers import InfluxDB
-from protocol.badge import badge_hash, uid_from_hex
+from protocol.badge import badge_hash, parse_key, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api
 from tests.api.influx_data import Run, session_lines, telemetry_lines
 
@@ -23,7 +23,7 @@ CNC_RUNS = [Run("2026-03-02T14:00:00", "2026-03-02T14:30:00", 3000)]
 
 
 def _hash(code: str) -> str:
-    return badge_hash(BADGE_KEY.encode(), uid_from_hex(UIDS[code]))
+    return badge_hash(parse_key(BADGE_KEY), uid_from_hex(UIDS[code]))
 
 
 def _energy_kwh(runs: list[Run]) -> Fraction:

@@ -8,11 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from api.allocation import allocate, parse_scenario, split_to_dict
-from api.services.counter_cache import compact
+from api.services.counter_cache import compact, compact_days, slot_day
 from api.services.split_input import LocalClock
 
 START = datetime(2026, 1, 1)
@@ -81,6 +81,66 @@ def test_compaction_changes_no_cent(
     full = split_to_dict(allocate(parse_scenario(_scenario(points, sessions))))
     short = split_to_dict(allocate(parse_scenario(_scenario(kept, sessions))))
     assert short["members"] == full["members"] and short["vacancy"] == full["vacancy"]
+
+
+def _split(points: list[tuple[int, int]], sessions: list[tuple[str, int, int]]) -> Any:
+    result = split_to_dict(allocate(parse_scenario(_scenario(points, sessions))))
+    return result["members"], result["vacancy"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(series(), st.data())
+def test_a_day_copied_again_alone_gives_the_split_of_the_whole(
+    data: tuple[list[tuple[int, int]], list[tuple[str, int, int]]], draw: st.DataObject
+) -> None:
+    """The counter cache keeps each day's first and last reading (compact_days), so
+    that a day whose points arrived late can be replaced by compact() of that day
+    alone: the readings outside the day still hold all the split needs."""
+    points, sessions = data
+    days = sorted({slot_day(t) for t, _ in points})
+    day = draw.draw(st.sampled_from(days))
+    # What the cache saw before the late points: slots of that day missing, or
+    # holding an earlier (lower) reading than their last one.
+    seen: list[tuple[int, int]] = []
+    for t, wh in points:
+        if slot_day(t) == day:
+            fate = draw.draw(st.sampled_from(["kept", "missing", "earlier"]))
+            if fate == "missing":
+                continue
+            if fate == "earlier" and seen:
+                wh = seen[-1][1]
+        seen.append((t, wh))
+    assume(seen)
+    stale = compact_days(seen)
+    assert set(compact(seen)) <= set(stale)
+    assert _split(stale, sessions) == _split(seen, sessions)
+    replaced = sorted(
+        [(t, wh) for t, wh in stale if slot_day(t) != day]
+        + compact([(t, wh) for t, wh in points if slot_day(t) == day])
+    )
+    assert _split(replaced, sessions) == _split(points, sessions)
+
+
+def test_the_last_reading_of_a_flat_day_survives_a_late_first_slot_after_it() -> None:
+    """1 January ends flat at 500 Wh since 10:15; 2 January's first slot arrives
+    late (30 Wh at night, in A's session). Without 1 January's last reading in
+    the cache, those 30 Wh would be spread back to 10:15, mostly into the day band."""
+    true = [(-STEP_MS, 0)] + [(k * STEP_MS, 0 if k <= 40 else 500) for k in range(97)]
+    true += [(k * STEP_MS, 530) for k in range(97, 110)]
+    seen = [(t, 500 if t == 97 * STEP_MS else wh) for t, wh in true]  # an earlier reading
+    sessions = [("A", 94, 99)]  # 23:30 to 00:45
+    day = slot_day(97 * STEP_MS)
+    assert slot_day(96 * STEP_MS) != day
+    stale = compact_days(seen)
+    assert (96 * STEP_MS, 500) in stale and (96 * STEP_MS, 500) not in compact(seen)
+    replaced = sorted(
+        [(t, wh) for t, wh in stale if slot_day(t) != day]
+        + compact([(t, wh) for t, wh in true if slot_day(t) == day])
+    )
+    members, _ = _split(replaced, sessions)
+    assert members == _split(true, sessions)[0]
+    energy = {x["item"]: x["quantity"] for x in members["A"]["lines"] if x["pool"] == "energy"}
+    assert energy == {"day": "0.5", "night": "0.03"}
 
 
 def test_compaction_drops_idle_readings() -> None:

@@ -7,6 +7,7 @@ writes them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from alerts.models import Alert
 from alerts.timeline import alert_lines
@@ -23,6 +24,7 @@ from bench.synthetic import (
     status,
 )
 from devservers import InfluxDB
+from timeseries import rollup
 
 START = ms("2026-11-02T00:00")
 END = START + 2 * DAY_MS
@@ -61,4 +63,9 @@ def fill(influx: InfluxDB) -> dict[str, int]:
                    summary="mf1/compressor draws 1500 W with no session for 31 min")
     influx.write(alert_lines([open_alert], END - 2 * HOUR_MS)
           + alert_lines([closed], END - 3 * HOUR_MS) + alert_lines([open_alert], END - 60_000))
+    # The rollups the api keeps (and the map the dashboards' $rollup variable reads).
+    with influx.client() as client:
+        rollup.ensure(client, 0)
+        rollup.roll(client, datetime.fromtimestamp(START / 1000, UTC),
+                    datetime.fromtimestamp(END / 1000, UTC))
     return {"devices_online": 3, "open_alerts": 1, "machines_running": 1}

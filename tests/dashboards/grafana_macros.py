@@ -1,7 +1,7 @@
 """Expand a panel's InfluxQL the way Grafana's InfluxDB data source does before
 sending it: $timeFilter (absolute range in ms), $__interval / $interval (range
 over max data points, rounded to Grafana's steps, at least the data source's
-minimum), $__interval_ms, and template variables (multi-value and All become
+minimum), $__interval_ms, $__range_ms, and template variables (multi-value and All become
 a regex alternation `(a|b)`, values regex-escaped)."""
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def expand(query: str, start_ms: int, end_ms: int,
     step = interval_ms(end_ms - start_ms)
     text = query.replace("$timeFilter", f"time >= {start_ms}ms and time <= {end_ms}ms")
     text = text.replace("$__interval_ms", str(step))
+    text = text.replace("$__range_ms", str(end_ms - start_ms))
     text = text.replace("$__interval", duration(step)).replace("$interval", duration(step))
     for name, values in sorted((variables or {}).items(), key=lambda kv: -len(kv[0])):
         escaped = [re.escape(v) for v in values]

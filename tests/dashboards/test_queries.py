@@ -42,9 +42,11 @@ def _range(board: dict[str, Any]) -> tuple[int, int]:
 
 def _variables(board: dict[str, Any], source: InfluxClient) -> dict[str, list[str]]:
     out = {}
+    start, end = _range(board)
     for var in board["templating"]["list"]:
-        series = source.query(var["query"])
-        out[var["name"]] = sorted(str(row["value"]) for s in series for row in s.rows)
+        series = source.query(expand(var["query"], start, end))
+        out[var["name"]] = sorted(str(v) for s in series for row in s.rows
+                                  for k, v in row.items() if k != "time")
         assert out[var["name"]], f"variable {var['name']} lists no device"
     return out
 
@@ -85,7 +87,8 @@ def test_panel_query_returns_its_shape(
 def _stat(source: InfluxClient, title: str) -> list[float]:
     panel = next(p for p in BOARDS["overview"]["panels"] if p["title"] == title)
     start, end = _range(BOARDS["overview"])
-    return _numbers(source.query(expand(panel["targets"][0]["query"], start, end)))
+    return _numbers(source.query(expand(panel["targets"][0]["query"], start, end,
+                                        _variables(BOARDS["overview"], source))))
 
 
 def test_overview_figures_match_the_data(filled: tuple[InfluxClient, dict[str, int]]) -> None:
@@ -115,10 +118,30 @@ def test_machine_variable_narrows_the_panels(filled: tuple[InfluxClient, dict[st
     panel = next(p for p in BOARDS["machines"]["panels"] if p["title"] == "Power per machine")
     start, end = _range(BOARDS["machines"])
     both = source.query(expand(panel["targets"][0]["query"], start, end,
-                               {"machine": ["compressor", "laser1", "boiler1"]}))
-    one = source.query(expand(panel["targets"][0]["query"], start, end, {"machine": ["laser1"]}))
+                               {"machine": ["compressor", "laser1", "boiler1"],
+                                "rollup": ["autogen"]}))
+    one = source.query(expand(panel["targets"][0]["query"], start, end,
+                              {"machine": ["laser1"], "rollup": ["autogen"]}))
     assert sorted(s.tags["device"] for s in both) == ["compressor", "laser1"]
     assert [s.tags["device"] for s in one] == ["laser1"]
+
+
+@pytest.mark.parametrize(("days", "policy"), [(1, "autogen"), (2, "autogen"), (7, "rollup_15m"),
+                                              (30, "rollup_1h"), (365, "rollup_1h")])
+def test_rollup_variable_picks_the_policy_for_the_range(
+    filled: tuple[InfluxClient, dict[str, int]], days: int, policy: str
+) -> None:
+    source, _ = filled
+    variable = BOARDS["heating"]["templating"]["list"][0]
+    assert variable["name"] == "rollup"
+    found = source.query(expand(variable["query"], END - days * UNITS["d"], END))
+    assert [row["first"] for s in found for row in s.rows] == [policy]
+    # ...and a line chart drawn from it over the test's two days has its points.
+    panel = next(p for p in BOARDS["heating"]["panels"] if p["title"] == "Flow and return")
+    series = source.query(expand(panel["targets"][0]["query"], END - 2 * UNITS["d"], END,
+                                 {"rollup": [policy]}))
+    assert {s.tags["device"] for s in series} == {"boiler1"}
+    assert len(_numbers(series)) >= 2
 
 
 def test_macro_expansion_matches_grafana() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
-# MicroPython's hardware and radio modules (ESP32 port and micropython-lib).
+# MicroPython's hardware and radio modules (ESP32 port and micropython-lib),
+# and its TLS (the board's mbedTLS): only the link in drivers/ makes a context.
 HARDWARE = frozenset({
     "machine", "network", "esp", "esp32", "espnow", "bluetooth", "ntptime", "onewire",
-    "ds18x20", "neopixel", "dht", "webrepl", "uos", "vfs", "pyb", "rp2",
+    "ds18x20", "neopixel", "dht", "webrepl", "uos", "vfs", "pyb", "rp2", "tls", "ssl",
 })
 
 

@@ -1,13 +1,11 @@
 """The gateway's housekeeping on real servers: shutdown flushes, the spool
-outlives a crash, liveness, and points InfluxDB refuses."""
+outlives a crash, liveness."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -103,23 +101,3 @@ def test_liveness_from_status_last_will_and_silence(
         assert isinstance(values, list) and values[0][1] == 1
     finally:
         gw.close()
-
-
-def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_stored(
-    mosquitto: Mosquitto, influxdb: InfluxDB, gateway: GatewayProcess
-) -> None:
-    # Someone wrote "w" as an integer before: every float "w" now conflicts.
-    httpx.post(f"{influxdb.url}/write", params={"db": influxdb.database, "precision": "ms"},
-               auth=(influxdb.user, influxdb.password),
-               content=b"telemetry,site=lab,device=node9 w=1i 1764000000000").raise_for_status()
-    event = wire.encode("event", wire.event(1, T0, "boot", {}))
-    publish_all(mosquitto, [*telemetry_stream(3), (wire.topic("lab", "node1", "event"), event)])
-    wait_until(lambda: gateway.metric("gateway_rejected_total", reason="influx_rejected") == 1,
-               10, "the refused batch dead-lettered")
-    wait_until(lambda: influxdb.count("event", "seq") == 1, 10, "the event stored")
-    assert influxdb.count("telemetry", "seq") == 0
-    entries = [json.loads(row) for row in gateway.deadletter_file.read_text().splitlines()]
-    assert entries[0]["reason"] == "influx_rejected"
-    assert "field type conflict" in entries[0]["detail"]
-    assert entries[0]["payload"].count("\n") == 3  # the 4 lines of that batch
-    assert gateway.running

@@ -20,24 +20,32 @@ def test_default_scenario_runs_against_the_broker(tmp_path: Path, mosquitto: Mos
     observer = Observer(mosquitto)
     result = subprocess.run(
         [sys.executable, "-m", "simulator", "--scenario", str(DEFAULT), "--speed", "100",
-         "--duration", "300", "--mqtt-host", mosquitto.host, "--mqtt-port", str(mosquitto.port),
+         "--duration", "1200", "--mqtt-host", mosquitto.host, "--mqtt-port", str(mosquitto.port),
          "--device-password", DEVICE_PASSWORD, "--workdir", str(tmp_path / "flash"),
          "--acl-user", TEST_USER, "--acl-password", TEST_PASSWORD],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    devices = [n["device"] for n in json.loads(DEFAULT.read_text())["nodes"]]
-    observer.wait_for(lambda: all(len(observer.decoded(d, "telemetry")) >= 20 for d in devices))
-    for device in devices:
-        # 300 virtual s at 10 s telemetry: about 30 each, all valid protocol.
-        assert len(observer.decoded(device, "telemetry")) >= 20, device
+    periods = _telemetry_periods()
+    # 1,200 virtual s: about 1,200 / telemetry_s from each node, all valid protocol.
+    least = {device: 1200 // period - 2 for device, period in periods.items()}
+    observer.wait_for(lambda: all(len(observer.decoded(d, "telemetry")) >= n
+                                  for d, n in least.items()))
+    for device, n in least.items():
+        assert len(observer.decoded(device, "telemetry")) >= n, device
         assert observer.decoded(device, "status")[0]["state"] == "online"
     acls = observer.decoded("node1", "acl")
     observer.close()
     assert acls and len(acls[0]["allow"]) == 3  # alice, bob, carla may use the laser
-    assert "virtual time 300 s" in result.stdout
+    assert "virtual time 1200 s" in result.stdout
     # The flash folders stay for the next run.
     assert (tmp_path / "flash" / "node1" / "outbox").is_dir()
+
+
+def _telemetry_periods() -> dict[str, int]:
+    """Each node of the default scenario and its telemetry period (s)."""
+    return {n["device"]: int(n["config"]["telemetry_s"])
+            for n in json.loads(DEFAULT.read_text())["nodes"]}
 
 
 def test_bad_scenario_is_refused_with_the_reason(tmp_path: Path) -> None:
@@ -56,7 +64,7 @@ def test_fast_clock_runs_hours_connected_without_a_timeout(
 ) -> None:
     """`--fast`: six connected hours of the default scenario. The clock jumps
     only while no node waits for the broker, so no MQTT timeout fires: no
-    retransmission, no reconnect, and every 10 s telemetry arrives."""
+    retransmission, no reconnect, and every telemetry message arrives."""
     hours = 6
     observer = Observer(mosquitto)
     result = subprocess.run(
@@ -69,15 +77,15 @@ def test_fast_clock_runs_hours_connected_without_a_timeout(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"virtual time {hours * 3600} s" in result.stdout
-    devices = [n["device"] for n in json.loads(DEFAULT.read_text())["nodes"]]
+    periods = _telemetry_periods()
     summaries = [line for line in result.stdout.splitlines() if "retransmits" in line]
-    assert len(summaries) == len(devices), result.stdout
+    assert len(summaries) == len(periods), result.stdout
     for line in summaries:
         assert "reconnects 0, retransmits 0," in line, line
-    expected = hours * 3600 // 10
+    expected = {device: hours * 3600 // period for device, period in periods.items()}
     observer.wait_for(lambda: all(
-        len(observer.decoded(d, "telemetry")) >= expected - 2 for d in devices))
-    for device in devices:
+        len(observer.decoded(d, "telemetry")) >= n - 2 for d, n in expected.items()))
+    for device, n in expected.items():
         seqs = {m["seq"] for m in observer.decoded(device, "telemetry")}
-        assert expected - 2 <= len(seqs) <= expected + 1, (device, len(seqs))
+        assert n - 2 <= len(seqs) <= n + 1, (device, len(seqs))
     observer.close()

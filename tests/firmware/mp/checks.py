@@ -24,7 +24,7 @@ from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
 from protocol import acl as aclwire
 from protocol import downlink, sign, wire
-from protocol.badge import badge_hash
+from protocol.badge import badge_hash, parse_key
 
 from .signed import DOWNLINK_KEY, sealed
 
@@ -98,9 +98,17 @@ def check_protocol_messages():
 
 
 def check_badge_hash(golden):
-    key = bytes.fromhex(golden["key"])
+    key = parse_key(golden["key"])  # the key as a config holds it: hex text
     uid = bytes.fromhex(golden["uid"])
     assert badge_hash(key, uid) == golden["hash"], badge_hash(key, uid)
+    assert parse_key(golden["key"].upper()) == key
+    key_text = golden["key"]
+    for bad in ("test-badge-key", key_text[:30], key_text + "0", key_text[:-1] + "g"):
+        try:
+            parse_key(bad)
+            raise AssertionError("bad badge key accepted: " + bad)
+        except ValueError:
+            pass
 
 
 def _refused(channel, key, payload):
@@ -301,6 +309,25 @@ def check_config_refuses_unsafe_pins_and_names():
                        (9, "flash chip"), (36, "input only")):
         errors = config.parse(json.dumps(dict(good, pins={"onewire": pin})))[1]
         assert len(errors) == 1 and words in errors[0], (pin, errors)
+
+
+def check_config_tls_needs_the_site_ca():
+    from firmware import config
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    base = {"site": "s", "device": "d", "role": "heating", "sensors": {}}
+    tls = {"host": "10.0.0.2", "tls": True, "ca": pem}
+    assert config.parse(json.dumps(dict(base, mqtt=tls)))[1] == []
+    named = dict(tls, server_name="workshop.lan")
+    assert config.parse(json.dumps(dict(base, mqtt=named)))[1] == []
+    for mqtt, words in (({"host": "h", "tls": True}, "mqtt.ca"),
+                        ({"host": "h", "tls": True, "ca": "not a certificate"}, "mqtt.ca"),
+                        ({"host": "h", "tls": "yes", "ca": pem}, "mqtt.tls"),
+                        (dict(tls, server_name=5), "mqtt.server_name")):
+        errors = config.parse(json.dumps(dict(base, mqtt=mqtt)))[1]
+        assert len(errors) == 1 and words in errors[0], (mqtt, errors)
+    # Off, the CA is not looked at: a plain config stays valid.
+    assert config.parse(json.dumps(dict(base, mqtt={"host": "h", "ca": 1})))[1] == []
 
 
 class Relay:
@@ -545,6 +572,7 @@ CHECKS = (
     check_rms_of_sine, check_energy_counter, check_pulses, check_modbus, check_presence,
     check_backoff, check_acl_matching, check_acl_parser_matches_wire, check_session_tap,
     check_session_present_timeout_idle, check_config_refuses_unsafe_pins_and_names,
+    check_config_tls_needs_the_site_ca,
     check_session_without_acl, check_session_without_interlock, check_mqtt_codec,
 )
 FILE_CHECKS = (check_counter_store, check_outbox, check_outbox_torn_record)

@@ -18,7 +18,7 @@ from mp.signed import DOWNLINK_KEY
 
 from firmware import main
 from firmware.drivers import watchdog
-from protocol import wire  # noqa: F401 - loaded by the node anyway, not counted below
+from protocol import badge, wire  # noqa: F401 - loaded by a machine node anyway, not counted below
 from simulator.devices import adc, gpio
 
 CFG = {"site": "b", "device": "m1", "role": "machine", "mqtt": {"host": "10.0.0.2"},

@@ -1,7 +1,7 @@
 """signed downlink: version epoch per site, version counter per device
 
-Revision ID: 0002_downlink
-Revises: 0001
+Revision ID: 0005_downlink
+Revises: 0004_login_throttle
 Create Date: 2026-12-01 12:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_downlink"
-down_revision: str | None = "0001"
+revision: str = "0005_downlink"
+down_revision: str | None = "0004_login_throttle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
