@@ -24,6 +24,7 @@ from api.models import Machine, Site
 from api.services import acl, downlink
 from api.services.acl import AclPush
 from api.services.audit import Auditor
+from api.services.broker_logins import ManualLogins
 from api.services.mqtt import MqttPublisher
 from api.services.work import Work
 from devservers import Mosquitto
@@ -175,7 +176,8 @@ class Served:
         site = session.scalar(select(Site).where(Site.name == SITE))
         signer = downlink.signer(self.settings)
         return Work(session, site, Auditor(session, actor, None),
-                    AclPush(self.api.factory, self.publisher, site, signer))  # fmt: skip
+                    AclPush(self.api.factory, self.publisher, site, signer),
+                    ManualLogins())  # fmt: skip
 
     def database_list(self, machine_id: int) -> tuple[int, list[str]]:
         assert self.api is not None
