@@ -28,6 +28,10 @@ DETAIL_MAX = 200
 # How long records stamped by an untrusted clock wait after a connect for
 # NTP before they go out with tq=0 (the server then uses its receive time).
 TIME_WAIT_MS = 60000
+# Connected, the flash task waits this long before it writes: records the
+# broker has acknowledged by then are never written (store/outbox.py), and
+# a LittleFS erase blocks the whole board, a card on the reader too.
+FLASH_HOLD_MS = 5000
 
 
 def role_class(name: str):
@@ -102,14 +106,14 @@ class Node:
         self.queued[channel] += 1
         tag = 0 if msg["tq"] else self.boot_tag
         self.outbox.append(channel, wire.encode(channel, msg), tag)
-        self.flash_wake.set()  # written by flash_loop, not by the caller
+        self.mqtt.notify()  # sent from RAM at once
+        self.flash_wake.set()  # written by flash_loop, if still needed, not by the caller
 
     def write_flash(self) -> None:
-        """What the tasks left for the flash: queued records in one write, a
-        due counter save. Runs in flash_loop, so a badge, a sample or an ack
-        never waits for LittleFS's erase-and-copy."""
-        if self.outbox.flush():
-            self.mqtt.notify()
+        """What the tasks left for the flash: queued records not yet
+        acknowledged in one write, a due counter save. Runs in flash_loop, so
+        a badge, a sample or an ack never waits for LittleFS's erase-and-copy."""
+        self.outbox.flush()
         if self.save_due:
             self.save(self.clock.now_ms())
 
@@ -285,11 +289,15 @@ class Node:
 
     async def flash_loop(self) -> None:
         while True:
+            # Nothing to write for minutes is no stall (the sleep below
+            # announced a deadline that would otherwise run out).
+            self.supervisor.idle()
             await self.flash_wake.wait()
             self.flash_wake.clear()
             # One scheduler turn first: everything the waking step queued
-            # (a decision and its session start) goes in the same write.
-            await self.clock.sleep_ms(0)
+            # (a decision and its session start) goes in the same write;
+            # connected, the broker's acknowledgements first.
+            await self.clock.sleep_ms(FLASH_HOLD_MS if self.mqtt.connected else 0)
             self.write_flash()
 
     async def watchdog_loop(self) -> None:
