@@ -315,7 +315,8 @@ def check_config_tls_needs_the_site_ca():
     from firmware import config
 
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    base = {"site": "s", "device": "d", "role": "heating", "sensors": {}}
+    base = {"site": "s", "device": "d", "role": "heating", "sensors": {},
+            "downlink_key": DOWNLINK_KEY}
     tls = {"host": "10.0.0.2", "tls": True, "ca": pem}
     assert config.parse(json.dumps(dict(base, mqtt=tls)))[1] == []
     named = dict(tls, server_name="workshop.lan")
