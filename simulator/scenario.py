@@ -2,7 +2,7 @@
 
     {
       "site": "demo", "start": "2026-01-12T06:00:00Z", "duration_s": 86400,
-      "base_load_w": 400, "badge_key": "<32+ hex digits>",
+      "base_load_w": 400, "badge_key": "<32+ hex digits>", "downlink_key": "<secret>",
       "mqtt": {"host": "127.0.0.1", "port": 1883, "password": "device-secret"},
         (with "tls": true, "ca": "<the site CA, PEM>", "server_name": "...": TLS, port 8883)
       "members": {"alice": "04:a1:b2:c3", ...},
@@ -29,6 +29,9 @@
       ]
     }
 
+`downlink_key` is the site's master secret for signed ACLs and commands, as
+the api's API_DOWNLINK_KEY: each node's config gets the key derived from it
+for its own name (protocol/sign.py), as the api's provisioning does.
 `config` holds firmware config overrides per node (see firmware/config.py);
 the device name is the MQTT user name, `mqtt.password` (or a node's own
 `password`) its password. `use_configs` runs the nodes from complete config
@@ -60,7 +63,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol import wire
+from protocol import sign, wire
 from protocol.badge import badge_hash, parse_key, uid_from_hex
 from simulator.devices.onewire import crc8
 
@@ -95,6 +98,7 @@ class Scenario:
         except ValueError as exc:
             raise ScenarioError(f"badge_key: {exc}") from exc
         self.badge_key_hex = key
+        self.downlink_master = str(data.get("downlink_key", "simulated-site-downlink-key"))
         self.mqtt: dict[str, Any] = dict(data.get("mqtt") or {})
         self.members: dict[str, str] = dict(data.get("members") or {})
         building = data.get("building") or {}
@@ -244,6 +248,7 @@ class Scenario:
                    if key in self.mqtt},
             },
             "wifi": {"ssid": "workshop", "password": "simulated"},
+            "downlink_key": self.device_key(device).hex(),
         }
         if role == "machine":
             cfg["badge_key"] = self.badge_key_hex
@@ -263,11 +268,21 @@ class Scenario:
         users = spec.get("users") or list(self.members)
         return [badge_hash(self.badge_key, uid_from_hex(self.members[u])) for u in users]
 
-    def acl_messages(self) -> list[tuple[str, bytes]]:
-        """(topic, payload) of each machine node's allow-list, version 1: what
-        the api would publish, retained, for a run without it."""
+    def device_key(self, device: str) -> bytes:
+        return sign.device_key(self.downlink_master, self.site, device)
+
+    def sealed(self, device: str, channel: str, msg: dict[str, Any]) -> bytes:
+        """A downlink message for one node, signed with its key as the api signs."""
+        return sign.seal(channel, self.device_key(device), msg)
+
+    def acl_messages(self, version: int | None = None) -> list[tuple[str, bytes]]:
+        """(topic, payload) of each machine node's allow-list: what the api
+        would publish, retained, for a run without it. The version is the
+        api's first of an epoch at the current time unless given, so a later
+        run's lists replace an earlier run's on the nodes' flash."""
+        ver = sign.first_version(int(time.time() * 1000)) if version is None else version
         return [(wire.topic(self.site, spec["device"], "acl"),
-                 wire.encode("acl", wire.acl(1, self.acl_for(spec))))
+                 self.sealed(spec["device"], "acl", wire.acl(ver, self.acl_for(spec))))
                 for spec in self.nodes if spec["role"] == "machine"]
 
 

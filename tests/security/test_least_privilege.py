@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from api.services.mqtt import MqttPublisher, PublishError
 from broker.accounts import CONTROL_TOPIC
 from deploy import influx_init
 from devservers import InfluxDB, SiteMosquitto
@@ -54,6 +55,8 @@ def test_the_gateway_cannot_send_a_node_an_acl_or_a_command(
                 b'"rolename": "api"}]}'
         assert not gateway.publish(CONTROL_TOPIC, grant)
         assert not gateway.subscribe(CONTROL_TOPIC + "/#")
+        # Nor end the api's read of the retained ACLs early (its marker).
+        assert not gateway.publish(wire.API_PREFIX + "/marker/api-read-x", b"end")
         # What it may do, it can: read node topics, write dead letters.
         assert gateway.subscribe(wire.PREFIX + "/#")
         assert gateway.publish(wire.deadletter_topic(TELEMETRY), b"dead")
@@ -65,10 +68,28 @@ def test_the_gateway_cannot_send_a_node_an_acl_or_a_command(
         assert late.received(timeout=1) == []
 
 
+def test_the_api_reads_back_its_sites_retained_acls_over_tls(
+    site_mosquitto: SiteMosquitto,
+) -> None:
+    """What the ACL sweep needs of the api's login: publish an ACL retained,
+    read every retained ACL of its site back (ended by its marker under
+    mf-api/); another site's are refused to it."""
+    api = MqttPublisher(site_mosquitto.tls_login("api"), timeout_s=5)
+    try:
+        api.publish_retained(ACL, b"ours")
+        assert api.retained(wire.topic_filter(SITE, "acl")) == {ACL: b"ours"}
+        with pytest.raises(PublishError, match="refused"):
+            api.retained(wire.topic_filter("other-site", "acl"))
+    finally:
+        api.close()
+
+
 @pytest.mark.parametrize(("login", "refused_pub", "refused_sub"), [
-    # The api: downlink and the plugin, never telemetry (forged readings) or alerts.
+    # The api: downlink and the plugin, never telemetry (forged readings) or alerts;
+    # it reads back its own site's ACLs only (the sweep).
     ("api", [TELEMETRY, wire.topic("other-site", "node1", "acl"), "mf-alerts/x"],
-     [TELEMETRY, "mf/#", "#"]),
+     [TELEMETRY, "mf/#", "#", wire.topic_filter("other-site", "acl"),
+      wire.topic_filter(SITE, "status")]),
     # The alerts: their own prefix only, and the gateways' statuses read-only.
     ("alerts", [TELEMETRY, ACL, CMD, CONTROL_TOPIC, GATEWAY_STATUS],
      ["mf/#", "#", "$SYS/#", "mf-gateway/#", GATEWAY_STATUS]),

@@ -15,6 +15,7 @@ from firmware.logic.acl import Acl
 from simulator.devices.flash import Flash, PowerCut
 
 from .fakeparts import BoardBase, Out
+from .signed import DOWNLINK_KEY, sealed
 
 KEY = "00112233445566778899aabbccddeeff"
 UID = b"\x04\xa1\xb2\xc3"
@@ -80,7 +81,7 @@ def machine_cfg(device):
     from firmware import config
 
     raw = {"site": "fl", "device": device, "role": "machine", "badge_key": KEY,
-           "power": "pzem", "mqtt": {"host": "10.0.0.2"}}
+           "power": "pzem", "mqtt": {"host": "10.0.0.2"}, "downlink_key": DOWNLINK_KEY}
     cfg, errors = config.parse(json.dumps(raw))
     assert not errors, errors
     return cfg
@@ -102,7 +103,7 @@ def check_badge_path_writes_no_flash(tmp):
     from protocol.badge import badge_hash
 
     allowed = badge_hash(bytes.fromhex(KEY), UID)
-    node.role.decider.replace(Acl.from_hashes(1, [allowed]))
+    node.role.decider.offer(Acl.from_hashes(1, [allowed]))
     node.write_flash()
     reader = node.role.reader_loop()
     step(reader, 1)  # polling
@@ -202,17 +203,17 @@ def check_acl_refused_keeps_the_cached_one(tmp):
     emit = node.emit
     node.emit = lambda kind, fields: (faults.append(fields), emit(kind, fields))
     topic = wire.topic("fl", "acl", "acl")
-    node.on_message(topic, memoryview(wire.encode("acl", wire.acl(1, ["00000000000000aa"]))))
+    node.on_message(topic, memoryview(sealed("acl", wire.acl(1, ["00000000000000aa"]))))
     assert node.role.decider.acl.ver == 1 and not faults
     node.on_message(topic, None)
     real = Acl.from_payload
 
-    def no_memory(payload):
+    def no_memory(payload, mac=b""):
         raise MemoryError("memory allocation failed, allocating 16384 bytes")
 
     Acl.from_payload = no_memory
     try:
-        node.on_message(topic, wire.encode("acl", wire.acl(2, ["00000000000000bb"])))
+        node.on_message(topic, sealed("acl", wire.acl(2, ["00000000000000bb"])))
     finally:
         Acl.from_payload = real
     assert node.role.decider.acl.ver == 1 and node.role.decider.allowed("00000000000000aa")
