@@ -20,8 +20,10 @@ CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 
 GATEWAY, API, ALERTS, HEALTH = "gateway", "api", "alerts", "health"
+# Whoever follows the alerts over MQTT: a phone's MQTT app, Home Assistant, Node-RED.
+ALERTS_READER = "alerts-reader"
 # The service logins: also the names of their roles; no device may take one.
-SERVICE_LOGINS = (GATEWAY, API, ALERTS, HEALTH)
+SERVICE_LOGINS = (GATEWAY, API, ALERTS, HEALTH, ALERTS_READER)
 # Where the alerts service publishes (`<prefix>/<site>`), and where the
 # gateway announces devices to Home Assistant when asked to.
 ALERTS_PREFIX = "mf-alerts"
@@ -60,7 +62,7 @@ def service_roles(
     prefix) and writes dead letters and its own status (and Home Assistant discovery under
     `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
     of its site and administers the plugin (device logins); the alerts write
-    alerts; the health check only reads `$SYS`."""
+    alerts, which the alerts' reader reads; the health check only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
     wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
@@ -73,6 +75,7 @@ def service_roles(
               *_write(CONTROL_TOPIC), *_read(RESPONSE_TOPIC, "subscribeLiteral")],
         ALERTS: _write(alerts_prefix + "/#"),
         HEALTH: _read("$SYS/#"),
+        ALERTS_READER: _read(alerts_prefix + "/#"),
     }
 
 
