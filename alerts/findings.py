@@ -9,15 +9,16 @@ Row = dict[str, Any]  # one InfluxDB row: column -> value, "time" in Unix ms
 
 
 def dedupe_key(kind: str, site: str, device: str, subject: str = "") -> str:
-    """Repeated firings of one condition share this key and stay one alert."""
-    return ":".join([kind, site, device, subject] if subject else [kind, site, device])
+    """Repeated firings of one condition share this key and stay one alert.
+    A condition of the server itself (a gateway) has no site."""
+    return ":".join(part for part in (kind, site, device, subject) if part)
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str  # heating, device_offline, sensor_implausible, machine_left_on, ...
-    site: str
-    device: str
+    site: str  # "" for the server's own parts (a gateway)
+    device: str  # a node, or a gateway's MQTT client id
     summary: str
     subject: str = ""  # narrows the condition (a field name); "" for the whole device
     severity: str = "warning"  # warning | critical

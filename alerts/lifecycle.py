@@ -6,7 +6,7 @@ the rules say its absence proves nothing now (`held`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,9 +40,11 @@ def apply(
     config: LifecycleConfig,
     channels: Sequence[str],
     held: Collection[str] = frozenset(),
+    judged: Callable[[str], bool] | None = None,
 ) -> Outcome:
-    """Record one evaluation's findings. Open alerts whose key is in `held` and
-    that were not found stay as they are: their condition cannot be judged now."""
+    """Record one evaluation's findings. Open alerts whose key is in `held`, or
+    whose kind this evaluation could not judge (`judged(kind)` false: its data
+    was out of reach), and that were not found stay as they are."""
     open_alerts = {
         a.dedupe_key: a
         for a in session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)))
@@ -77,7 +79,9 @@ def apply(
             changed.append(alert)
     quiet = timedelta(seconds=config.resolve_after_s)
     for key, alert in open_alerts.items():
-        if key not in seen and key not in held and now - as_utc(alert.last_seen_at) >= quiet:
+        if key in seen or key in held or (judged is not None and not judged(alert.kind)):
+            continue
+        if now - as_utc(alert.last_seen_at) >= quiet:
             alert.state = "resolved"
             alert.resolved_at = now
             changed.append(alert)

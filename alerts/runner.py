@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,9 @@ from alerts.delivery import Dispatcher, EmailChannel, MqttChannel, RetryPolicy, 
 from alerts.delivery.message import Channel
 from alerts.evaluate import findings, held
 from alerts.findings import Finding
+from alerts.gateways import GatewayWatch
 from alerts.queries import fetch
+from alerts.rules import gateway
 from alerts.settings import Settings
 from alerts.timeline import alert_lines
 from timeseries import InfluxClient, InfluxError
@@ -39,50 +41,90 @@ class AlertService:
         config: RulesConfig,
         sessions: Callable[[], Session],
         dispatcher: Dispatcher,
+        *,
+        timeline: InfluxClient | None = None,
+        gateways: GatewayWatch | None = None,
     ) -> None:
         self.source = source
         self.config = config
         self.sessions = sessions
         self.dispatcher = dispatcher
+        # Where the alert states are written: the alerts' own database (None: nowhere).
+        self.timeline = timeline
+        # The gateways' statuses from the broker (None: not watched).
+        self.gateways = gateways
         self.heartbeat_file: Path | None = None
 
     def evaluate_once(self, now_ms: int | None = None) -> tuple[list[Finding], list[int]]:
         """One pass at `now_ms` (default: the clock). Returns the findings and
-        the ids of the deliveries it created; blocking (call it in a thread)."""
+        the ids of the deliveries it created; blocking (call it in a thread).
+        Raises InfluxError, having recorded nothing, when InfluxDB does not answer."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         snapshot = fetch(self.source, self.config, now_ms)
-        found = findings(snapshot, self.config)
+        found = findings(snapshot, self.config) + self._gateway_findings()
+        return found, self._record(found, now_ms, held(snapshot, self.config),
+                                   lambda kind: kind != gateway.KIND or self._gateways_known())
+
+    def evaluate_gateways(self, now_ms: int | None = None) -> tuple[list[Finding], list[int]]:
+        """The pass when InfluxDB does not answer: the gateways' alerts alone,
+        from the broker; every other open alert stays as it is."""
+        if self.gateways is None:
+            return [], []
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        found = self._gateway_findings()
+        # Their states are not written: InfluxDB just failed, and a hanging one
+        # would hold the pass for another timeout.
+        return found, self._record(found, now_ms, frozenset(),
+                                   lambda kind: kind == gateway.KIND and self._gateways_known(),
+                                   write_states=False)
+
+    def _gateway_findings(self) -> list[Finding]:
+        return gateway.evaluate(self.gateways.statuses()) if self.gateways is not None else []
+
+    def _gateways_known(self) -> bool:
+        """Whether a gateway's silence says its spool has room: not while the
+        broker's statuses are out of reach (its alerts are held then)."""
+        return self.gateways is None or self.gateways.current
+
+    def _record(self, found: list[Finding], now_ms: int, keep: Collection[str],
+                judged: Callable[[str], bool], write_states: bool = True) -> list[int]:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         with self.sessions() as session:
-            outcome = lifecycle.apply(
-                session, found, now, self.config.lifecycle, self.dispatcher.channel_names,
-                held(snapshot, self.config),
-            )
+            outcome = lifecycle.apply(session, found, now, self.config.lifecycle,
+                                      self.dispatcher.channel_names, keep, judged)
             lines = alert_lines(outcome.changed, now_ms)
+        if self.timeline is None or not write_states:
+            return outcome.deliveries
         try:
-            self.source.write_lines(lines)
+            self.timeline.write_lines(lines)
         except InfluxError as exc:  # the graphs lag; alerting itself goes on
             log.warning("alert states not written to InfluxDB: %s", exc)
-        return found, outcome.deliveries
+        return outcome.deliveries
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         self.dispatcher.start()
+        if self.gateways is not None:
+            self.gateways.start()
         with self.sessions() as session:
             self.dispatcher.submit(lifecycle.pending_deliveries(session))
         try:
             while not stop.is_set():
                 try:
-                    _, ids = await asyncio.to_thread(self.evaluate_once)
+                    try:
+                        _, ids = await asyncio.to_thread(self.evaluate_once)
+                        if self.heartbeat_file is not None:
+                            self.heartbeat_file.touch()
+                    except InfluxError as exc:
+                        log.warning("evaluation skipped: %s", exc)
+                        _, ids = await asyncio.to_thread(self.evaluate_gateways)
                     self.dispatcher.submit(ids)
-                    if self.heartbeat_file is not None:
-                        self.heartbeat_file.touch()
-                except InfluxError as exc:
-                    log.warning("evaluation skipped: %s", exc)
                 except Exception:  # e.g. the database away: try again next round
                     log.exception("evaluation failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=interval_s)
         finally:
+            if self.gateways is not None:
+                await asyncio.to_thread(self.gateways.stop)
             await self.dispatcher.stop()
 
 
@@ -110,7 +152,10 @@ def build(settings: Settings, channels: Sequence[Channel] | None = None) -> Aler
     dispatcher = Dispatcher(
         channels if channels is not None else channels_from(settings), sessions, policy
     )
-    service = AlertService(source, load_rules(settings.rules_file), sessions, dispatcher)
+    # The broker login that sends MQTT alerts also reads the gateways' statuses.
+    gateways = GatewayWatch(settings) if settings.mqtt_host else None
+    service = AlertService(source, load_rules(settings.rules_file), sessions, dispatcher,
+                           timeline=InfluxClient(settings.timeline_settings()), gateways=gateways)
     service.heartbeat_file = settings.heartbeat_file
     return service
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker import MqttSettings
 from broker.accounts import ALERTS_PREFIX
-from timeseries import InfluxSettings
+from timeseries import InfluxSettings, alerts_database
 from timeseries.settings import Seconds
 
 
@@ -27,6 +27,10 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore")
 
     database_url: str = "sqlite:///workshop.db"
+    # Where the alert states go (measurement `alert`, for Grafana): a database
+    # of their own, so that the alerts' InfluxDB user only reads the site's.
+    # Empty: `<influx_database>_alerts`.
+    influx_alerts_database: str = ""
     # A pass has its interval (30 s by default); a query may take most of it.
     influx_timeout_s: Seconds = 30.0
     rules_file: Path | None = None
@@ -53,3 +57,13 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     retry_first_delay_s: float = 2.0
     retry_max_delay_s: float = 300.0
     retry_max_attempts: int = 12
+
+    @model_validator(mode="after")
+    def _alerts_database(self) -> Settings:
+        if not self.influx_alerts_database:
+            self.influx_alerts_database = alerts_database(self.influx_database)
+        return self
+
+    def timeline_settings(self) -> InfluxSettings:
+        """The InfluxDB connection to the alerts' own database."""
+        return self.model_copy(update={"influx_database": self.influx_alerts_database})

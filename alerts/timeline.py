@@ -12,10 +12,10 @@ from timeseries.lines import int_field, line, string_field, tag_suffix
 def alert_lines(alerts: Sequence[Alert], now_ms: int) -> list[str]:
     out = []
     for alert in alerts:
-        tags = tag_suffix(
-            ("site", alert.site), ("kind", alert.kind), ("device", alert.device),
-            ("key", alert.dedupe_key.replace(" ", "_").replace(",", "_").replace("=", "_")),
-        )
+        pairs = [("site", alert.site), ("kind", alert.kind), ("device", alert.device),
+                 ("key", alert.dedupe_key.replace(" ", "_").replace(",", "_").replace("=", "_"))]
+        # A gateway's alert has no site; InfluxDB refuses an empty tag value.
+        tags = tag_suffix(*(pair for pair in pairs if pair[1]))
         fields = {
             "id": int_field(alert.id),
             "open": int_field(1 if alert.state in OPEN_STATES else 0),

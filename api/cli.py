@@ -27,6 +27,7 @@ from api.models import AllocationRun, Device, ElectricityBill, Machine, Member, 
 from api.schemas.bills import BillClose, BillCreate, BillPublic, SplitRequest, TariffCreate
 from api.schemas.common import readable
 from api.schemas.machines import (
+    CommandCreate,
     DeviceCreate,
     DevicePublic,
     MachineCreate,
@@ -47,6 +48,7 @@ from api.schemas.spaces import LeaseCreate, LeasePublic, UnitCreate, UnitPublic
 from api.services import (
     badges,
     bills,
+    commands,
     counter_cache,
     devices,
     machines,
@@ -59,10 +61,12 @@ from api.services import (
 )
 from api.services.acl import AclPush
 from api.services.audit import Auditor
+from api.services.downlink import signer
 from api.services.errors import Invalid, NotFound, ServiceError
 from api.services.records import Coded, by_code
 from api.services.work import Work
 from api.settings import Settings, settings_problem
+from protocol import wire
 
 # What a refused database is told (docs/operations.md, "Aim the CLI").
 AIM = (
@@ -95,7 +99,7 @@ class Context:
             self.session,
             site,
             Auditor(self.session, self.actor.username, None),
-            AclPush(self.factory, self.publisher, site),
+            AclPush(self.factory, self.publisher, site, signer(settings)),
             self.logins,
         )
 
@@ -335,6 +339,16 @@ def cmd_close_bill(ctx: Context, args: argparse.Namespace) -> None:
     _show(bills.close_bill(ctx.work, args.bill, body), BillPublic)
 
 
+def cmd_send_command(ctx: Context, args: argparse.Namespace) -> None:
+    device = ctx.by_code(Device, args.device, "device")
+    try:
+        command_args = json.loads(args.args)
+    except ValueError as exc:
+        fail(f"--args is not JSON: {exc}")
+    body = parse(CommandCreate, {"op": args.op, "args": command_args})
+    _show(commands.send_command(ctx.work, device.id, body))
+
+
 def cmd_publish_acls(ctx: Context, args: argparse.Namespace) -> None:
     print(json.dumps({"published": ctx.work.acl.publish_site()}))
 
@@ -457,6 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--pdf", metavar="MEMBER", help="member code: write their PDF statement")
     add("publish-acls", cmd_publish_acls, "republish every machine's ACL")
+    p = add("send-command", cmd_send_command, "send a node a signed command")
+    p.add_argument("device")
+    p.add_argument("op", choices=wire.CMD_OPS)
+    p.add_argument("--args", default="{}", help='JSON object, e.g. \'{"config": {...}}\'')
     p = add("refresh-counters", cmd_refresh_counters, "copy settled counter slots from InfluxDB")
     p.add_argument(
         "--rebuild", action="store_true", help="forget the copy first (after old replays)"

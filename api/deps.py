@@ -17,6 +17,7 @@ from api.services.acl import AclPush
 from api.services.audit import Auditor
 from api.services.auth import user_of_token
 from api.services.broker_logins import DeviceLogins
+from api.services.downlink import signer
 from api.services.mqtt import Publisher
 from api.services.work import Work
 from api.settings import Settings
@@ -133,9 +134,13 @@ def get_work(
     factory: FactoryDep,
     publisher: PublisherDep,
     logins: LoginsDep,
+    settings: SettingsDep,
 ) -> Work:
     return Work(
-        session, site, Auditor(session, user.username, user.id), AclPush(factory, publisher, site),
+        session,
+        site,
+        Auditor(session, user.username, user.id),
+        AclPush(factory, publisher, site, signer(settings)),
         logins,
     )
 

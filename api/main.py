@@ -42,7 +42,7 @@ from api.routes import (
 )
 from api.schemas.common import readable
 from api.security import verify_login
-from api.services import acl, counter_cache
+from api.services import acl, counter_cache, downlink
 from api.services.broker_logins import BrokerLogins, DeviceLogins, ManualLogins
 from api.services.errors import (
     Conflict,
@@ -54,7 +54,7 @@ from api.services.errors import (
     Unauthenticated,
     Unavailable,
 )
-from api.services.mqtt import MqttPublisher, Publisher
+from api.services.mqtt import MqttPublisher, Publisher, PublishError
 from api.settings import Settings, get_settings
 from timeseries import InfluxClient, rollup
 
@@ -101,12 +101,15 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def start_up(settings: Settings) -> Engine:
-    """Start-up steps: wait for the database, migrate, seed. Returns the engine."""
+    """Start-up steps: wait for the database, migrate, seed, raise the
+    downlink epoch (a restored database must not reuse a version a node
+    holds). Returns the engine."""
     engine = make_engine(settings.database_url)
     wait_for_database(engine)
     migrate(engine)
     with session_scope(make_sessionmaker(engine)) as session:
         seed(session, settings.site, settings.site_timezone)
+        downlink.raise_epoch(session)
     verify_login("", None)  # makes the unknown-user hash now, not during the first login
     return engine
 
@@ -128,19 +131,22 @@ def make_reader(settings: Settings) -> InfluxClient:
 
 
 async def _acl_sweep(app: FastAPI, interval_s: float) -> None:
+    """At start (the database may have been restored), then every interval."""
+    signer = downlink.signer(app.state.settings)
     while True:
-        await asyncio.sleep(interval_s)
         publisher = app.state.publisher
-        if publisher is None:
-            continue
         try:
             factory = app.state.sessionmaker
             with factory() as session:
                 site = get_site_row(session, app.state.settings.site)
-            if site is not None:
-                await asyncio.to_thread(acl.sweep, factory, publisher, acl.site_today(site))
+            if site is not None and publisher is not None:
+                today = acl.site_today(site)
+                await asyncio.to_thread(acl.sweep, factory, publisher, signer, site, today)
+        except PublishError as exc:
+            log.warning("ACL sweep skipped: %s", exc)
         except Exception:  # a sweep must never stop the loop
             log.exception("ACL sweep failed")
+        await asyncio.sleep(interval_s)
 
 
 def _refresh_counters(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from timeseries.settings import Seconds
 PLACEHOLDER = "changethis"
 # Refused in production when weak: the api's secrets in free form, and what a
 # placeholder looks like. The badge key has a format of its own (protocol.badge).
-SECRETS = ("secret_key", "mqtt_password", "influx_password")
+SECRETS = ("secret_key", "downlink_key", "mqtt_password", "influx_password")
 MIN_SECRET_CHARS = 16
 # What placeholders look like, in lower-case letters only ("Change_Me!" is "changeme").
 _PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "placeholder", "example", "yoursecret")
@@ -43,6 +43,9 @@ class Settings(MqttSettings, InfluxSettings, BaseSettings):
     # every machine node's config. Empty: DEV_BADGE_KEY in development, refused in
     # production.
     badge_hash_key: str = ""
+    # Master secret of the nodes' downlink keys: each node's key, derived from
+    # it and the node's name, signs its ACLs and commands (api/services/downlink.py).
+    downlink_key: str = PLACEHOLDER
     token_minutes: int = 12 * 60
     site: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,32}$")
     # Tariff band hours and lease days are read in this zone (IANA name).

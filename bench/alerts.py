@@ -176,11 +176,12 @@ class Stopwatch:
 @contextmanager
 def phases_of(service: AlertService, watch: Stopwatch) -> Iterator[None]:
     """Times the functions the real pass calls, by the names it calls them."""
+    assert service.timeline is not None
     patched: list[tuple[Any, str, Any]] = [
         (runner, "fetch", runner.fetch),
         (runner, "findings", runner.findings),
         (lifecycle, "apply", lifecycle.apply),
-        (service.source, "write_lines", service.source.write_lines),
+        (service.timeline, "write_lines", service.timeline.write_lines),
     ]
     names = {
         "fetch": "fetch", "findings": "rules", "apply": "lifecycle", "write_lines": "write_back"
@@ -191,7 +192,7 @@ def phases_of(service: AlertService, watch: Stopwatch) -> Iterator[None]:
         yield
     finally:
         for owner, name, original in patched:
-            if owner is service.source:
+            if owner is service.timeline:
                 delattr(owner, name)
             else:
                 setattr(owner, name, original)
@@ -272,7 +273,9 @@ def measure(
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     source = RecordingSource(influx.settings, timeout_s=30)
-    service = AlertService(source, RulesConfig(), sessions, Dispatcher([Unsent()], sessions))
+    timeline = influx.client(30, influx.alerts_database)
+    service = AlertService(source, RulesConfig(), sessions, Dispatcher([Unsent()], sessions),
+                           timeline=timeline)
     assert influx.proc is not None
     step = DAY_MS // passes
     moments = [END - DAY_MS + (i + 1) * step for i in range(passes)]
@@ -294,6 +297,7 @@ def measure(
             }
     finally:
         source.close()
+        timeline.close()
         engine.dispose()
     return measured, counts
 

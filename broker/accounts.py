@@ -61,8 +61,10 @@ def service_roles(
     through a shared subscription, which 2.0 checks with its `$share/<group>/`
     prefix) and writes dead letters and its own status (and Home Assistant discovery under
     `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
-    of its site and administers the plugin (device logins); the alerts write
-    alerts, which the alerts' reader reads; the health check only reads `$SYS`."""
+    of its site, reads their retained ACLs back (the sweep, with a marker under
+    its own `mf-api/` prefix) and administers the plugin (device logins); the
+    alerts write alerts and read the gateways' statuses (a full spool), which
+    the alerts' reader reads; the health check only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
     wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
@@ -72,8 +74,13 @@ def service_roles(
                   *_write(wire.DEADLETTER_PREFIX + "/#"), *_write(wire.GATEWAY_PREFIX + "/#"),
                   *discovery],
         API: [*(acl for topic in downlink for acl in _write(topic)),
+              # The ACL sweep reads back what the broker holds retained, and
+              # knows it has all of it when its own marker returns (api/services/mqtt.py).
+              *_read(wire.topic_filter(site, "acl"), "subscribeLiteral"),
+              *_read(wire.API_PREFIX + "/#"), *_write(wire.API_PREFIX + "/#"),
               *_write(CONTROL_TOPIC), *_read(RESPONSE_TOPIC, "subscribeLiteral")],
-        ALERTS: _write(alerts_prefix + "/#"),
+        ALERTS: [*_write(alerts_prefix + "/#"),
+                 *_read(wire.gateway_status_topic("+"), "subscribeLiteral")],
         HEALTH: _read("$SYS/#"),
         ALERTS_READER: _read(alerts_prefix + "/#"),
     }

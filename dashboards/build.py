@@ -8,6 +8,7 @@ import json
 
 from dashboards import JSON_DIR
 from dashboards.panels import (
+    ALERTS,
     HEATING,
     MACHINE,
     METER,
@@ -63,7 +64,7 @@ def overview() -> Json:
              'FROM "status" WHERE $timeFilter GROUP BY "device")', (16, 0, 4, 4), decimals=0,
              description="Devices whose newest status says online (a last will says offline)."),
         stat("Open alerts", 'SELECT sum("open") FROM (SELECT last("open") AS "open" FROM "alert" '
-             'WHERE $timeFilter GROUP BY "key")', (20, 0, 4, 4), decimals=0),
+             'WHERE $timeFilter GROUP BY "key")', (20, 0, 4, 4), decimals=0, source=ALERTS),
         timeseries("Heating", [
             target(f'SELECT mean("t_flow") FROM {ROLLUP}."telemetry" WHERE {HEATING} AND '
                    f'$timeFilter {BUCKET}, "device" fill(null)', "A", "flow $tag_device"),
@@ -74,7 +75,8 @@ def overview() -> Json:
             per_device('mean("w")', METER),
         ], (12, 4, 12, 8), unit="watt"),
         table("Recent alerts", 'SELECT "state", "severity", "kind", "device", "summary" '
-              'FROM "alert" WHERE $timeFilter ORDER BY time DESC LIMIT 50', (0, 12, 24, 8)),
+              'FROM "alert" WHERE $timeFilter ORDER BY time DESC LIMIT 50', (0, 12, 24, 8),
+              source=ALERTS),
     ], description="Heating, machines in use, devices online, alerts at a glance.")
 
 

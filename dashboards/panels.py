@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards import DATASOURCE_UID
+from dashboards import ALERTS_DATASOURCE_UID, DATASOURCE_UID
 
 Json = dict[str, Any]
 DATASOURCE: Json = {"type": "influxdb", "uid": DATASOURCE_UID}
+ALERTS: Json = {"type": "influxdb", "uid": ALERTS_DATASOURCE_UID}
 
 # Which rows belong to which kind of node, by the counters only that role has
 # (data contract): meters count pulses, machines on_s, heating nodes burn_s.
@@ -16,9 +17,10 @@ MACHINE = '"on_s" >= 0'
 HEATING = '"burn_s" >= 0'
 
 
-def target(query: str, ref: str = "A", alias: str = "", fmt: str = "time_series") -> Json:
+def target(query: str, ref: str = "A", alias: str = "", fmt: str = "time_series",
+           source: Json = DATASOURCE) -> Json:
     out: Json = {
-        "refId": ref, "datasource": DATASOURCE, "query": query, "rawQuery": True,
+        "refId": ref, "datasource": source, "query": query, "rawQuery": True,
         "resultFormat": fmt,
     }
     if alias:
@@ -28,7 +30,8 @@ def target(query: str, ref: str = "A", alias: str = "", fmt: str = "time_series"
 
 def _panel(kind: str, title: str, targets: list[Json], grid: tuple[int, int, int, int],
            unit: str = "", options: Json | None = None, description: str = "",
-           mappings: list[Json] | None = None, decimals: int | None = None) -> Json:
+           mappings: list[Json] | None = None, decimals: int | None = None,
+           source: Json = DATASOURCE) -> Json:
     x, y, w, h = grid
     defaults: Json = {}
     if unit:
@@ -38,7 +41,7 @@ def _panel(kind: str, title: str, targets: list[Json], grid: tuple[int, int, int
     if decimals is not None:
         defaults["decimals"] = decimals
     panel: Json = {
-        "type": kind, "title": title, "datasource": DATASOURCE,
+        "type": kind, "title": title, "datasource": source,
         "gridPos": {"x": x, "y": y, "w": w, "h": h},
         "targets": targets,
         "fieldConfig": {"defaults": defaults, "overrides": []},
@@ -51,13 +54,13 @@ def _panel(kind: str, title: str, targets: list[Json], grid: tuple[int, int, int
 
 def stat(title: str, query: str, grid: tuple[int, int, int, int], unit: str = "",
          mappings: list[Json] | None = None, description: str = "",
-         decimals: int | None = None) -> Json:
+         decimals: int | None = None, source: Json = DATASOURCE) -> Json:
     options = {
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         "colorMode": "value", "graphMode": "none", "textMode": "auto",
     }
-    return _panel("stat", title, [target(query)], grid, unit, options, description, mappings,
-                  decimals)
+    return _panel("stat", title, [target(query, source=source)], grid, unit, options,
+                  description, mappings, decimals, source)
 
 
 def timeseries(title: str, targets: list[Json], grid: tuple[int, int, int, int],
@@ -83,10 +86,10 @@ def state_timeline(title: str, targets: list[Json], grid: tuple[int, int, int, i
 
 
 def table(title: str, query: str, grid: tuple[int, int, int, int], description: str = "",
-          unit: str = "") -> Json:
+          unit: str = "", source: Json = DATASOURCE) -> Json:
     options = {"showHeader": True, "cellHeight": "sm"}
-    return _panel("table", title, [target(query, fmt="table")], grid, unit, options,
-                  description)
+    return _panel("table", title, [target(query, fmt="table", source=source)], grid, unit,
+                  options, description, source=source)
 
 
 def on_off(off: str, on: str) -> list[Json]:

@@ -5,7 +5,8 @@
 
 Each dashboard goes into the folder "Workshop monitor" (created if missing) and
 overwrites its previous version (same uid). `--datasource-uid` points the
-panels at an InfluxDB data source that already exists there under another uid."""
+panels at an InfluxDB data source that already exists there under another uid,
+`--alerts-datasource-uid` the alert panels at the one for the alerts' database."""
 
 from __future__ import annotations
 
@@ -18,24 +19,27 @@ from typing import Any
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from dashboards import DATASOURCE_UID, JSON_DIR
+from dashboards import ALERTS_DATASOURCE_UID, DATASOURCE_UID, JSON_DIR
 
 FOLDER_UID, FOLDER_TITLE = "workshop-monitor", "Workshop monitor"
 
 
-def load(datasource_uid: str = DATASOURCE_UID) -> list[dict[str, Any]]:
-    """The dashboards as Grafana's API takes them, pointed at `datasource_uid`."""
-    return [_repoint(json.loads(path.read_text()), datasource_uid)
+def load(datasource_uid: str = DATASOURCE_UID,
+         alerts_datasource_uid: str = ALERTS_DATASOURCE_UID) -> list[dict[str, Any]]:
+    """The dashboards as Grafana's API takes them, pointed at `datasource_uid`
+    (the site's data) and `alerts_datasource_uid` (the alerts' database)."""
+    uids = {DATASOURCE_UID: datasource_uid, ALERTS_DATASOURCE_UID: alerts_datasource_uid}
+    return [_repoint(json.loads(path.read_text()), uids)
             for path in sorted(JSON_DIR.glob("*.json"))]
 
 
-def _repoint(node: Any, uid: str) -> Any:
+def _repoint(node: Any, uids: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        if node.get("type") == "influxdb" and node.get("uid") == DATASOURCE_UID:
-            return {**node, "uid": uid}
-        return {k: _repoint(v, uid) for k, v in node.items()}
+        if node.get("type") == "influxdb" and node.get("uid") in uids:
+            return {**node, "uid": uids[node["uid"]]}
+        return {k: _repoint(v, uids) for k, v in node.items()}
     if isinstance(node, list):
-        return [_repoint(v, uid) for v in node]
+        return [_repoint(v, uids) for v in node]
     return node
 
 
@@ -67,11 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", help="service-account token (else credentials in --url)")
     parser.add_argument("--datasource-uid", default=DATASOURCE_UID,
                         help=f"uid of the InfluxDB data source there (default {DATASOURCE_UID})")
+    parser.add_argument("--alerts-datasource-uid", default=ALERTS_DATASOURCE_UID,
+                        help="uid of the data source on the alerts' database there "
+                             f"(default {ALERTS_DATASOURCE_UID})")
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
     api = GrafanaApi.from_url(args.url, credential=args.token, timeout=args.timeout)
     try:
-        urls = push(api, load(args.datasource_uid))
+        urls = push(api, load(args.datasource_uid, args.alerts_datasource_uid))
     except GrafanaException as exc:
         print(f"Grafana refused: {exc.status_code} {exc.message}", file=sys.stderr)
         return 1

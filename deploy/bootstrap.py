@@ -60,7 +60,7 @@ HTTPS_CERT, HTTPS_KEY = GENERATED / "https" / "https.crt", GENERATED / "https" /
 BROKER_INTERNAL_NAMES = ("mosquitto", "localhost", "127.0.0.1")
 ENV_DIR = GENERATED / "env"
 # Each container's env file holds the .env variables of its own prefix only:
-# the gateway never sees the api's secret key or the badge key.
+# the gateway never sees the api's secret key, the badge key or the downlink key.
 SERVICE_PREFIXES = {"gateway": "GATEWAY_", "api": "API_", "alerts": "ALERTS_"}
 # Caddy's: the site certificate's files (as mounted) or, with ACME, an e-mail.
 CADDY_ENV = ENV_DIR / "caddy.env"
@@ -84,6 +84,7 @@ REQUIRED = (
     "GRAFANA_ADMIN_PASSWORD",
     "API_SECRET_KEY",
     "API_BADGE_HASH_KEY",
+    "API_DOWNLINK_KEY",
     "API_SITE",
     "SERVER_NAMES",
 )

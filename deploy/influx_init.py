@@ -7,12 +7,14 @@ is not in the table, so a rotated password or a widened grant does not last.
 InfluxDB 1.x grants READ, WRITE or ALL per database, never per measurement,
 and WRITE on a database also allows DELETE, DROP SERIES and DROP MEASUREMENT
 in it (DROP DATABASE, users and retention policies need the admin). What is
-enforced is therefore per database (docs/security.md, least privilege).
+enforced is therefore per database (docs/security.md, least privilege): the
+alerts' points have a database of their own, so that only the gateway can
+write, delete or drop in the site's.
 
 Environment: INFLUX_URL, INFLUXDB_DB, INFLUXDB_ADMIN_USER,
-INFLUXDB_ADMIN_PASSWORD, and each user's password in <SERVICE>_INFLUX_PASSWORD
+INFLUXDB_ADMIN_PASSWORD, each user's password in <SERVICE>_INFLUX_PASSWORD
 (GATEWAY_, API_, ALERTS_, GRAFANA_), as docker-compose.yml passes them from
-`.env`."""
+`.env`, and INFLUXDB_ALERTS_DB (default `<INFLUXDB_DB>_alerts`)."""
 
 from __future__ import annotations
 
@@ -23,12 +25,26 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from timeseries import InfluxClient, InfluxError, InfluxSettings, quote_ident, quote_string
+from timeseries import (
+    InfluxClient,
+    InfluxError,
+    InfluxSettings,
+    alerts_database,
+    quote_ident,
+    quote_string,
+)
 
 READ, WRITE, ALL = "READ", "WRITE", "ALL"
-# user -> the privilege on the site's database. The alerts write their alert
-# states (measurement "alert") into the same database they read.
-GRANTS = {"gateway": WRITE, "api": READ, "alerts": ALL, "grafana": READ}
+# The two databases, by what they hold: the site's data (INFLUXDB_DB) and the
+# alerts' own points, their alert states (INFLUXDB_ALERTS_DB).
+SITE, ALERTS = "site", "alerts"
+# user -> {database: privilege}. The alerts write only into their own database.
+GRANTS = {
+    "gateway": {SITE: WRITE},
+    "api": {SITE: READ},
+    "alerts": {SITE: READ, ALERTS: ALL},
+    "grafana": {SITE: READ, ALERTS: READ},
+}
 # How InfluxDB's SHOW GRANTS names them.
 _SHOWN = {READ: READ, WRITE: WRITE, ALL: "ALL PRIVILEGES"}
 
@@ -54,17 +70,23 @@ def users_and_grants(client: InfluxClient) -> tuple[dict[str, bool], dict[str, d
 
 
 def apply(client: InfluxClient, database: str, passwords: Mapping[str, str],
-          admin: str) -> list[str]:
-    """Make InfluxDB hold exactly GRANTS (with `passwords`); what was done, per user."""
+          admin: str, alerts_db: str = "") -> list[str]:
+    """Make InfluxDB hold exactly GRANTS (with `passwords`) on `database` and
+    `alerts_db` (default: alerts_database(database)); what was done, per grant."""
     missing = [password_variable(user) for user in GRANTS if not passwords.get(user)]
     if missing:
         raise InitError(f"not set: {', '.join(missing)}")
     if admin in GRANTS:
         raise InitError(f"INFLUXDB_ADMIN_USER may not be a service's user ({admin})")
-    client.execute(f"CREATE DATABASE {quote_ident(database)}")
+    names = {SITE: database, ALERTS: alerts_db or alerts_database(database)}
+    if names[SITE] == names[ALERTS]:
+        raise InitError(f"INFLUXDB_ALERTS_DB may not be the site's database ({database})")
+    for name in names.values():
+        client.execute(f"CREATE DATABASE {quote_ident(name)}")
     users, grants = users_and_grants(client)
     done = []
-    for user, privilege in GRANTS.items():
+    for user, wanted in GRANTS.items():
+        on = {names[which]: privilege for which, privilege in wanted.items()}
         name, password = quote_ident(user), quote_string(passwords[user])
         if user in users:
             client.execute(f"SET PASSWORD FOR {name} = {password}")
@@ -73,10 +95,11 @@ def apply(client: InfluxClient, database: str, passwords: Mapping[str, str],
         if users.get(user):
             client.execute(f"REVOKE ALL PRIVILEGES FROM {name}")  # no admin
         for other, held in grants.get(user, {}).items():
-            if other != database or held != _SHOWN[privilege]:
+            if other not in on or held != _SHOWN[on[other]]:
                 client.execute(f"REVOKE ALL ON {quote_ident(other)} FROM {name}")
-        client.execute(f"GRANT {privilege} ON {quote_ident(database)} TO {name}")
-        done.append(f"{user}: {privilege} on {database}")
+        for target, privilege in on.items():
+            client.execute(f"GRANT {privilege} ON {quote_ident(target)} TO {name}")
+            done.append(f"{user}: {privilege} on {target}")
     return done
 
 
@@ -96,7 +119,7 @@ def main(env: Mapping[str, str] | None = None, wait_s: float = 60) -> int:
         while True:
             try:
                 done = apply(client, settings.influx_database, passwords,
-                             settings.influx_username)
+                             settings.influx_username, env.get("INFLUXDB_ALERTS_DB", ""))
                 break
             except InitError as exc:
                 print(f"influx_init: {exc}", file=sys.stderr)

@@ -291,7 +291,8 @@ class ComposeRun(Closing):
             raise ValueError(f"{name}: INFLUXDB_HTTP_AUTH_ENABLED is not true")
         data = self.mounts(name).get("/var/lib/influxdb", self.workdir / "services" / name)
         return InfluxDB(data, database=env["INFLUXDB_DB"], user=env["INFLUXDB_ADMIN_USER"],
-                        password=env["INFLUXDB_ADMIN_PASSWORD"], port=self.port(name, 8086))
+                        password=env["INFLUXDB_ADMIN_PASSWORD"], port=self.port(name, 8086),
+                        alerts_db=False)  # the image makes INFLUXDB_DB only; influxdb-init the rest
 
     def healthcheck(self, service: str,
                     env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,14 +10,26 @@ from typing import Any
 from pydantic import SecretStr
 
 from devservers.process import DatabaseServer, find_binary, free_port, wait_for_http
-from timeseries import InfluxClient, InfluxSettings, Series, quote_ident, quote_string
+from timeseries import (
+    InfluxClient,
+    InfluxSettings,
+    Series,
+    alerts_database,
+    quote_ident,
+    quote_string,
+)
 
 
 class InfluxDB(DatabaseServer):
+    """With the site's database and, unless `alerts_db` is false, the alerts'
+    own beside it (as deploy/influx_init.py leaves a site; a compose run leaves
+    that to it)."""
+
     name = "influxdb"
 
-    def __init__(self, workdir: Path, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, workdir: Path, *args: Any, alerts_db: bool = True, **kwargs: Any) -> None:
         super().__init__(workdir, *args, **kwargs)
+        self.alerts_db = alerts_db
         self.rpc_port = free_port()
         self.conf_path = self.workdir / "influxdb.conf"
         # The admin user and the database exist (a restart on kept data: make run).
@@ -65,6 +77,10 @@ bind-address = "{self.host}:{self.rpc_port}"
         return [find_binary("influxd", "/usr/bin/influxd"), "-config", str(self.conf_path)]
 
     @property
+    def alerts_database(self) -> str:
+        return alerts_database(self.database)
+
+    @property
     def settings(self) -> InfluxSettings:
         """How the project's services reach this server (as its admin)."""
         return InfluxSettings(
@@ -72,8 +88,12 @@ bind-address = "{self.host}:{self.rpc_port}"
             influx_username=self.user, influx_password=SecretStr(self.password),
         )
 
-    def client(self, timeout_s: float | None = None) -> InfluxClient:
-        return InfluxClient(self.settings, timeout_s)
+    def client(self, timeout_s: float | None = None, database: str = "") -> InfluxClient:
+        """As the admin, on the site's database or the one named."""
+        settings = self.settings
+        if database:
+            settings = settings.model_copy(update={"influx_database": database})
+        return InfluxClient(settings, timeout_s)
 
     def after_start(self) -> None:
         wait_for_http(f"{self.url}/ping", 204, 30)
@@ -85,6 +105,8 @@ bind-address = "{self.host}:{self.rpc_port}"
                               f"{quote_string(self.password)} WITH ALL PRIVILEGES")
             self.execute(f"CREATE DATABASE {quote_ident(self.database)}")
             self._bootstrapped = True
+        if self.alerts_db:  # also on data kept from before it existed (make run)
+            self.execute(f"CREATE DATABASE {quote_ident(self.alerts_database)}")
 
     def execute(self, q: str) -> None:
         """An InfluxQL statement that changes something (CREATE, GRANT, DROP)."""
@@ -96,15 +118,16 @@ bind-address = "{self.host}:{self.rpc_port}"
         with self.client(60) as client:
             return client.write_lines(lines, batch)
 
-    def query(self, q: str) -> list[Series]:
-        """Run InfluxQL; the first statement's series (times as RFC 3339 strings)."""
-        with self.client(30) as client:
+    def query(self, q: str, database: str = "") -> list[Series]:
+        """Run InfluxQL on the site's database (or the one named); the first
+        statement's series (times as RFC 3339 strings)."""
+        with self.client(30, database) as client:
             return client.query(q, epoch=None)
 
-    def count(self, measurement: str, field: str, where: str = "") -> int:
+    def count(self, measurement: str, field: str, where: str = "", database: str = "") -> int:
         clause = f" WHERE {where}" if where else ""
         series = self.query(f"SELECT count({quote_ident(field)}) FROM {quote_ident(measurement)}"
-                            f"{clause}")
+                            f"{clause}", database)
         return int(series[0].values[0][1]) if series else 0
 
     def create_user(self, user: str, password: str, privilege: str = "ALL") -> None:

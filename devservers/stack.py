@@ -240,6 +240,9 @@ def run(args: argparse.Namespace) -> dict[str, int]:
             "API_MQTT_USERNAME": "api", "API_MQTT_PASSWORD": SERVICE_PASSWORDS["api"],
             "API_INFLUX_URL": influx.url, "API_INFLUX_DATABASE": influx.database,
             "API_INFLUX_USERNAME": influx.user, "API_INFLUX_PASSWORD": influx.password,
+            # The scenario's master secret, so that the api signs as the scenario's
+            # own nodes expect (the api's node configs carry keys derived from it).
+            "API_DOWNLINK_KEY": scenario.downlink_master,
             # What the api writes into the nodes' configs: the same broker here.
             "API_NODE_MQTT_HOST": broker.host, "API_NODE_MQTT_PORT": str(broker.port),
             "API_NODE_WIFI_SSID": "workshop", "API_NODE_WIFI_PASSWORD": "simulated",

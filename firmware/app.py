@@ -7,7 +7,7 @@ import asyncio
 import gc
 import json
 
-from firmware.logic.acl import Acl
+from firmware.logic.acl import STALE, TAKEN, Acl
 from firmware.logic.stamp import SEQ_REBOOT_GAP, SEQ_SAVE_EVERY, Stamper
 from firmware.net.mqtt_client import MqttClient
 from firmware.store import fsutil
@@ -16,13 +16,22 @@ from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import Outbox
 from firmware.supervisor import Supervisor
 from firmware.version import FW_VERSION
-from protocol import wire
+from protocol import downlink, wire
+
+try:
+    from typing import Any  # only for the type checker; absent on the board
+except ImportError:
+    pass
 
 COMMON_SLOTS = ("seq", "last_ts", "dropped", "boots")
 DETAIL_MAX = 200
 # How long records stamped by an untrusted clock wait after a connect for
 # NTP before they go out with tq=0 (the server then uses its receive time).
 TIME_WAIT_MS = 60000
+# Connected, the flash task waits this long before it writes: records the
+# broker has acknowledged by then are never written (store/outbox.py), and
+# a LittleFS erase blocks the whole board, a card on the reader too.
+FLASH_HOLD_MS = 5000
 
 
 def role_class(name: str):
@@ -51,7 +60,11 @@ class Node:
         self.fs = getattr(hw, "fs", None) or fsutil.FS
         self.fs.makedirs(root)
         self.supervisor = Supervisor(self.clock, self._task_failed, hw.rand)
+        # Checks the MAC of every acl and cmd; the config always has it
+        # (config.validate: without one the node runs the safe mode).
+        self.downlink_key = downlink.key_from_hex(cfg["downlink_key"])
         self.acl_cache = AclCache(root, self.fs)
+        self.commands: Any = None  # store/cmdgate.py, loaded with the first command
         self.role = role_class(cfg["role"])(self, hw, cfg)
         self.store = CounterStore(root, COMMON_SLOTS + self.role.slots, self.fs)
         values = self.store.load()
@@ -93,14 +106,14 @@ class Node:
         self.queued[channel] += 1
         tag = 0 if msg["tq"] else self.boot_tag
         self.outbox.append(channel, wire.encode(channel, msg), tag)
-        self.flash_wake.set()  # written by flash_loop, not by the caller
+        self.mqtt.notify()  # sent from RAM at once
+        self.flash_wake.set()  # written by flash_loop, if still needed, not by the caller
 
     def write_flash(self) -> None:
-        """What the tasks left for the flash: queued records in one write, a
-        due counter save. Runs in flash_loop, so a badge, a sample or an ack
-        never waits for LittleFS's erase-and-copy."""
-        if self.outbox.flush():
-            self.mqtt.notify()
+        """What the tasks left for the flash: queued records not yet
+        acknowledged in one write, a due counter save. Runs in flash_loop, so
+        a badge, a sample or an ack never waits for LittleFS's erase-and-copy."""
+        self.outbox.flush()
         if self.save_due:
             self.save(self.clock.now_ms())
 
@@ -164,37 +177,62 @@ class Node:
     # -- incoming -----------------------------------------------------------
 
     def on_message(self, topic: str, payload) -> None:
+        channel = ""
         try:
             channel = wire.parse_topic(topic)[2]
             if channel == "acl":
                 self.acl_received(payload)
             elif channel == "cmd":
-                self.command(wire.decode(channel, payload))
+                self.command(self.command_gate().open(payload))
+        except downlink.Refused as exc:
+            # Forged, replayed or crossed: nothing changed; the event says why.
+            self.refused(channel, exc.code, exc.detail)
         except (wire.ProtocolError, ValueError, KeyError, TypeError) as exc:
             # Bad downlink: reported, nothing changed.
             self.emit("fault", {"reason": "downlink", "detail": str(exc)[:DETAIL_MAX]})
 
+    def command_gate(self):
+        """Commands are rare: their gate (1.2 KB of RAM with .mpy files) is
+        loaded by the first one, and reads the version last taken then."""
+        if self.commands is None:
+            from firmware.store.cmdgate import CommandGate
+
+            self.commands = CommandGate(self.hw.storage_root, self.downlink_key, self.fs)
+        return self.commands
+
+    def refused(self, channel: str, code: str, detail: str) -> None:
+        """reason: acl_bad_mac, acl_stale, cmd_bad_mac, cmd_stale (docs/protocol.md)."""
+        self.emit("refused", {"reason": channel + "_" + code, "detail": detail[:DETAIL_MAX]})
+
     def acl_received(self, payload) -> None:
-        """The retained ACL, parsed straight into packed hashes (no JSON
-        objects, no copy of the payload). One that does not fit in RAM is
-        refused and reported, and the cached one stays: being retained, it
-        comes back on every connect, and a MemoryError here would otherwise
-        reset the node on every connect."""
+        """The retained ACL: its MAC checked on the bytes as received, then
+        parsed straight into packed hashes (no JSON objects, no copy of the
+        payload), then taken only if its version is newer than the one held.
+        One that does not fit in RAM is refused and reported, and the cached
+        one stays: being retained, it comes back on every connect, and a
+        MemoryError here would otherwise reset the node on every connect."""
         decider = getattr(self.role, "decider", None)
         if decider is None:
             return  # not a machine: no ACL to hold
+        held = decider.acl.ver
         if payload is None:
             detail = "ACL above %d bytes refused" % wire.MAX_ACL_PAYLOAD
         else:
+            mac = downlink.check("acl", self.downlink_key, payload)
             try:
-                if decider.replace(Acl.from_payload(payload)):
-                    self.acl_cache.save(payload)
-                return
+                acl = Acl.from_payload(payload, mac)
             except MemoryError:
                 gc.collect()
                 detail = "ACL of %d bytes does not fit in RAM" % len(payload)
-        kept = decider.acl.ver
-        self.emit("fault", {"reason": "acl", "detail": "%s; version %d kept" % (detail, kept)})
+            else:
+                taken = decider.offer(acl)
+                if taken == TAKEN:
+                    self.acl_cache.save(payload)
+                elif taken == STALE:
+                    detail = "version %d is not newer than %d; kept" % (acl.ver, held)
+                    raise downlink.Refused("stale", detail)
+                return
+        self.emit("fault", {"reason": "acl", "detail": "%s; version %d kept" % (detail, held)})
 
     def command(self, msg: dict) -> None:
         op = msg["op"]
@@ -251,11 +289,15 @@ class Node:
 
     async def flash_loop(self) -> None:
         while True:
+            # Nothing to write for minutes is no stall (the sleep below
+            # announced a deadline that would otherwise run out).
+            self.supervisor.idle()
             await self.flash_wake.wait()
             self.flash_wake.clear()
             # One scheduler turn first: everything the waking step queued
-            # (a decision and its session start) goes in the same write.
-            await self.clock.sleep_ms(0)
+            # (a decision and its session start) goes in the same write;
+            # connected, the broker's acknowledgements first.
+            await self.clock.sleep_ms(FLASH_HOLD_MS if self.mqtt.connected else 0)
             self.write_flash()
 
     async def watchdog_loop(self) -> None:
@@ -287,6 +329,8 @@ class Node:
 
     async def run(self) -> None:
         self.emit("boot", {"reason": self.hw.reset_cause(), "detail": "fw " + FW_VERSION})
+        if self.acl_cache.refused:
+            self.refused("acl", "bad_mac", self.acl_cache.refused)
         keep = self.supervisor.keep
         # The feeder is not supervised: if it fails, nothing feeds and the
         # watchdog resets the board.

@@ -4,7 +4,9 @@
 # on. Progress: every wait a task announces (each clock.sleep_ms of a
 # supervised task announces itself; other waits call expect()) sets when it
 # must be back; a task that is not back by then plus GRACE_MS is stalled,
-# and the feeder stops feeding, so the watchdog resets the board.
+# and the feeder stops feeding, so the watchdog resets the board. A task
+# about to wait for work that may not come for a long time (an event) calls
+# idle(): until its next announced wait it cannot be stalled.
 import asyncio
 
 from firmware.logic.backoff import Backoff
@@ -46,6 +48,16 @@ class Supervisor:
         for entry in self._entries:
             if entry[1] is task:
                 entry[2] = self.clock.now_ms() + ms + GRACE_MS
+                return
+
+    def idle(self) -> None:
+        """The current task waits for work, without a deadline."""
+        task = _current()
+        if task is None:
+            return
+        for entry in self._entries:
+            if entry[1] is task:
+                entry[2] = -1
                 return
 
     def stalled(self, now_ms: int):

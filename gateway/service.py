@@ -65,7 +65,7 @@ class Gateway:
         """The gateway's own state, retained on mf-gateway/<client id>/status
         for whoever watches the site (a dashboard, Home Assistant)."""
         status = {
-            "state": "spool_full" if spool_full else "ok",
+            "state": wire.GATEWAY_SPOOL_FULL if spool_full else wire.GATEWAY_OK,
             "acks": "paused" if spool_full else "flowing",
             "spool_bytes": self.spool.bytes,
             "spool_max_bytes": self.settings.spool_max_bytes,

@@ -2,9 +2,11 @@
 # into one buffer of packed 8-byte hashes (8 KB for 1,000 badges), with no
 # JSON objects and no copy of the payload. json.loads would hold a str object
 # per badge (~48 bytes each on the ESP32) and the decoded text besides.
-# The rules are wire.decode("acl", ...)'s; tests/protocol/test_acl.py holds the
-# two parsers to the same answers. One difference: a hash written with JSON
-# escapes ("\u0061...") is refused here; the api never writes one.
+# The rules are wire.decode("acl", ...)'s; tests/firmware/mp/checks.py holds
+# the two parsers to the same answers. Differences: the "mac" member is
+# skipped here, because the node checks it on the raw bytes first
+# (protocol/downlink.py); a hash written with JSON escapes ("\u0061...") is
+# refused here; the api never writes one.
 # MicroPython: no typing at run time.
 import binascii
 

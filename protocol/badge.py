@@ -1,18 +1,17 @@
 # Keyed badge hashes: what ACLs and events carry instead of raw card IDs, so a
-# leaked ACL or log does not let anyone clone a badge. HMAC-SHA256 written out
-# by hand because MicroPython on the ESP32 ships hashlib but not hmac.
+# leaked ACL or log does not let anyone clone a badge (HMAC-SHA256, mac.py).
 #
 # The site's badge key is written as hex text (the api's API_BADGE_HASH_KEY,
 # every machine node's config `badge_key`); `parse_key` is the one reading of
 # that text, so the api and the nodes hash with the same bytes.
 import binascii
-import hashlib
+
+from protocol.mac import hmac_sha256
 
 HASH_HEX_DIGITS = 16
 KEY_MIN_HEX_DIGITS = 32  # 16 bytes
 # How to make one; quoted in the errors a bad key gets.
 NEW_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(16))"'
-_BLOCK = 64
 _HEX = "0123456789abcdefABCDEF"
 
 
@@ -39,19 +38,10 @@ def parse_key(text) -> bytes:
     return binascii.unhexlify(text)
 
 
-def _pad_key(key: bytes, fill: int) -> bytes:
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key + b"\x00" * (_BLOCK - len(key))
-    return bytes(b ^ fill for b in key)
-
-
 def badge_hash(key: bytes, uid: bytes) -> str:
     """64-bit keyed hash of a card UID, as 16 lower-case hex digits; `key` is
     parse_key(the site's badge key)."""
-    inner = hashlib.sha256(_pad_key(key, 0x36) + uid).digest()
-    outer = hashlib.sha256(_pad_key(key, 0x5C) + inner).digest()
-    return binascii.hexlify(outer[: HASH_HEX_DIGITS // 2]).decode()
+    return binascii.hexlify(hmac_sha256(key, uid)[: HASH_HEX_DIGITS // 2]).decode()
 
 
 def uid_from_hex(text: str) -> bytes:

@@ -8,6 +8,9 @@ SCHEMA_VERSION = 1
 PREFIX = "mf"
 DEADLETTER_PREFIX = "mf-deadletter"
 GATEWAY_PREFIX = "mf-gateway"
+# The api's own topics (the ACL sweep's end marker), outside mf/: no node and
+# no gateway sees them.
+API_PREFIX = "mf-api"
 CHANNELS = ("status", "telemetry", "event", "acl", "cmd")
 UPLINK = ("status", "telemetry", "event")
 DOWNLINK = ("acl", "cmd")
@@ -20,7 +23,8 @@ MAX_PAYLOAD = 4096
 # Derived and checked in tests/firmware/test_memory.py; the api refuses a
 # change that would make an allow-list longer (api/services/acl.py).
 MAX_ACL_BADGES = 1000
-# One hash is '"<16 hex>", ' in the api's JSON: 20 bytes, plus the envelope.
+# One hash is '"<16 hex>", ' in the api's JSON: 20 bytes, plus the envelope
+# (version, keys and the 76-byte MAC member of protocol/downlink.py).
 ACL_ENTRY_BYTES = 20
 MAX_ACL_PAYLOAD = ACL_ENTRY_BYTES * MAX_ACL_BADGES + 256
 # The largest payload anyone publishes on the site's broker (that ACL): its
@@ -37,7 +41,7 @@ TS_MIN_MS = 1577836800000
 TS_MAX_MS = 4102444800000
 
 STATES = ("online", "offline")
-EVENT_KINDS = ("badge", "session_start", "session_end", "relay", "fault", "boot")
+EVENT_KINDS = ("badge", "session_start", "session_end", "relay", "fault", "boot", "refused")
 CMD_OPS = ("relay_off", "reboot", "config", "time", "ping")
 ROLES = ("machine", "heating", "meter")
 # Optional integer health figures in an online status (outbox depth, messages
@@ -54,6 +58,7 @@ RESERVED_NAMES = ("seq", "tq", "time")
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _HEX = "0123456789abcdef"
+MAC_HEX_DIGITS = 64  # a downlink message's HMAC-SHA256 (protocol/downlink.py)
 _INF = float("inf")
 
 
@@ -86,6 +91,13 @@ def topic(site: str, device: str, channel: str) -> str:
     return "%s/%s/%s/%s" % (PREFIX, check_name("site", site), check_name("device", device), channel)
 
 
+def topic_filter(site: str, channel: str) -> str:
+    """Every device's topic of one channel at a site: 'mf/<site>/+/<channel>'."""
+    if channel not in CHANNELS:
+        raise ProtocolError("bad_topic", "unknown channel %r" % channel)
+    return "%s/%s/+/%s" % (PREFIX, check_name("site", site), channel)
+
+
 def parse_topic(name: str) -> tuple:
     """'mf/<site>/<device>/<channel>' -> (site, device, channel)."""
     parts = name.split("/")
@@ -104,9 +116,25 @@ def deadletter_topic(original: str) -> str:
     return DEADLETTER_PREFIX + "/" + original
 
 
+# A gateway's retained status says "state": acknowledgements flowing, or
+# paused because its disk spool is full (the alert service fires on that).
+GATEWAY_OK = "ok"
+GATEWAY_SPOOL_FULL = "spool_full"
+
+
 def gateway_status_topic(client_id: str) -> str:
     # A gateway's own state (retained), e.g. its spool full: outside "mf/" too.
+    # gateway_status_topic("+") is the subscription for every gateway's.
     return GATEWAY_PREFIX + "/" + client_id + "/status"
+
+
+def parse_gateway_status_topic(name: str) -> str:
+    """'mf-gateway/<client id>/status' -> the client id."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != GATEWAY_PREFIX or parts[2] != "status" or not parts[1]:
+        raise ProtocolError("bad_topic", "expected %s/<client id>/status, got %r"
+                            % (GATEWAY_PREFIX, name))
+    return parts[1]
 
 
 # --- field checks -----------------------------------------------------------
@@ -248,6 +276,8 @@ def _check_event(msg: dict) -> None:
     if kind in ("session_start", "session_end"):
         _need(msg, "sid", (int,))
         _hexes([_need(msg, "badge", (str,))], "badge")
+    if kind == "refused":
+        _need(msg, "reason", (str,))
     if "ct" in msg:
         _counters(msg, "ct")
     for key in ("reason", "detail"):
@@ -255,12 +285,25 @@ def _check_event(msg: dict) -> None:
             raise ProtocolError("wrong_type", "field %r must be str" % key)
 
 
-def _check_acl(msg: dict) -> None:
-    # protocol/acl.py parses the same rules straight into packed hashes (the
-    # node); tests/protocol/test_acl.py holds the two to the same answers.
+def _version(msg: dict) -> int:
     ver = _need(msg, "ver", (int,))
     if ver < 0:
         raise ProtocolError("bad_value", "ver must be >= 0")
+    return ver
+
+
+def _mac(msg: dict) -> None:
+    # Its form only: the key is the node's (protocol/downlink.py checks it).
+    mac = _need(msg, "mac", (str,))
+    if len(mac) != MAC_HEX_DIGITS or mac.strip(_HEX):
+        raise ProtocolError("bad_mac", "'mac' must be %d lower-case hex digits" % MAC_HEX_DIGITS)
+
+
+def _check_acl(msg: dict) -> None:
+    # protocol/acl.py parses the same rules straight into packed hashes (the
+    # node, after protocol/downlink.py checked the MAC); tests/firmware/mp/
+    # checks.py holds the two to the same answers.
+    _version(msg)
     lists = [("allow", _need(msg, "allow", (list,)))]
     if "master" in msg:
         lists.append(("master", msg["master"]))
@@ -273,6 +316,7 @@ def _check_acl(msg: dict) -> None:
         total += len(hashes)
     if total > MAX_ACL_BADGES:
         raise ProtocolError("too_many_badges", "%d badges, limit %d" % (total, MAX_ACL_BADGES))
+    _mac(msg)
 
 
 def _check_cmd(msg: dict) -> None:
@@ -280,8 +324,10 @@ def _check_cmd(msg: dict) -> None:
     if op not in CMD_OPS:
         raise ProtocolError("bad_value", "op must be one of %s" % ",".join(CMD_OPS))
     _need(msg, "id", (int,))
+    _version(msg)
     if "args" in msg and not isinstance(msg["args"], dict):
         raise ProtocolError("wrong_type", "field 'args' must be an object")
+    _mac(msg)
 
 
 _CHECKS = {
@@ -369,6 +415,7 @@ def event(seq: int, ts: int, kind: str, fields: dict, tq: int = 1) -> dict:
     return msg
 
 
+# acl and cmd go out sealed: protocol.sign.seal(channel, key, message).
 def acl(ver: int, allow: list, master: "list | None" = None) -> dict:
     msg = {"v": SCHEMA_VERSION, "ver": ver, "allow": sorted(allow)}
     if master:
@@ -376,8 +423,8 @@ def acl(ver: int, allow: list, master: "list | None" = None) -> dict:
     return msg
 
 
-def cmd(op: str, ident: int, args: "dict | None" = None) -> dict:
-    msg = {"v": SCHEMA_VERSION, "op": op, "id": ident}
+def cmd(op: str, ident: int, ver: int, args: "dict | None" = None) -> dict:
+    msg = {"v": SCHEMA_VERSION, "op": op, "id": ident, "ver": ver}
     if args:
         msg["args"] = args
     return msg

@@ -19,7 +19,9 @@ from firmware.app import Node
 from firmware.main import start_outputs
 from firmware.safemode import SafeMode
 from protocol.badge import badge_hash, uid_from_hex
-from simulator.plant import Building, MachineLoad, PoweredRun, UtilityMeter
+from simulator.devices.flash import PowerCut
+from simulator.devices.gpio import RatePulses
+from simulator.plant import Building, MachineLoad, PoweredRun, SiteServer, UtilityMeter
 from simulator.scenario import Scenario
 from simulator.virtual import NodePlant, VirtualBoard
 
@@ -53,6 +55,11 @@ class SimNode:
         # The node's hardware (simulator/hardware.py NodeHardware): which
         # faults it has survives power cuts, as the parts do.
         self.hardware_settings: dict[str, Any] = dict(spec.get("hardware") or {})
+        self.s0_train: RatePulses | None = None  # a pulse generator on S0 (`s0_hz`)
+        # (file name, off_s): the power goes at the next flash write of that file
+        self.cut_at_write: tuple[str, float] | None = None
+        # (card in the field, card read) -> interlock closed, model us, of earlier boots
+        self.latencies_us: list[tuple[int, int]] = []
         self.welded = False
         self.switched_on = False
         self._write_config()
@@ -82,26 +89,36 @@ class SimNode:
         self.boots += 1
         text = (self.flash / "config.json").read_text()
         self.config, self.config_errors = fw_config.parse(text)
+        hz = self.hardware_settings.get("s0_hz")
+        if hz is not None and self.s0_train is None:  # from a second after the first power-on
+            self.s0_train = RatePulses(float(hz), int(self.fleet.now_s() * 1e6) + 1_000_000)
         board = VirtualBoard(self.config, self._plant(), self.flash, self.name,
                              lambda: self.network_up, self.request_reset, cause,
                              self.hardware_settings)
         self.board = board
+        board.fs.on_cut = self._flash_power_lost
+        if self.cut_at_write is not None:
+            board.fs.cut_file = self.cut_at_write[0]
         self.config_errors = start_outputs(board, self.config_errors)  # as on the board
         if self.config_errors:
             self.safe = SafeMode(self.config, self.config_errors, board)
             self.task = asyncio.get_running_loop().create_task(self.safe.run(), name=self.name)
             return
         board.start_devices()
-        self.node = Node(self.config, board)
-        self.task = asyncio.get_running_loop().create_task(self.node.run(), name=self.name)
+        try:
+            node = Node(self.config, board)  # boot writes the flash (counters)
+        except PowerCut:
+            return  # the power went again during the boot (unplug during_write)
+        self.node = node
+        self.task = asyncio.get_running_loop().create_task(node.run(), name=self.name)
 
     def _plant(self) -> NodePlant:
         fleet = self.fleet
         role = self.config.get("role")
-        return NodePlant(fleet.now_s, fleet.unix_ms, load=self.load,
+        return NodePlant(fleet.now_s, fleet.site, load=self.load,
                          building=fleet.building if role == "heating" else None,
                          meter=fleet.meter if role == "meter" else None,
-                         pzem_offset_wh=self.pzem_offset_wh)
+                         pzem_offset_wh=self.pzem_offset_wh, s0_train=self.s0_train)
 
     def power_cut(self) -> None:
         """Power gone: tasks stop mid-step, RAM is lost, sockets die silently."""
@@ -113,22 +130,46 @@ class SimNode:
         if self.task is not None:
             self.task.cancel()
         if self.board is not None:
-            self.board.link.cut()
+            self.board.power_off()
+            self.latencies_us.extend(self.board.hardware.latencies_us)
         self.powered = False
         self.task = None
         self.node = None
         self.safe = None
         self.board = None
 
-    def request_reset(self) -> None:
-        """machine.reset() from the firmware (reboot or new config)."""
+    def request_reset(self, cause: str) -> None:
+        """machine.reset() from the firmware (reboot or new config, cause
+        "soft_reset"), or the watchdog's reset ("watchdog")."""
         loop = asyncio.get_running_loop()
+        board = self.board
 
         def reset() -> None:
-            self.power_cut()
-            self.power_on("soft_reset")
+            if self.board is board:  # not after a power cut meanwhile
+                self.power_cut()
+                self.power_on(cause)
 
         loop.call_soon(reset)
+
+    def unplug(self, off_s: float, during_write: str | None = None) -> None:
+        """The power goes for off_s seconds: now, or at the node's next
+        flash write of the file `during_write` ("*": of any file), which
+        then does not happen (simulator/devices/flash.py)."""
+        if during_write is None:
+            self.power_cut()
+            asyncio.get_running_loop().call_later(off_s, self.power_on)
+            return
+        self.cut_at_write = (during_write, off_s)
+        if self.board is not None:
+            self.board.fs.cut_file = during_write
+
+    def _flash_power_lost(self) -> None:
+        if self.cut_at_write is None:
+            return
+        off_s = self.cut_at_write[1]
+        self.cut_at_write = None
+        self.power_cut()
+        asyncio.get_running_loop().call_later(off_s, self.power_on)
 
     # -- network --------------------------------------------------------------
 
@@ -144,6 +185,26 @@ class SimNode:
         if self.load is not None:
             self.load.advance(self.fleet.now_s())
         self.switched_on = on
+
+    def plug_probe(self, sensor: str, plugged: bool) -> None:
+        """A DS18B20 probe of a heating node unplugged or plugged back."""
+        unplugged = [n for n in self.hardware_settings.get("unplugged") or [] if n != sensor]
+        if not plugged:
+            unplugged.append(sensor)
+        self.hardware_settings["unplugged"] = unplugged
+        if self.board is not None and sensor in self.board.hardware.sensors:
+            self.board.hardware.sensors[sensor].connected = plugged
+
+    def set_s0_rate(self, hz: float) -> None:
+        """The pulse generator on the S0 input turned to hz (0: stopped)."""
+        if self.s0_train is not None:
+            self.s0_train.set_rate(hz, int(self.fleet.now_s() * 1e6))
+
+    def s0_emitted(self) -> int:
+        """Pulses the generator on the S0 input has given so far."""
+        if self.s0_train is None:
+            return 0
+        return self.s0_train.count(int(self.fleet.now_s() * 1e6))
 
     def weld(self) -> None:
         """The interlock relay's contacts weld closed: the node still believes
@@ -166,6 +227,12 @@ class SimNode:
     def _remove(self, board: VirtualBoard) -> None:
         if board is self.board:
             board.hardware.card(None)
+
+    def badge_latencies_us(self) -> list[tuple[int, int]]:
+        """(card in the field, card read) -> interlock closed, model us, for
+        every session start by badge since the first power-on."""
+        board = self.board
+        return self.latencies_us + (board.hardware.latencies_us if board is not None else [])
 
     def last_latency_ms(self) -> float | None:
         """Card read to interlock closed, wall-clock ms, for the last allowed badge."""
@@ -202,6 +269,7 @@ class Fleet:
         self.start_unix_ms = scenario.start_unix_ms
         self.building = Building(scenario.zones, fail_at_s=scenario.boiler_fail_at_s,
                                  recover_at_s=scenario.boiler_recover_at_s)
+        self.site = SiteServer(self.unix_ms, self.now_s, ntp_local=scenario.ntp_local)
         self.nodes: dict[str, SimNode] = {}
         for index, spec in enumerate(scenario.nodes):
             self.nodes[spec["device"]] = SimNode(self, spec, index)
@@ -320,13 +388,24 @@ class Fleet:
             node.power_cut()
             node.power_on()
         elif "unplug" in action:
-            node = self.node(action["unplug"])
-            node.power_cut()
-            asyncio.get_running_loop().call_later(float(action["for_s"]), node.power_on)
+            self.node(action["unplug"]).unplug(float(action["for_s"]), action.get("during_write"))
+        elif "unplug_probe" in action:
+            node = self.node(action["unplug_probe"])
+            node.plug_probe(action["sensor"], False)
+            asyncio.get_running_loop().call_later(float(action["for_s"]), node.plug_probe,
+                                                  action["sensor"], True)
+        elif "internet" in action:
+            self.site.internet_up = False
+            asyncio.get_running_loop().call_later(float(action["for_s"]), self._internet_back)
+        elif "s0_rate" in action:
+            self.node(action["s0_rate"]).set_s0_rate(float(action["hz"]))
         elif "switch" in action:
             self.node(action["switch"]).switch(bool(action["on"]))
         elif "weld" in action:
             self.node(action["weld"]).weld()
+
+    def _internet_back(self) -> None:
+        self.site.internet_up = True
 
     async def run_scenario(self, duration_s: float | None = None) -> None:
         """Start the nodes, play the timed events and the members' sessions,

@@ -13,34 +13,39 @@ from typing import Any
 
 
 class LoopTime:
-    """Model time for the device port: the event loop's clock. Time the
-    drivers spend in bus transfers and blocking waits moves a
-    VirtualTimeLoop's clock on (timers fire late, as on a board that was
-    busy); on a plain loop it runs ahead of the loop's clock instead."""
+    """Model time for one node's port: the event loop's clock, plus the time
+    the node spent blocked (bus transfers, flash writes, blocking waits of
+    its drivers) beyond it. A blocked board is late, not its neighbours:
+    this node's time runs ahead of the loop's clock, and its sleeps end that
+    much later (timers fire late, as on a board that was busy), while the
+    other nodes go on at the loop's time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._time = loop.time
         self._cursor = 0
 
+    def world_us(self) -> int:
+        """The loop's time: when things outside the board happen."""
+        return int(self._time() * 1_000_000)
+
     def now_us(self) -> int:
-        loop_us = int(self.loop.time() * 1_000_000)
+        loop_us = int(self._time() * 1_000_000)
         if loop_us > self._cursor:
             self._cursor = loop_us
         return self._cursor
 
     def advance_us(self, us: int) -> None:
         self._cursor = self.now_us() + int(us)
-        advance = getattr(self.loop, "advance", None)
-        if advance is not None:
-            advance(us / 1_000_000)
 
     def sleep(self, port: Any, ms: int) -> Any:
-        return _sleep(port, ms)
+        return _sleep(self, port, ms)
 
 
-async def _sleep(port: Any, ms: int) -> None:
+async def _sleep(timebase: LoopTime, port: Any, ms: int) -> None:
     port.scheduler_point()
-    await asyncio.sleep(ms / 1000)
+    ahead_us = timebase.now_us() - timebase.world_us()  # still busy until then
+    await asyncio.sleep((ahead_us + ms * 1000) / 1_000_000)
     port.sync()
 
 
@@ -57,7 +62,15 @@ class NodeHardware:
     unplugged ([]): DS18B20 sensors (reading names) not connected;
     probe_bit_error_rate (0): per byte read, on every probe;
     onewire_stuck_low (false): the 1-Wire bus shorted to ground;
-    pcnt (true): the port has esp32.PCNT (false: S0 by soft interrupts)."""
+    pcnt (true): the port has esp32.PCNT (false: S0 by soft interrupts);
+    s0_hz (none): a pulse generator on the S0 input at this rate instead of
+    the utility meter (the plant's `s0_train`, which outlives power cuts);
+    flash_erase_ms (45), flash_program_ms (0.7): the flash chip (VirtualBoard).
+
+    `latencies_us`: for each time the interlock's relay module energised
+    with a card in the reader's field, (model time from the card entering
+    the field, from its read by the reader (`read_at_us`, set by the
+    simulator's FieldReader)) to the contacts closing."""
 
     def __init__(self, config: dict[str, Any], plant: Any, timebase: LoopTime,
                  settings: dict[str, Any], seed: int) -> None:
@@ -75,6 +88,9 @@ class NodeHardware:
         self.pzem: Any = None
         self.s0: Any = None
         self.closed_at: float | None = None  # perf_counter when the interlock last closed
+        self._world_us = timebase.world_us
+        self.latencies_us: list[tuple[int, int]] = []
+        self.read_at_us: int | None = None
         self._before_switch = plant.before_switch
         pins = config.get("pins") or {}
         role = config.get("role")
@@ -133,8 +149,9 @@ class NodeHardware:
                                        lambda t: meter.energy_wh(t / 1e6))
             else:
                 ppk = int(config["pulses_per_kwh"])
-                self.s0 = gpio.S0Output(p, pins["s0"], gpio.CountedPulses(
-                    lambda t: int(meter.energy_wh(t / 1e6) * ppk / 1000)))
+                starts = plant.s0_train or gpio.CountedPulses(
+                    lambda t: int(meter.energy_wh(t / 1e6) * ppk / 1000))
+                self.s0 = gpio.S0Output(p, pins["s0"], starts)
         self.iso14443 = iso14443
 
     def _pzem(self, pzem: Any, plant: Any, pins: dict[str, Any], settings: dict[str, Any],
@@ -153,6 +170,11 @@ class NodeHardware:
         self._before_switch()
         if self.relay is not None and not self.relay.energised:
             self.closed_at = time.perf_counter()
+            field = self.field
+            if field is not None and field.card is not None and field.placed_at_us is not None:
+                now = self.port.now_us()
+                read = self.read_at_us if self.read_at_us is not None else now
+                self.latencies_us.append((now - field.placed_at_us, now - read))
 
     def card(self, uid: bytes | None) -> None:
         """A member holds a card to the reader (None: takes it away)."""
@@ -161,7 +183,8 @@ class NodeHardware:
         if uid is None:
             self.field.remove()
         else:
-            self.field.put(self.iso14443.Card(uid), self.port.now_us())
+            # At the world's time: a board busy meanwhile notices it later.
+            self.field.put(self.iso14443.Card(uid), self._world_us())
 
 
 def _probe(building: Any, name: str, now_s: Any) -> Any:

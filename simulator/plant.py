@@ -156,6 +156,10 @@ class Building:
         self.setpoint += raise_setpoint_c
 
     def return_temp(self) -> float:
+        if self.call and not self.boiler_working(self.t):
+            # Burner out, pump running: the water comes back as it left, as
+            # nothing heats it on the way round, so flow and return meet.
+            return self.flow - 0.3
         return self.zones[0] + (self.flow - self.zones[0]) * 0.6
 
 
@@ -174,6 +178,30 @@ class UtilityMeter:
 
     def watts(self, t: float) -> float:
         return self.base_w + sum(load.watts(t) for load in self.loads)
+
+
+class SiteServer:
+    """The site server on the LAN (the broker's host, the nodes' NTP server)
+    and the building's internet uplink. Its NTP server is set to keep
+    serving its own clock while the uplink is down (`ntp_local`: chrony's
+    `local stratum`, hardware/README.md); without that it answers "not
+    synchronised" (leap indicator 3) then, which the nodes ignore. The
+    clocks of the simulation do not drift: its own is the true time."""
+
+    def __init__(self, unix_ms: Callable[[], int], now_s: Callable[[], float],
+                 ntp_local: bool = True) -> None:
+        self.unix_ms = unix_ms
+        self.now_s = now_s
+        self.ntp_local = ntp_local
+        self.internet_up = True
+        self.served: list[tuple[float, str]] = []  # (time, device) of each NTP answer
+
+    def ntp(self, device: str) -> int | None:
+        """A node's SNTP query -> Unix ms, or None (not synchronised)."""
+        if not self.internet_up and not self.ntp_local:
+            return None
+        self.served.append((self.now_s(), device))
+        return self.unix_ms()
 
 
 def sine_table(samples_per_cycle: int) -> list[float]:

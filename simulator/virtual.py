@@ -21,25 +21,30 @@ from pathlib import Path
 from typing import Any
 
 from firmware.drivers.board import Board
+from firmware.drivers.ntp import WAIT_MS
 from firmware.drivers.reader import PolledReader
 from firmware.net import mqtt_codec as codec
+from simulator.devices.flash import Flash
+from simulator.devices.gpio import RatePulses
 from simulator.hardware import LoopTime, NodeHardware
-from simulator.plant import Building, MachineLoad, UtilityMeter
+from simulator.plant import Building, MachineLoad, SiteServer, UtilityMeter
 
 SIM_HEAP_FREE = 96_000  # reported as free heap; the real figure is measured under MicroPython
 
 
 @dataclass
 class NodePlant:
-    """What one node is wired to: the clock, the site server's time, and its
-    part of the plant (a machine's load, the building, the utility meter)."""
+    """What one node is wired to: the clock, the site server, and its part
+    of the plant (a machine's load, the building, the utility meter or a
+    pulse generator on its S0 input)."""
 
     now_s: Callable[[], float]
-    site_unix_ms: Callable[[], int]
+    site: SiteServer
     load: MachineLoad | None = None
     building: Building | None = None
     meter: UtilityMeter | None = None
     pzem_offset_wh: float = 0.0
+    s0_train: RatePulses | None = None
 
     def before_switch(self) -> None:
         """The interlock is about to move: the load's energy up to now first."""
@@ -51,23 +56,43 @@ class FieldReader(PolledReader):
     """The firmware's PolledReader, except that polls of an empty field with
     a working chip are skipped until a card comes: each would answer None and
     change nothing, and a week of them (six million per reader) is what
-    would cost the simulator its speed. Polling resumes on the next card, and
-    runs as on the board while the chip is not ready or a card is there."""
+    would cost the simulator its speed. One empty poll is made as on the
+    board, which gives the poll cycle (its cost plus poll_ms); when a card
+    comes, the reader waits for the next poll of that cycle, as the board
+    would (the card is not read the moment it enters the field). Polling
+    runs as on the board while a card is there or the chip is not ready.
+    The model time of each new card's read goes to `hardware.read_at_us`."""
 
-    def __init__(self, reader: PolledReader, field: Any) -> None:
+    def __init__(self, reader: PolledReader, hardware: NodeHardware) -> None:
         super().__init__(reader.chip, reader.poll_ms, reader.sleep_ms)
-        self.field = field
+        self.field = hardware.field
+        self.hardware = hardware
+        self.port = hardware.port
         self.changed = asyncio.Event()
-        field.on_change = self.changed.set
+        self.field.on_change = self.changed.set
         self.read_at: float | None = None  # perf_counter when the last card was read
 
     async def poll(self) -> Any:
-        while self.presence.current is None and self.field.card is None and self.chip.ready:
-            self.changed.clear()
-            await self.changed.wait()
+        if self.presence.current is not None or self.field.card is not None \
+                or not self.chip.ready:
+            return await self._read()
+        began = self.port.now_us()
+        self.changed.clear()
+        uid = await self._read()
+        if uid is not None or self.field.card is not None or not self.chip.ready:
+            return uid
+        cycle_us = self.port.now_us() - began + self.poll_ms * 1000
+        await self.changed.wait()
+        late_us = (self.port.now_us() - began) % cycle_us
+        if late_us:
+            await self.sleep_ms(-(-(cycle_us - late_us) // 1000))
+        return await self._read()
+
+    async def _read(self) -> Any:
         uid = await super().poll()
         if uid is not None and uid != self.presence.current:
             self.read_at = time.perf_counter()
+            self.hardware.read_at_us = self.port.now_us()
         return uid
 
 
@@ -191,25 +216,57 @@ class VirtualLink:
 
 
 class VirtualNtp:
-    """The site server's NTP (drivers/ntp.py): answers while the LAN is up."""
+    """drivers/ntp.py's answers: from the site server (the MQTT host, or
+    `ntp_host` naming it) while the LAN is up, whatever the internet does
+    (or "not synchronised" while the uplink is down, if the server is not
+    set to serve its own clock: SiteServer); any other host is on the
+    internet and answers only while the uplink is up. A query nobody
+    answers costs the driver its WAIT_MS of polling, not of blocking."""
 
-    def __init__(self, link: VirtualLink, unix_ms: Callable[[], int]) -> None:
+    def __init__(self, link: VirtualLink, site: SiteServer, site_host: str, device: str) -> None:
         self.link = link
-        self.site_unix_ms = unix_ms
+        self.site = site
+        self.site_host = site_host
+        self.device = device
 
     async def unix_ms(self, host: str) -> int | None:
         if not self.link.isconnected():
+            await asyncio.sleep(WAIT_MS / 1000)
             return None
-        await asyncio.sleep(0.02)
-        return self.site_unix_ms()
+        if host in ("", self.site_host):
+            await asyncio.sleep(0.02)
+            return self.site.ntp(self.device)
+        if not self.site.internet_up:
+            await asyncio.sleep(WAIT_MS / 1000)
+            return None
+        await asyncio.sleep(0.05)
+        return self.site.unix_ms()
 
 
 class VirtualWatchdog:
-    def __init__(self) -> None:
+    """The ESP32's watchdog: not fed for its timeout, it resets the board."""
+
+    def __init__(self, timeout_ms: int, reset: Callable[[], None]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.timeout_s = timeout_ms / 1000
+        self.reset = reset
         self.feeds = 0
+        self.fed_at = self.loop.time()
+        self._timer = self.loop.call_later(self.timeout_s, self._check)
 
     def feed(self) -> None:
         self.feeds += 1
+        self.fed_at = self.loop.time()
+
+    def _check(self) -> None:
+        left = self.fed_at + self.timeout_s - self.loop.time()
+        if left <= 0:
+            self.reset()
+        else:
+            self._timer = self.loop.call_later(left, self._check)
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class VirtualBoard(Board):
@@ -217,7 +274,7 @@ class VirtualBoard(Board):
     reader, inputs and sensors are the firmware's drivers."""
 
     def __init__(self, config: dict[str, Any], plant: NodePlant, flash: Path, name: str,
-                 network_up: Callable[[], bool], request_reset: Callable[[], None],
+                 network_up: Callable[[], bool], request_reset: Callable[[str], None],
                  cause: str, settings: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         # Repeatable per node and boot (str hashes are randomised per process).
@@ -228,15 +285,31 @@ class VirtualBoard(Board):
         self._request_reset = request_reset
         self.storage_root = str(flash)
         self.config_path = str(Path(flash) / "config.json")
+        port = self.hardware.port
+        # LittleFS on the flash chip: every write blocks the board (a C call).
+        self.fs = Flash(float(settings.get("flash_erase_ms", 45.0)),
+                        float(settings.get("flash_program_ms", 0.7)),
+                        charge=lambda ms: port.busy_us(int(ms * 1000)))
         self.link = VirtualLink(network_up)
-        self.ntp = VirtualNtp(self.link, plant.site_unix_ms)
-        self.watchdog = VirtualWatchdog()
+        mqtt = config.get("mqtt")
+        site_host = str(mqtt.get("host", "")) if isinstance(mqtt, dict) else ""
+        self.ntp = VirtualNtp(self.link, plant.site, site_host, name)
+        timeout_ms = config.get("watchdog_ms")
+        self.watchdog = VirtualWatchdog(timeout_ms if isinstance(timeout_ms, int) else 30000,
+                                        lambda: request_reset("watchdog"))
         self.rng = random.Random(seed)
 
     def start_devices(self) -> None:
         super().start_devices()
         if self.reader is not None:
-            self.reader = FieldReader(self.reader, self.hardware.field)
+            self.reader = FieldReader(self.reader, self.hardware)
+
+    def power_off(self) -> None:
+        """The power is gone: the watchdog stops, the flash takes no more writes,
+        the sockets die without a goodbye."""
+        self.watchdog.stop()
+        self.fs.off = True
+        self.link.cut()
 
     def heap(self) -> int:
         return SIM_HEAP_FREE
@@ -245,7 +318,7 @@ class VirtualBoard(Board):
         return self.rng.random()
 
     def reset(self) -> None:
-        self._request_reset()
+        self._request_reset("soft_reset")
 
     def reset_cause(self) -> str:
         return self.cause

@@ -112,12 +112,6 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_now[0]
 
-    def advance(self, seconds: float) -> None:
-        """Work a simulated board did without yielding (a bus transfer, a
-        blocking wait): its time passes, and timers due meanwhile fire late."""
-        if seconds > 0:
-            self._virtual_now[0] += seconds
-
     @property
     def speed(self) -> float:
         return self._vselector.speed

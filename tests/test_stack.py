@@ -174,6 +174,16 @@ def _run_twice(workdir: Path, pids: dict[str, int]) -> None:
                                   influx_password=SecretStr(influx_password))
         with InfluxClient(settings, 30) as influx:
             first = influx.query('SELECT first("seq") FROM "telemetry"')[0].values[0][0]
+            # The nodes run the api's configs and took the api's signed ACLs
+            # (their downlink keys are the api's): no refusal, and the
+            # trained members' taps opened both machines.
+            refused = influx.query(
+                """SELECT count("seq") FROM "event" WHERE "kind" = 'refused'""")
+            sessions = {s.tags["device"]: s.values[0][1] for s in influx.query(
+                """SELECT count("seq") FROM "event" WHERE "kind" = 'session_start' """
+                'GROUP BY "device"')}
+        assert refused == [], refused
+        assert sessions.get("node1", 0) > 0 and sessions.get("node2", 0) > 0, sessions
         history_s = time.time() - int(first) / 1000
         assert abs(history_s - HISTORY_DAYS * 86400) < 3600, history_s
         # The admin CLI line that the stack prints works on this stack.

@@ -18,3 +18,10 @@ class InfluxSettings(BaseModel):
     influx_password: SecretStr = SecretStr("")
     # Per request. A service whose queries read months (the api) raises it.
     influx_timeout_s: Seconds = 10.0
+
+
+def alerts_database(site_database: str) -> str:
+    """The database the alert service writes its alert states into, beside the
+    site's: InfluxDB 1.x grants per database, so the alerts' user may write
+    here and only read the site's data (deploy/influx_init.py)."""
+    return site_database + "_alerts"

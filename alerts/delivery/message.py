@@ -32,7 +32,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 def render(alert: Alert, event: str) -> Message:
     verb = "RESOLVED" if event == "resolved" else alert.severity.upper()
-    title = f"[{verb}] {alert.kind.replace('_', ' ')} at {alert.site}/{alert.device}"
+    where = f"{alert.site}/{alert.device}" if alert.site else alert.device
+    title = f"[{verb}] {alert.kind.replace('_', ' ')} at {where}"
     text = alert.summary if event == "fired" else f"resolved: {alert.summary}"
     body = {
         "id": alert.id,

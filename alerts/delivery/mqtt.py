@@ -1,5 +1,6 @@
-"""MQTT: the alert as JSON on `mf-alerts/<site>` (QoS 1), for Home Assistant,
-Node-RED or a sign in the corridor."""
+"""MQTT: the alert as JSON on `mf-alerts/<site>` (`mf-alerts` for the server's
+own, e.g. a gateway's full spool) at QoS 1, for Home Assistant, Node-RED or a
+sign in the corridor."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class MqttChannel:
         self._lock = threading.Lock()
 
     def topic(self, site: str) -> str:
-        return f"{self.prefix}/{site}"
+        """`<prefix>/<site>`; the server's own alerts (a gateway's) have no site."""
+        return f"{self.prefix}/{site}" if site else self.prefix
 
     def _connected(self) -> mqtt.Client:
         if self._client is not None and self._client.is_connected():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, utcnow
@@ -22,6 +22,9 @@ class Device(Base):
     role: Mapped[str] = mapped_column(String(16))
     # The broker's password for this device, hashed; the clear text is shown once.
     mqtt_password_hash: Mapped[str] = mapped_column(String(255))
+    # The last version given to a signed message (ACL or command) for this
+    # node, allocated inside the transaction that builds it: versions only grow.
+    downlink_version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Retired: its broker login is disabled; the row stays for the record.
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -39,10 +42,9 @@ class Machine(Base):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"), default=None)
     rated_power_w: Mapped[int] = mapped_column()
     grace_minutes: Mapped[int] = mapped_column(default=0)
-    # Version of the last ACL published; only ever grows, so nodes drop stale ones.
-    acl_version: Mapped[int] = mapped_column(default=0)
-    # Digest of the allow-list last published: an expiry sweep republishes on change.
-    acl_digest: Mapped[str] = mapped_column(String(64), default="")
+    # Version of the machine's last ACL (a device's downlink version): what the
+    # broker must hold retained, or the sweep republishes.
+    acl_version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Training(Base):

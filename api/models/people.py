@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, utcnow
@@ -22,6 +22,10 @@ class Site(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     # Tariff bands and leases are in local time; InfluxDB stores UTC.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Raised at every start to at least the Unix time in ms: the versions
+    # of signed ACLs and commands start above it (api/services/downlink.py), so
+    # a restored database never reuses a version a node already holds.
+    downlink_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Member(Base):

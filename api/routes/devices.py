@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import Admin, IdPath, SessionDep, SettingsDep, SiteDep, Staff, WorkDep
 from api.models import Device
 from api.schemas.machines import (
+    CommandCreate,
+    CommandSent,
     DeviceCreate,
     DeviceCredentials,
     DevicePublic,
     NodeConfigRequest,
 )
-from api.services import devices, node_config
+from api.services import commands, devices, node_config
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -63,6 +65,14 @@ def issue_node_config(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.post("/{device_id}/commands", response_model=CommandSent, status_code=202)
+def send_command(
+    device_id: IdPath, body: CommandCreate, _: Admin, work: WorkDep
+) -> CommandSent:
+    """A signed command for the node (relay_off, reboot, config, time, ping)."""
+    return commands.send_command(work, device_id, body)
 
 
 @router.get("/passwd", response_class=PlainTextResponse)

@@ -108,3 +108,18 @@ class SessionPublic(Public):
     end: datetime | None
     minutes: float | None
     kwh: float | None  # from the node's counter snapshots; None when not reported
+
+
+class CommandCreate(Strict):
+    """A command for one node (docs/protocol.md, cmd). `time` carries the
+    server's clock, set by the api; `config` carries {"config": {...}}, the
+    node's whole new config.json, which the node validates before taking it."""
+
+    op: Literal["relay_off", "reboot", "config", "time", "ping"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandSent(Strict):
+    device: str
+    op: str
+    version: int

@@ -53,7 +53,7 @@ def update_machine(work: Work, machine_id: int, body: MachineUpdate) -> Machine:
     before = apply_update(work.audit, machine, body)
     session.commit()
     if before["device_id"] != machine.device_id:
-        work.acl.move(machine.id, old_device.name if old_device else None)
+        work.acl.move(machine.id, old_device.id if old_device else None)
     session.refresh(machine)
     return machine
 

@@ -6,7 +6,8 @@ defaults, its pins, which tests/firmware/test_pinmap.py holds equal to
 hardware/pinmap.json, and the validation the node runs at boot), so the api can
 only hand out a config the node accepts. The device's MQTT password is issued
 here (devices.reset_password: only its Mosquitto hash is kept); a node flashed
-with an earlier config loses its broker login."""
+with an earlier config loses its broker login. Its downlink key is derived,
+not stored (api/services/downlink.py): the same in every config it is given."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from api.models import Device
 from api.schemas.machines import NodeConfigRequest
 from api.services import devices
+from api.services.downlink import device_key
 from api.services.errors import Invalid
 from api.services.records import get
 from api.services.work import Work
@@ -23,7 +25,7 @@ from broker import node_tls
 from firmware import config as firmware_config
 
 # Written by the api from its records and settings, never by the request.
-API_FIELDS = ("site", "device", "role", "mqtt", "badge_key", "wifi")
+API_FIELDS = ("site", "device", "role", "mqtt", "badge_key", "downlink_key", "wifi")
 
 
 def build(settings: Settings, device: Device, password: str, body: NodeConfigRequest) -> dict:
@@ -66,6 +68,8 @@ def build(settings: Settings, device: Device, password: str, body: NodeConfigReq
             **tls,
         },
         "wifi": wifi,
+        # Every role: each ACL and command to it is signed with this key.
+        "downlink_key": device_key(settings, settings.site, device.name),
     }
     if role == "machine":
         raw["badge_key"] = settings.badge_hash_key

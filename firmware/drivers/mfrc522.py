@@ -18,7 +18,7 @@ VERSIONS = (0x91, 0x92, 0x88, 0xB2, 0x12)
 # 8.8.2: start-up = the crystal's + 37.74 us; crystals take a few ms, libraries wait 50.
 STARTUP_MS = 50
 SETUP_RETRY_MS = 5000
-CHECK_EVERY = 50  # polls between version checks (~5 s at 100 ms)
+CHECK_EVERY = 100  # polls between version checks (~5 s at the default 50 ms)
 # Timer (8.5): 13.56 MHz / (2 * 169 + 1) = 40 kHz, 200 ticks = 5 ms: no card
 # answers later than that, and a poll without a card holds the loop that long.
 PRESCALER, RELOAD = 169, 200

@@ -7,6 +7,10 @@ import binascii
 from protocol import acl as aclwire
 
 HASH_BYTES = aclwire.HASH_BYTES
+# What Decider.offer did with an ACL.
+TAKEN = 1
+SAME = 0  # the one held, again: the broker resends its retained copy on every connect
+STALE = -1  # not newer than the one held: a replay, or two publishes that crossed
 
 
 def pack(hashes) -> bytes:
@@ -16,20 +20,22 @@ def pack(hashes) -> bytes:
 
 
 class Acl:
-    def __init__(self, ver: int = -1, allow=b"", master=b"", n_allow=-1, n_master=-1):
+    def __init__(self, ver: int = -1, allow=b"", master=b"", n_allow=-1, n_master=-1, mac=b""):
         """allow, master: packed sorted hashes; n_*: how many of them count
-        (a buffer may be longer than its entries), all when -1."""
+        (a buffer may be longer than its entries), all when -1; mac: the
+        verified MAC of the message it came in (protocol/downlink.py)."""
         self.ver = ver
+        self.mac = mac
         self._allow = allow
         self._n_allow = len(allow) // HASH_BYTES if n_allow < 0 else n_allow
         self._master = master
         self._n_master = len(master) // HASH_BYTES if n_master < 0 else n_master
 
     @classmethod
-    def from_payload(cls, payload):
-        """The ACL message as received (bytes or memoryview)."""
+    def from_payload(cls, payload, mac=b""):
+        """The ACL message as received (bytes or memoryview), its MAC checked."""
         ver, allow, n_allow, master, n_master = aclwire.unpack(payload)
-        return cls(ver, allow, master, n_allow, n_master)
+        return cls(ver, allow, master, n_allow, n_master, mac)
 
     @classmethod
     def from_hashes(cls, ver: int, allow, master=()):
@@ -83,11 +89,16 @@ class Decider:
             return True
         return self.acl.allows(badge_hex)
 
-    def replace(self, acl: Acl) -> bool:
-        """Take an ACL of another version. The api's version is authoritative:
-        a lower one also replaces (its database was restored from a backup);
-        the same version again (the retained copy on every reconnect) does not."""
-        if acl.ver == self.acl.ver:
-            return False
+    def offer(self, acl: Acl) -> int:
+        """An ACL whose MAC verified -> TAKEN when its version is newer than
+        the one held, SAME for the held one again, STALE otherwise (an older
+        version, or the same version with other contents). Versions only grow
+        (a restored api database raises its epoch), so an older one is never
+        taken: replaying a list from before a revocation opens nothing."""
+        held = self.acl
+        if acl.ver == held.ver and acl.mac == held.mac:
+            return SAME
+        if acl.ver <= held.ver:
+            return STALE
         self.acl = acl
-        return True
+        return TAKEN

@@ -251,7 +251,7 @@ class MqttClient:
     def _has_work(self) -> bool:
         if self._pubacks:
             return True
-        if len(self._inflight) < self.window and self._next < self.outbox.head:
+        if len(self._inflight) < self.window and self._next < self.outbox.end():
             return not self._held()
         return any(not self._retained_in_flight(topic) for topic in self._retained)
 
@@ -266,7 +266,7 @@ class MqttClient:
 
     def _wait_s(self, now: int, keep_ms: int) -> float:
         until = self._last_tx + keep_ms // 2
-        if self._next < self.outbox.head:
+        if self._next < self.outbox.end():
             until = min(until, now + 5000)  # a held record: look again soon
         for entry in self._inflight:
             if entry[2] + self.retry_ms < until:
@@ -293,7 +293,7 @@ class MqttClient:
         outbox = self.outbox
         if self._next < outbox.tail:
             self._next = outbox.tail  # the outbox dropped what we were about to send
-        while len(self._inflight) < self.window and self._next < outbox.head:
+        while len(self._inflight) < self.window and self._next < outbox.end():
             r = self._next
             self._next += 1
             record = outbox.read(r)

@@ -28,7 +28,7 @@ class MachineRole:
             self.power = PzemPower(hw.uart, int(cfg["pzem_address"]))
         else:
             self.power = ClampPower(hw.adc, hw.clock, cfg["clamp"])
-        self.decider = Decider(node.acl_cache.load(), cfg.get("master") or ())
+        self.decider = Decider(node.acl_cache.load(node.downlink_key), cfg.get("master") or ())
         self.session = Session(
             self.decider, Outputs(hw.interlock, hw.extraction), node.emit, cfg
         )

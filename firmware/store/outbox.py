@@ -14,10 +14,15 @@
 # Deferred mode (the node's): appends go to a small RAM buffer and reach the
 # flash in one write when the node's flash task calls flush(). On LittleFS
 # every append to a partly filled 4 KB block is an erase and a copy (~45 ms,
-# up to ~400 ms); the records a badge produces (decision, session start) then
-# cost one such write, in a task of its own, not two inside the badge path.
-# A power cut loses what waits in RAM: at most PENDING records of the last
-# scheduler turn.
+# up to ~400 ms) that blocks the whole board; the records a badge produces
+# (decision, session start) then cost one such write, in a task of its own,
+# not two inside the badge path. Records in RAM are read (sent) like the
+# others, and once every one of them is acknowledged they are dropped
+# unwritten: connected, the broker's PUBACK comes long before the flash
+# task's turn, so a node at work writes no message to flash at all. The
+# numbering then goes on at the next segment boundary, where a record
+# written later starts its own file. A power cut loses what waits in RAM
+# unacknowledged: at most PENDING records.
 import binascii
 import struct
 
@@ -167,13 +172,20 @@ class Outbox:
     def pending(self) -> int:
         return self.head + self._queued - self.tail
 
+    def end(self) -> int:
+        """One past the last record numbered, on flash or still in RAM."""
+        return self.head + self._queued
+
     def read(self, r: int):
         """Record number r -> (channel, memoryview of the payload) or None when
         it is gone or corrupt. The view is valid until the next read."""
-        if r < self.tail or r >= self.head:
+        if r < self.tail or r >= self.head + self._queued:
             return None
-        got = self.fs.read_into(self._seg_path(r // SEGMENT), (r % SEGMENT) * RECORD, self._buf)
-        if got != RECORD:
+        if r >= self.head:  # not written yet
+            at = (r - self.head) * RECORD
+            self._buf[:] = memoryview(self._pending)[at : at + RECORD]
+        elif self.fs.read_into(self._seg_path(r // SEGMENT), (r % SEGMENT) * RECORD,
+                               self._buf) != RECORD:
             return None
         n, ch, tag, crc = struct.unpack_from("<HBBI", self._buf, 0)
         payload = self._view[HEADER : HEADER + n]
@@ -188,12 +200,24 @@ class Outbox:
             return
         old_seg = self.tail // SEGMENT
         self._acked_since_save += r - self.tail
-        self.tail = min(r, self.head)
+        end = self.head + self._queued
+        self.tail = min(r, end)
+        if self._queued and self.tail == end:
+            # Everything is delivered, the records in RAM too: they are
+            # never written, and the next record starts a segment file.
+            self._queued = 0
+            self.head = self.tail = (end + SEGMENT - 1) // SEGMENT * SEGMENT
         new_seg = self.tail // SEGMENT
         for seg in range(max(old_seg, self.first_seg), new_seg):
             if seg < self.head // SEGMENT:
                 self.fs.remove(self._seg_path(seg))
                 self.first_seg = seg + 1
+        if self.tail == self.head and self.head % SEGMENT == 0:
+            # No segment file is left: there is no tail to log.
+            self.first_seg = self.head // SEGMENT
+            self._acked_since_save = 0
+            self._tail_due = False
+            return
         if new_seg != old_seg or self._acked_since_save >= TAIL_EVERY:
             if self.deferred:
                 self._tail_due = True  # written by flush(), off the receive path

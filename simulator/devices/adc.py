@@ -73,12 +73,13 @@ class ClampSignal:
         self.peak_per_amp = volts_per_amp * math.sqrt(2)
         self.bias_v = bias_v
         self.omega = 2 * math.pi * mains_hz / 1000000
-        self._ms = -1
+        self.cycle_us = int(1000000 / mains_hz)
+        self._cycle = -1
         self._peak = 0.0
 
     def __call__(self, t_us: int) -> float:
-        ms = t_us // 1000
-        if ms != self._ms:  # the load changes far slower than a sample
-            self._ms = ms
+        cycle = t_us // self.cycle_us
+        if cycle != self._cycle:  # the load changes far slower than a mains cycle
+            self._cycle = cycle
             self._peak = self.amps_at(t_us) * self.peak_per_amp
         return self.bias_v + self._peak * math.sin(self.omega * t_us)

@@ -15,10 +15,20 @@
 # during any operation leaves the file system as it was before it. The model
 # counts mutating operations; with `cut_at = k` the k-th does not happen and
 # PowerCut (a BaseException: no firmware handler may swallow it) is raised.
+# `cut_file = name` cuts instead at the next operation on a file of that
+# name (a rename onto it counts: that is the commit of write_atomic), "*" at
+# the next operation of any kind; `on_cut()` is called first (the simulator
+# powers the node off there). While `off` (the board has no power) every
+# mutating operation raises PowerCut: code still unwinding writes nothing.
 #
 # Runs under MicroPython too (the firmware's checks use it there): no typing
 # at run time, no dataclasses.
 from firmware.store.fsutil import Fs
+
+try:
+    from typing import Any  # only for the type checker; absent on MicroPython
+except ImportError:
+    pass
 
 BLOCK = 4096
 PAGE = 256
@@ -38,14 +48,24 @@ class Flash(Fs):
         self.busy_ms = 0.0
         self.ops = 0  # mutating operations so far
         self.cut_at = -1  # the operation number that loses power (-1: never)
+        self.cut_file: Any = None  # or a file name, "*" for any: see above (once)
+        self.on_cut: Any = None
+        self.off = False
         self.erases = 0
 
     # -- the model ------------------------------------------------------------
 
-    def _mutate(self) -> None:
+    def _mutate(self, path: str, target: str = "") -> None:
+        if self.off:
+            raise PowerCut("no power")
         self.ops += 1
-        if self.ops == self.cut_at:
-            raise PowerCut("power lost at flash operation " + str(self.ops))
+        name = self.cut_file
+        hit = name is not None and (name == "*" or _name(path) == name or _name(target) == name)
+        if self.ops == self.cut_at or hit:
+            self.cut_file = None
+            if self.on_cut is not None:
+                self.on_cut()
+            raise PowerCut("power lost at flash operation %d (%s)" % (self.ops, target or path))
 
     def _cost(self, erases: int, program_bytes: int) -> None:
         pages = (program_bytes + PAGE - 1) // PAGE + 1  # + the metadata commit
@@ -63,29 +83,33 @@ class Flash(Fs):
     # -- the primitives of fsutil.Fs, charged and cut ---------------------------
 
     def mkdir(self, path: str) -> None:
-        self._mutate()
+        self._mutate(path)
         Fs.mkdir(self, path)
         self._cost(0, 0)
 
     def remove(self, path: str) -> None:
         if not self.exists(path):
             return
-        self._mutate()
+        self._mutate(path)
         Fs.remove(self, path)
         self._cost(0, 0)
 
     def append(self, path: str, data) -> None:
         old = max(0, self.size(path))
-        self._mutate()
+        self._mutate(path)
         Fs.append(self, path, data)
         self._write_cost(old, len(data))
 
     def write(self, path: str, data) -> None:
-        self._mutate()
+        self._mutate(path)
         Fs.write(self, path, data)
         self._write_cost(0, len(data))
 
     def rename(self, old: str, new: str) -> None:
-        self._mutate()
+        self._mutate(old, new)
         Fs.rename(self, old, new)
         self._cost(0, 0)
+
+
+def _name(path: str) -> str:
+    return path[path.rfind("/") + 1:]

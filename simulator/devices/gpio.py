@@ -106,21 +106,42 @@ class S0Output:
 
 
 class RatePulses:
-    """Pulses at a fixed rate from `first_us` on."""
+    """Pulses at a fixed rate from `first_us` on, as from a pulse generator;
+    `set_rate(hz, at_us)` turns it to another rate from then on (0: none)."""
 
     def __init__(self, hz: float, first_us: int = 0):
-        self.period_us = 1000000 / hz
-        self.first_us = first_us
+        self._segments: list = []  # [first_us, period_us (0: none), end_us (-1: open)]
+        self.set_rate(hz, first_us)
 
-    def _index(self, t: int) -> int:
-        """Pulses started at or before t."""
-        if t < self.first_us:
+    def set_rate(self, hz: float, at_us: int) -> None:
+        if self._segments:
+            self._segments[-1][2] = at_us
+        self._segments.append([at_us, 1000000 / hz if hz > 0 else 0, -1])
+
+    @staticmethod
+    def _index(segment: list, t: int) -> int:
+        """Pulses of a segment started at or before t."""
+        first, period, end = segment
+        if not period or t < first:
             return 0
-        return int((t - self.first_us) // self.period_us) + 1
+        n = int((t - first) // period) + 1
+        if end >= 0:
+            before_end = int((end - first + period - 1) // period)
+            if n > before_end:
+                n = before_end
+        return n
+
+    def count(self, t: int) -> int:
+        """Pulses emitted up to t (the ground truth a counter is held to)."""
+        return sum(self._index(seg, t) for seg in self._segments)
 
     def __call__(self, t0: int, t1: int) -> list:
-        return [int(self.first_us + k * self.period_us)
-                for k in range(self._index(t0), self._index(t1))]
+        out = []
+        for seg in self._segments:
+            first, period = seg[0], seg[1]
+            for k in range(self._index(seg, t0), self._index(seg, t1)):
+                out.append(int(first + k * period))
+        return out
 
 
 class CountedPulses:

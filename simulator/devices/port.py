@@ -507,18 +507,26 @@ class Port:
     def busy_us(self, us):
         """A C call (bus transfer, flash erase, blocking socket call): the loop
         is blocked and pin interrupt handlers queue until it returns."""
+        self.block_us += us
+        if not self.sources:  # no edges can come (the common case: speed)
+            self.timebase.advance_us(us)
+            return
+        self.sync()  # the edges of the time that passed before the call
         t0 = self.now_us()
         self.timebase.advance_us(us)
-        self.block_us += us
         self._edges(t0, self.now_us(), True)
         self._run_pending()
 
     def wait_us(self, us):
         """A blocking wait in Python (sleep_us, a busy loop): the loop is
         blocked, but the VM handles pending interrupts as they come."""
+        self.block_us += us
+        if not self.sources:
+            self.timebase.advance_us(us)
+            return
+        self.sync()
         t0 = self.now_us()
         self.timebase.advance_us(us)
-        self.block_us += us
         self._edges(t0, self.now_us(), False)
 
     def idle_us(self, us):

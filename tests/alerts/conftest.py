@@ -42,9 +42,11 @@ def make_service(
         policy: RetryPolicy = FAST_RETRY,
     ) -> AlertService:
         source = influxdb.client(30)
-        sources.append(source)
+        timeline = influxdb.client(30, influxdb.alerts_database)
+        sources.extend([source, timeline])
         return AlertService(
-            source, config or RulesConfig(), sessions, Dispatcher(channels, sessions, policy)
+            source, config or RulesConfig(), sessions, Dispatcher(channels, sessions, policy),
+            timeline=timeline,
         )
 
     yield make

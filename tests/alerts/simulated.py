@@ -4,7 +4,9 @@ the nodes published is what InfluxDB holds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,15 @@ def source(influxdb: InfluxDB) -> InfluxClient:
 
 
 def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
-             nodes: list[dict[str, Any]], duration_s: float, **extra: Any) -> Fleet:
+             nodes: list[dict[str, Any]], duration_s: float,
+             during: Callable[[Fleet, Observer], Awaitable[None]] | None = None,
+             **extra: Any) -> Fleet:
     """The scenario (`extra`: its events, building, start...) for `duration_s`
-    virtual seconds through a real gateway. Returns once InfluxDB holds every
-    telemetry and event message the broker delivered, each once (asserted
-    per device and channel)."""
+    virtual seconds through a real gateway; `during(fleet, observer)` runs
+    alongside on the virtual clock (what the api does meanwhile, readings
+    of the nodes). Returns once InfluxDB holds every telemetry and event
+    message the broker delivered, each once (asserted per device and
+    channel)."""
     observer = Observer(mosquitto)
     gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb)
     gateway.start()
@@ -44,7 +50,10 @@ def simulate(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB,
         loop = VirtualTimeLoop(speed=SPEED, quiet=fleet.quiet)
 
         async def whole() -> None:
+            beside = asyncio.ensure_future(during(fleet, observer)) if during else None
             await fleet.run_scenario(duration_s)
+            if beside is not None:
+                await beside
             # Everything queued reaches the broker before the power goes.
             await until(lambda: _drained(fleet), 600, "the nodes' outboxes to drain")
             await fleet.shutdown()

@@ -37,7 +37,7 @@ def _env(tmp_path: Path, influxdb: InfluxDB, **extra: str) -> dict[str, str]:
 
 
 def _last_state(influxdb: InfluxDB) -> str | None:
-    series = influxdb.query('SELECT last("state") FROM "alert"')
+    series = influxdb.query('SELECT last("state") FROM "alert"', influxdb.alerts_database)
     if not series:
         return None
     values = series[0].values
@@ -69,7 +69,9 @@ def test_service_notifies_and_stops_cleanly(tmp_path: Path, influxdb: InfluxDB) 
     with Session(engine) as session:
         alert = session.scalars(select(Alert)).one()
         assert alert.kind == "heating" and alert.state == "notified"
-    points = influxdb.query('SELECT "state", "open" FROM "alert"')
+    points = influxdb.query('SELECT "state", "open" FROM "alert"', influxdb.alerts_database)
+    # The alerts' own database (ALERTS_INFLUX_ALERTS_DATABASE's default), not the site's.
+    assert influxdb.query('SELECT count("open") FROM "alert"') == []
     values = points[0].values
     assert isinstance(values, list)
     assert [v[1:] for v in values][:2] == [["firing", 1], ["notified", 1]]

@@ -28,6 +28,8 @@ from timeseries import InfluxClient
 
 SITE = "ws1"
 BADGE_KEY = "7e57ba09e0000000000000000000beef"
+# The master of the nodes' downlink keys (API_DOWNLINK_KEY) in the tests.
+DOWNLINK_KEY = "test-downlink-master-9c41e7"
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +65,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "site": SITE,
         "secret_key": "test-secret",
         "badge_hash_key": BADGE_KEY,
+        "downlink_key": DOWNLINK_KEY,
         "mqtt_port": free_port(),  # nobody listens unless a test gives a broker
         "mqtt_timeout_s": 2.0,
         # Device logins on a broker only where a test gives one (tests/api/test_devices.py).
@@ -168,6 +171,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str
         "API_DATABASE_URL": database_url,
         "API_SITE": SITE,
         "API_BADGE_HASH_KEY": BADGE_KEY,
+        "API_DOWNLINK_KEY": DOWNLINK_KEY,
         "API_MQTT_PORT": str(free_port()),
         "API_MQTT_TIMEOUT_S": "1",
         "API_DEVICE_LOGINS": "manual",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.models import AuditEntry
+from api.services.mqtt import MqttPublisher
+from devservers import Mosquitto
 from tests.api.conftest import Api
 from tests.api.factories import worked_example
+from tests.conftest import API_USER
 
 
 def _newest(api: Api, after_id: int) -> list[AuditEntry]:
@@ -27,8 +31,16 @@ def _last_id(api: Api) -> int:
         return session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
 
 
-def test_every_change_is_audited(make_api: Callable[..., Api]) -> None:
-    api = make_api(node_mqtt_host="192.168.1.10")
+@pytest.fixture
+def broker_api(make_api: Callable[..., Api], mosquitto: Mosquitto) -> Iterator[Api]:
+    """With a broker that takes what the api publishes (a command is sent)."""
+    publisher = MqttPublisher(mosquitto.login(API_USER), timeout_s=2.0)
+    yield make_api(publisher=publisher, node_mqtt_host="192.168.1.10")
+    publisher.close()
+
+
+def test_every_change_is_audited(broker_api: Api) -> None:
+    api = broker_api
     exercised: set[tuple[str, str]] = set()
 
     def change(
@@ -69,6 +81,8 @@ def test_every_change_is_audited(make_api: Callable[..., Api]) -> None:
         "admin", "POST", "/devices", "device", "create", {"name": "node1", "role": "machine"}
     )
     change("admin", "POST", f"/devices/{device['id']}/password", "device", "reset_password")
+    ping = {"op": "ping"}
+    change("admin", "POST", f"/devices/{device['id']}/commands", "device", "command", ping)
     # A node's config issues the device a new password: audited as such.
     change("admin", "POST", f"/devices/{device['id']}/config", "device", "reset_password")
     spare = change(

@@ -21,11 +21,21 @@ from devservers import Mosquitto
 from simulator.fleet import Fleet, SimNode
 from simulator.scenario import Scenario
 from simulator.vloop import VirtualTimeLoop
-from tests.api.conftest import SITE, Api
+from tests.api.conftest import Api
 from tests.conftest import API_USER
 from tests.simulator.harness import Observer, run, until
 
 CARDS = {"alice": "04:A2:1B:C3", "bob": "04:D4:E5:F6:07:18:29"}
+
+
+def let_devices_log_in(api: Api, mosquitto: Mosquitto) -> None:
+    """The devices' logins reach the broker as the docs say for a broker with
+    a password file: the api's passwd lines, then a reload (SIGHUP)."""
+    lines = api.call("admin", "GET", "/devices/passwd").text
+    with (mosquitto.workdir / "passwd").open("a") as passwd:
+        passwd.write(lines)
+    assert mosquitto.proc is not None
+    mosquitto.proc.send_signal(1)
 
 
 def _enrol(api: Api, mosquitto: Mosquitto) -> tuple[dict[str, Any], dict[str, int], int]:
@@ -43,26 +53,24 @@ def _enrol(api: Api, mosquitto: Mosquitto) -> tuple[dict[str, Any], dict[str, in
            json={"member_id": members["alice"], "machine_id": machine["id"]})
     config = api.ok("admin", "POST", f"/devices/{device['id']}/config",
                     json={"settings": {"sample_ms": 1000, "idle_s": 0, "runon_s": 0}})
-    # The device's login reaches the broker as the docs say: the api's passwd lines.
-    lines = api.call("admin", "GET", "/devices/passwd").text
-    with (mosquitto.workdir / "passwd").open("a") as passwd:
-        passwd.write(lines)
-    assert mosquitto.proc is not None
-    mosquitto.proc.send_signal(1)  # reload
+    let_devices_log_in(api, mosquitto)
     return config, members, machine["id"]
 
 
-def _node(config: dict[str, Any], workdir: Path) -> Fleet:
-    data = {"site": SITE, "members": {k: v.lower() for k, v in CARDS.items()},
-            "nodes": [{"device": "laser1", "role": "machine", "profile": "laser"}]}
+def machine_node(config: dict[str, Any], cards: dict[str, str], workdir: Path) -> Fleet:
+    """The node of `config` (a machine node behind a laser), in the simulator,
+    where the members of `cards` (name -> UID) can tap their cards."""
+    device = config["device"]
+    data = {"site": config["site"], "members": {k: v.lower() for k, v in cards.items()},
+            "nodes": [{"device": device, "role": "machine", "profile": "laser"}]}
     scenario = Scenario(data)
-    scenario.use_configs({"laser1": config})
+    scenario.use_configs({device: config})
     return Fleet(scenario, workdir)
 
 
-async def _tap(fleet: Fleet, sim: SimNode, member: str) -> bool:
+async def tap(fleet: Fleet, sim: SimNode, member: str) -> bool:
     """`member` holds the card to the reader; whether the interlock closed."""
-    fleet.tap("laser1", member, hold_s=0.5)
+    fleet.tap(sim.name, member, hold_s=0.5)
     await asyncio.sleep(1.5)
     board = sim.board
     assert board is not None and board.interlock is not None
@@ -81,7 +89,7 @@ def test_a_badge_enrolled_through_the_api_opens_the_machine(
     fleet: Fleet | None = None
     try:
         config, members, machine_id = _enrol(api, mosquitto)
-        fleet = _node(config, tmp_path / "flash")
+        fleet = machine_node(config, CARDS, tmp_path / "flash")
         sim = fleet.node("laser1")
         version = api.ok("admin", "GET", f"/machines/{machine_id}/acl")["version"]
 
@@ -91,10 +99,10 @@ def test_a_badge_enrolled_through_the_api_opens_the_machine(
                         "the node logs in with the api's password", real_s=30)
             await until(lambda: sim.node is not None
                         and sim.node.role.decider.acl.ver == version, 30, "the api's ACL")
-            alice = await _tap(fleet, sim, "alice")
+            alice = await tap(fleet, sim, "alice")
             latency = sim.last_latency_ms()
-            await _tap(fleet, sim, "alice")  # badge out
-            bob = await _tap(fleet, sim, "bob")
+            await tap(fleet, sim, "alice")  # badge out
+            bob = await tap(fleet, sim, "bob")
             return alice, bob, latency
 
         alice_opened, bob_opened, card_to_relay_ms = run(loop, first())
@@ -111,7 +119,7 @@ def test_a_badge_enrolled_through_the_api_opens_the_machine(
             await until(lambda: sim.node is not None
                         and sim.node.role.decider.acl.ver == version, 5, "the new ACL")
             arrived = time.monotonic() - granted
-            opened = await _tap(fleet, sim, "bob")
+            opened = await tap(fleet, sim, "bob")
             return arrived, opened
 
         acl_s, bob_now = run(loop, second())

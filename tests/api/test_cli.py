@@ -215,9 +215,46 @@ def test_acls_and_passwd(
     client.loop_stop()
     client.disconnect()
     assert received and received[-1]["allow"] == [badge["hash"]]
+    _command_reaches_the_node(capsys, mosquitto)
     passwd = tmp_path / "passwd"
     ok(capsys, "export-passwd", str(passwd))
     assert passwd.read_text().startswith("node1:$7$")
+
+
+def _command_reaches_the_node(capsys: pytest.CaptureFixture[str], mosquitto: Any) -> None:
+    """`send-command`: signed with the key the node's provisioning gets
+    (api.services.downlink.device_key), with a version above the ACL's."""
+    import paho.mqtt.client as mqtt
+
+    from api.services.downlink import device_key
+    from protocol import downlink
+    from tests.conftest import DEVICE_PASSWORD
+
+    got: list[bytes] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="cli-cmd-check")
+    client.username_pw_set("node1", DEVICE_PASSWORD)
+    client.on_message = lambda _c, _u, m: got.append(bytes(m.payload))
+    subscribed: list[int] = []
+    client.on_subscribe = lambda *_a: subscribed.append(1)
+    client.connect(mosquitto.host, mosquitto.port)
+    client.subscribe(wire.topic(SITE, "node1", "cmd"), qos=1)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not subscribed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent = ok(capsys, "send-command", "node1", "relay_off")
+        while not got and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    key = bytes.fromhex(device_key(Settings(), SITE, "node1"))
+    downlink.check("cmd", key, got[-1])
+    msg = wire.decode("cmd", got[-1])
+    assert msg["op"] == "relay_off" and msg["ver"] == sent["version"]
+    code, _, err = run(capsys, "send-command", "node1", "config", "--args", "{not json")
+    assert code == 2 and "--args is not JSON" in err
 
 
 def test_add_device_and_revoke_device_reach_the_site_broker(

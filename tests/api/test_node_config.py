@@ -18,8 +18,11 @@ from sqlalchemy import select
 
 from api.cli import main
 from api.models import Device
+from api.services import downlink
 from firmware import config as firmware_config
-from tests.api.conftest import BADGE_KEY, SITE, Api
+from protocol import downlink as signed
+from protocol import sign, wire
+from tests.api.conftest import BADGE_KEY, DOWNLINK_KEY, SITE, Api, make_settings
 
 PINMAP = json.loads((Path(__file__).resolve().parents[2] / "hardware" / "pinmap.json").read_text())
 NODE_BROKER = {"node_mqtt_host": "192.168.10.5", "node_mqtt_port": 1884}
@@ -69,6 +72,12 @@ def test_the_config_of_each_role_passes_the_firmwares_own_check(
     wired = {name: entry["gpio"] for name, entry in PINMAP["roles"][role].items()}
     assert config["pins"] == wired
     assert config["badge_key"] == (BADGE_KEY if role == "machine" else "")
+    # Its own downlink key, every role: what the api signs this node's ACLs and
+    # commands with, and no other node's.
+    key = signed.key_from_hex(config["downlink_key"])
+    assert key == downlink.signer(make_settings("sqlite://")).key(SITE, f"{role}1")
+    assert key != downlink.signer(make_settings("sqlite://")).key(SITE, f"{role}2")
+    signed.check("cmd", key, sign.seal("cmd", key, wire.cmd("ping", 1, 1)))
     if role == "heating":
         assert config["sensors"] == SENSORS and config["telemetry_s"] == 30
     # The password in the config is the device's; the api kept only its hash.
@@ -96,6 +105,8 @@ def test_refused_requests_change_nothing(make_api: Callable[..., Api]) -> None:
          "no machine node setting named telemetry_sec"),
         ("admin", "POST", path, {"settings": {"badge_key": "00" * 16}}, 422,
          "badge_key cannot be set here"),
+        ("admin", "POST", path, {"settings": {"downlink_key": "00" * 32}}, 422,
+         "downlink_key cannot be set here"),
         ("admin", "POST", path, {"wifi": {"ssid": "x" * 33}}, 422, "at most 32 characters"),
         ("admin", "POST", f"/devices/{heating['id']}/config",
          {"settings": {"sensors": {"t_flow": "28AAAAAAAAAAAAAA"}}}, 422, "lower-case hex"),
@@ -130,7 +141,8 @@ def test_the_cli_writes_the_same_config(
     _device(api, "kiln1", "machine")
     for key, value in {
         "API_DATABASE_URL": database_url, "API_SITE": SITE, "API_BADGE_HASH_KEY": BADGE_KEY,
-        "API_NODE_MQTT_HOST": "10.0.0.7", "API_DEVICE_LOGINS": "manual",
+        "API_DOWNLINK_KEY": DOWNLINK_KEY, "API_NODE_MQTT_HOST": "10.0.0.7",
+        "API_DEVICE_LOGINS": "manual",
     }.items():
         monkeypatch.setenv(key, value)
     settings = tmp_path / "kiln.json"
@@ -147,6 +159,7 @@ def test_the_cli_writes_the_same_config(
     assert config["pins"]["relay"] == -1 and config["power"] == "pzem"
     assert config["telemetry_s"] == 15 and config["wifi"] == {"ssid": "hall-b", "password": "pw"}
     assert config["mqtt"]["host"] == "10.0.0.7" and config["badge_key"] == BADGE_KEY
+    assert config["downlink_key"] == downlink.device_key(make_settings("sqlite://"), SITE, "kiln1")
     assert verify_mosquitto_password(config["mqtt"]["password"], _stored_hash(api, "kiln1"))
     before = _stored_hash(api, "kiln1")
     code = main(["node-config", "kiln1", "--set", "sample_ms=-5"])

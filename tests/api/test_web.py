@@ -6,6 +6,7 @@ desktop's (1280 px) to tests/artifacts/screenshots/<test>/."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,14 +26,18 @@ from api.main import create_app
 from bench.synthetic import Heating, Machine, heartbeat, ms
 from devservers import InfluxDB, Mosquitto
 from devservers.asgi import ThreadedApp
+from devservers.gateway import GatewayProcess
 from protocol.badge import badge_hash, parse_key, uid_from_hex
+from simulator.vloop import VirtualTimeLoop
 from tests.api.cdp import Browser
 from tests.api.conftest import BADGE_KEY, SITE, Api, make_settings
 from tests.api.factories import build_worked_example
 from tests.api.influx_data import session_lines
 from tests.api.test_acl import AclListener
+from tests.api.test_badge_at_the_node import let_devices_log_in, machine_node, tap
 from tests.api.test_influx_sessions import _flat_bill, populate
-from tests.conftest import API_PASSWORD, API_USER
+from tests.conftest import API_PASSWORD, API_USER, GATEWAY_PASSWORD, GATEWAY_USER
+from tests.simulator.harness import run, until
 from timeseries import InfluxClient, rollup
 from timeseries.lines import int_field, line, string_field, tag_suffix
 
@@ -371,15 +376,31 @@ def test_member_sees_own_session_machines_and_statement_only(
     assert browser.errors == []
 
 
+STRANGER_CARD = "04:5A:5A:5A"  # never enrolled
+
+
 def test_admin_enrols_a_member_with_a_badge_and_a_training(
     database_url: str, influxdb: InfluxDB, reader: InfluxClient, mosquitto: Mosquitto,
     make_api: Callable[..., Api], browser: Browser, request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
+    """...and that badge then opens the machine: the node's config as the
+    browser saved it, run by the firmware's own code in the simulator against
+    the real broker (the gateway stores what the node says, and the building
+    view shows the machine in use by the member); a card never enrolled does
+    not open it."""
     broker = {"mqtt_host": mosquitto.host, "mqtt_port": mosquitto.port,
               "mqtt_username": API_USER, "mqtt_password": API_PASSWORD,
-              "node_mqtt_host": "10.0.0.2"}
+              "node_mqtt_host": mosquitto.host, "node_mqtt_port": mosquitto.port}
     api = make_api(influx=reader, **broker)
-    with served(database_url, reader, **broker) as url:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    gateway = GatewayProcess(tmp_path / "gateway", mosquitto, influxdb,
+                             mqtt_username=GATEWAY_USER, mqtt_password=GATEWAY_PASSWORD,
+                             batch_interval_s=0.05)
+    gateway.start()
+    with served(database_url, reader, **broker) as url, contextlib.closing(gateway):
+        browser.allow_downloads(folder)
         log_in(browser, url, "admin", "admin-password")
         # To the Admin view with the keyboard: Tab reaches the link, Enter follows it.
         for _ in range(20):  # through the building view's buttons, round to the top
@@ -442,6 +463,63 @@ def test_admin_enrols_a_member_with_a_badge_and_a_training(
         saved = json.loads(browser.evaluate("document.body.dataset.lastDownload"))
         assert saved["name"] == "node3.json" and saved["size"] > 500, saved
         shots(browser, request, "1-enrolled")
+
+        # The file Chromium saved is the node's config: node3 runs from it.
+        saved_file = downloaded(folder, "node3.json")
+        assert len(saved_file) == saved["size"]
+        config = json.loads(saved_file)
+        assert (config["device"], config["mqtt"]["port"]) == ("node3", mosquitto.port)
+        let_devices_log_in(api, mosquitto)  # its new password, as the broker's passwd
+        version = api.ok("admin", "GET", f"/machines/{laser['id']}/acl")["version"]
+        cards = {"D": "04:0D:0D:0D", "stranger": STRANGER_CARD}
+        loop = VirtualTimeLoop()
+        loop.follow_real_clock()
+        powered_ms = int(time.time() * 1000)
+        fleet = machine_node(config, cards, tmp_path / "flash")
+        node = fleet.node("node3")
+        try:
+            async def badge_in() -> bool:
+                fleet.start()
+                await until(lambda: node.node is not None and node.node.mqtt.connected, 30,
+                            "node3 logs in with the config's password", real_s=30)
+                await until(lambda: node.node is not None
+                            and node.node.role.decider.acl.ver == version, 30, "the ACL")
+                return await tap(fleet, node, "D")
+
+            assert run(loop, badge_in()), "D's badge did not open the laser"
+            # The building view says so: the gateway stored the node's session event.
+            for _ in range(100):
+                browser.goto(url + "/#/")
+                browser.wait_for("document.body.dataset.ready === '1' && "
+                                 "!!document.getElementById('machines-in-use')")
+                if rows(browser, "#machines-in-use tbody tr")[0][:2] == ["laser", "D"]:
+                    break
+                time.sleep(0.2)
+            assert rows(browser, "#machines-in-use tbody tr")[0][:2] == ["laser", "D"]
+            shots(browser, request, "2-the-badge-opens-the-laser")
+
+            async def badge_out_then_a_stranger() -> tuple[bool, bool]:
+                still = await tap(fleet, node, "D")
+                return still, await tap(fleet, node, "stranger")
+
+            still_closed, stranger_opened = run(loop, badge_out_then_a_stranger())
+            assert not still_closed, "D's second tap did not end the session"
+            assert not stranger_opened, "a card never enrolled opened the laser"
+        finally:
+            loop.run_until_complete(fleet.shutdown())
+            loop.close()
+        # What node3 said of each card reached InfluxDB through the gateway.
+        stranger = badge_hash(parse_key(BADGE_KEY), uid_from_hex(STRANGER_CARD))
+        said_by_node3 = ('SELECT "badge", "ok", "reason" FROM "event" WHERE "device" = '
+                         f"'node3' AND \"kind\" = 'badge' AND time >= {powered_ms}ms")
+        decisions = []
+        for _ in range(50):
+            decisions = [(row["badge"], row["ok"], row["reason"])
+                         for series in influxdb.query(said_by_node3) for row in series.rows]
+            if len(decisions) == 2:
+                break
+            time.sleep(0.1)
+        assert decisions == [(expected, True, "allowed"), (stranger, False, "not_allowed")]
     assert json.dumps(browser.errors) == "[]"
 
 

@@ -93,20 +93,25 @@ def test_each_service_login_touches_only_its_topics(
 ) -> None:
     node = wire.topic(SITE, "node1", "telemetry")
     acl = wire.topic(SITE, "node1", "acl")
+    marker = wire.API_PREFIX + "/marker/probe"
     allowed = {
         "gateway": {"sub": ["mf/+/+/+", "$share/gateway/mf/+/+/+"],
                     "pub": [wire.deadletter_topic(node)]},
-        "api": {"sub": ["$CONTROL/dynamic-security/v1/response"],
-                "pub": [acl, wire.topic(SITE, "node1", "cmd")]},
-        "alerts": {"sub": [], "pub": [f"mf-alerts/{SITE}"]},
+        # The sweep reads the site's retained ACLs, ended by its own marker.
+        "api": {"sub": ["$CONTROL/dynamic-security/v1/response", wire.topic_filter(SITE, "acl"),
+                        marker],
+                "pub": [acl, wire.topic(SITE, "node1", "cmd"), marker]},
+        "alerts": {"sub": [wire.gateway_status_topic("+")], "pub": [f"mf-alerts/{SITE}"]},
         "health": {"sub": ["$SYS/broker/uptime", "$SYS/#"], "pub": []},
         "alerts-reader": {"sub": [f"mf-alerts/{SITE}", "mf-alerts/#"], "pub": []},
     }
     refused = {
-        "gateway": {"sub": ["#", "$SYS/#"], "pub": [acl, node, "mf-alerts/x"]},
-        "api": {"sub": ["mf/#", "#"], "pub": [node, wire.topic("other", "node1", "acl"),
-                                              "mf-alerts/x"]},
-        "alerts": {"sub": ["#", "mf/#"], "pub": [acl, node]},
+        "gateway": {"sub": ["#", "$SYS/#"], "pub": [acl, node, "mf-alerts/x", marker]},
+        "api": {"sub": ["mf/#", "#", wire.topic_filter("other", "acl"),
+                        wire.topic_filter(SITE, "telemetry")],
+                "pub": [node, wire.topic("other", "node1", "acl"), "mf-alerts/x"]},
+        "alerts": {"sub": ["#", "mf/#", "mf-gateway/#", wire.gateway_status_topic("gw")],
+                   "pub": [acl, node, wire.gateway_status_topic("gw")]},
         "health": {"sub": ["#", "mf/#", "$CONTROL/#"], "pub": [node, "$SYS/x", acl]},
         "alerts-reader": {"sub": ["#", "mf/#", "$SYS/#", "$CONTROL/#"],
                           "pub": [f"mf-alerts/{SITE}", node, acl]},

@@ -5,13 +5,14 @@ reach any subscriber, nor does a device's oversized telemetry."""
 
 from __future__ import annotations
 
+import binascii
 import threading
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from devservers import Mosquitto
-from protocol import wire
+from protocol import downlink, sign, wire
 from tests.conftest import API_PASSWORD, API_USER, DEVICE_PASSWORD
 from tests.gateway.conftest import connect, wait_until
 
@@ -19,19 +20,33 @@ ACL_TOPIC = wire.topic("lab", "node1", "acl")
 TELEMETRY_TOPIC = wire.topic("lab", "node1", "telemetry")
 
 
+KEY = bytes(range(downlink.KEY_BYTES))
+
+
 def largest_acl() -> bytes:
+    """The most badges, the largest version, signed (the MAC member is part of it)."""
     hashes = [f"{n:016x}" for n in range(wire.MAX_ACL_BADGES)]
-    return wire.encode("acl", wire.acl(wire.INT_MAX, hashes[1:], hashes[:1]))
+    return sign.seal("acl", KEY, wire.acl(wire.INT_MAX, hashes[1:], hashes[:1]))
+
+
+def signed_with_padding(payload: bytes, size: int) -> bytes:
+    """`payload` padded with JSON whitespace inside the signed part, signed
+    again: `size` bytes that a node still takes (MAC and all)."""
+    head = payload[: len(payload) - downlink.SUFFIX_BYTES]
+    head += b" " * (size - len(payload))
+    mac = binascii.hexlify(downlink.mac_of(KEY, "acl", head))
+    return head + downlink.OPEN + mac + downlink.CLOSE
 
 
 def test_the_largest_legal_acl_passes_and_one_byte_more_is_dropped(mosquitto: Mosquitto) -> None:
     largest = largest_acl()
     assert len(largest) <= wire.MAX_MESSAGE
-    # Padded with JSON whitespace to the limit: still an ACL a node takes.
-    at_limit = largest[:-1] + b" " * (wire.MAX_MESSAGE - len(largest)) + b"}"
+    at_limit = signed_with_padding(largest, wire.MAX_MESSAGE)
     assert len(at_limit) == wire.MAX_MESSAGE
+    downlink.check("acl", KEY, at_limit)
     assert len(wire.decode("acl", at_limit)["allow"]) == wire.MAX_ACL_BADGES - 1
-    over = at_limit[:-1] + b" }"
+    over = signed_with_padding(largest, wire.MAX_MESSAGE + 1)
+    downlink.check("acl", KEY, over)
     with pytest.raises(wire.ProtocolError, match="too_large"):
         wire.decode("acl", over)
 

@@ -2,7 +2,7 @@
 queries: a heating node, a laser (interlock, sessions, badge events), a
 compressor without relay whose last will arrives at the end, a meter,
 periodic health status of every node, and alert states as the alert service
-writes them."""
+writes them (into its own database)."""
 
 from __future__ import annotations
 
@@ -61,8 +61,10 @@ def fill(influx: InfluxDB) -> dict[str, int]:
     closed = Alert(id=2, dedupe_key="machine_left_on:mf1:compressor", kind="machine_left_on",
                    site=SITE, device="compressor", severity="warning", state="resolved",
                    summary="mf1/compressor draws 1500 W with no session for 31 min")
-    influx.write(alert_lines([open_alert], END - 2 * HOUR_MS)
-          + alert_lines([closed], END - 3 * HOUR_MS) + alert_lines([open_alert], END - 60_000))
+    with influx.client(30, influx.alerts_database) as alerts_db:  # where the alerts write them
+        alerts_db.write_lines(alert_lines([open_alert], END - 2 * HOUR_MS)
+                              + alert_lines([closed], END - 3 * HOUR_MS)
+                              + alert_lines([open_alert], END - 60_000))
     # The rollups the api keeps (and the map the dashboards' $rollup variable reads).
     with influx.client() as client:
         rollup.ensure(client, 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dashboards import DATASOURCE_UID, JSON_DIR
+from dashboards import ALERTS_DATASOURCE_UID, DATASOURCE_UID, JSON_DIR
 from devservers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,12 +113,16 @@ def test_push_creates_the_folder_and_every_dashboard(grafana: Recorder) -> None:
     assert sum(r[:2] == ("POST", "/api/folders") for r in grafana.requests) == 1
 
 
-def test_push_repoints_panels_at_another_datasource(grafana: Recorder) -> None:
-    done = push("--url", grafana.url, "--token", "t", "--datasource-uid", "P951FEA4DE68E13C5")
+def test_push_repoints_panels_at_other_datasources(grafana: Recorder) -> None:
+    done = push("--url", grafana.url, "--token", "t", "--datasource-uid", "P951FEA4DE68E13C5",
+                "--alerts-datasource-uid", "PALERTS0000000001")
     assert done.returncode == 0, done.stderr
     bodies = [b for m, p, _, b in grafana.requests if p == "/api/dashboards/db"]
     text = json.dumps(bodies)
     assert DATASOURCE_UID not in text and text.count("P951FEA4DE68E13C5") > 30
+    assert ALERTS_DATASOURCE_UID not in text
+    # The two alert panels (panel and target each name it).
+    assert text.count("PALERTS0000000001") == 4
 
 
 def test_push_reports_refusal_and_unreachable_grafana() -> None:

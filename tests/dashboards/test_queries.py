@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dashboards import JSON_DIR
+from dashboards import ALERTS_DATASOURCE_UID, DATASOURCE_UID, JSON_DIR
 from devservers import InfluxDB
 from tests.dashboards.building import END, fill
 from tests.dashboards.grafana_macros import expand
@@ -21,17 +21,27 @@ BOARDS = {p.stem: json.loads(p.read_text()) for p in sorted(JSON_DIR.glob("*.jso
 UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
+# A query goes to the database of its data source (dashboards/provisioning).
+Sources = dict[str, InfluxClient]
+
+
 @pytest.fixture(scope="module")
 def filled(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[InfluxClient, dict[str, int]]]:
+) -> Iterator[tuple[Sources, dict[str, int]]]:
     server = InfluxDB(Path(tmp_path_factory.mktemp("influx")))
     server.start()
     figures = fill(server)
-    source = server.client(30)
-    yield source, figures
-    source.close()
+    sources = {DATASOURCE_UID: server.client(30),
+               ALERTS_DATASOURCE_UID: server.client(30, server.alerts_database)}
+    yield sources, figures
+    for source in sources.values():
+        source.close()
     server.close()
+
+
+def _source(sources: Sources, target: dict[str, Any]) -> InfluxClient:
+    return sources[target["datasource"]["uid"]]
 
 
 def _range(board: dict[str, Any]) -> tuple[int, int]:
@@ -63,13 +73,13 @@ def _panels() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize(("board", "panel"), _panels(),
                          ids=[f"{b}:{p['title']}" for b, p in _panels()])
 def test_panel_query_returns_its_shape(
-    filled: tuple[InfluxClient, dict[str, int]], board: str, panel: dict[str, Any]
+    filled: tuple[Sources, dict[str, int]], board: str, panel: dict[str, Any]
 ) -> None:
-    source, _ = filled
+    sources, _ = filled
     start, end = _range(BOARDS[board])
-    variables = _variables(BOARDS[board], source)
+    variables = _variables(BOARDS[board], sources[DATASOURCE_UID])
     for target in panel["targets"]:
-        series = source.query(expand(target["query"], start, end, variables))
+        series = _source(sources, target).query(expand(target["query"], start, end, variables))
         assert series, f"{panel['title']}: no series for {target['query']}"
         kind = panel["type"]
         if kind == "table":
@@ -84,37 +94,56 @@ def test_panel_query_returns_its_shape(
             assert len(numbers) >= 2, f"{panel['title']}: {len(numbers)} points"
 
 
-def _stat(source: InfluxClient, title: str) -> list[float]:
+def _stat(sources: Sources, title: str) -> list[float]:
     panel = next(p for p in BOARDS["overview"]["panels"] if p["title"] == title)
     start, end = _range(BOARDS["overview"])
-    return _numbers(source.query(expand(panel["targets"][0]["query"], start, end,
-                                        _variables(BOARDS["overview"], source))))
+    target = panel["targets"][0]
+    return _numbers(_source(sources, target).query(expand(
+        target["query"], start, end, _variables(BOARDS["overview"], sources[DATASOURCE_UID]))))
 
 
-def test_overview_figures_match_the_data(filled: tuple[InfluxClient, dict[str, int]]) -> None:
-    source, figures = filled
-    assert _stat(source, "Devices online") == [figures["devices_online"]]
-    assert _stat(source, "Open alerts") == [figures["open_alerts"]]
-    assert _stat(source, "Machines running") == [figures["machines_running"]]
-    assert _stat(source, "Boiler")[0] in (0, 1)
-    assert 10 < _stat(source, "Zones")[0] < 25
-    assert 20 < _stat(source, "Flow temperature")[0] < 75
+def test_overview_figures_match_the_data(filled: tuple[Sources, dict[str, int]]) -> None:
+    sources, figures = filled
+    assert _stat(sources, "Devices online") == [figures["devices_online"]]
+    assert _stat(sources, "Open alerts") == [figures["open_alerts"]]
+    assert _stat(sources, "Machines running") == [figures["machines_running"]]
+    assert _stat(sources, "Boiler")[0] in (0, 1)
+    assert 10 < _stat(sources, "Zones")[0] < 25
+    assert 20 < _stat(sources, "Flow temperature")[0] < 75
+
+
+def test_the_alert_panels_read_the_alerts_database(
+    filled: tuple[Sources, dict[str, int]],
+) -> None:
+    """...which alone holds the alert states: read from the site's database,
+    the same queries find nothing."""
+    sources, _ = filled
+    alert_panels = [p for board in BOARDS.values() for p in board["panels"]
+                    if '"alert"' in p["targets"][0]["query"]]
+    assert [p["title"] for p in alert_panels] == ["Open alerts", "Recent alerts"]
+    start, end = _range(BOARDS["overview"])
+    for panel in alert_panels:
+        target = panel["targets"][0]
+        assert target["datasource"]["uid"] == ALERTS_DATASOURCE_UID
+        assert sources[DATASOURCE_UID].query(expand(target["query"], start, end)) == []
+        assert sources[ALERTS_DATASOURCE_UID].query(expand(target["query"], start, end))
 
 
 def test_recent_alerts_table_lists_newest_first(
-    filled: tuple[InfluxClient, dict[str, int]],
+    filled: tuple[Sources, dict[str, int]],
 ) -> None:
-    source, _ = filled
+    sources, _ = filled
     panel = next(p for p in BOARDS["overview"]["panels"] if p["title"] == "Recent alerts")
     start, end = _range(BOARDS["overview"])
-    rows = source.query(expand(panel["targets"][0]["query"], start, end))[0].rows
+    target = panel["targets"][0]
+    rows = _source(sources, target).query(expand(target["query"], start, end))[0].rows
     assert [(r["kind"], r["state"]) for r in rows] == [
         ("heating", "notified"), ("heating", "notified"), ("machine_left_on", "resolved"),
     ]
 
 
-def test_machine_variable_narrows_the_panels(filled: tuple[InfluxClient, dict[str, int]]) -> None:
-    source, _ = filled
+def test_machine_variable_narrows_the_panels(filled: tuple[Sources, dict[str, int]]) -> None:
+    source = filled[0][DATASOURCE_UID]
     panel = next(p for p in BOARDS["machines"]["panels"] if p["title"] == "Power per machine")
     start, end = _range(BOARDS["machines"])
     both = source.query(expand(panel["targets"][0]["query"], start, end,
@@ -129,9 +158,9 @@ def test_machine_variable_narrows_the_panels(filled: tuple[InfluxClient, dict[st
 @pytest.mark.parametrize(("days", "policy"), [(1, "autogen"), (2, "autogen"), (7, "rollup_15m"),
                                               (30, "rollup_1h"), (365, "rollup_1h")])
 def test_rollup_variable_picks_the_policy_for_the_range(
-    filled: tuple[InfluxClient, dict[str, int]], days: int, policy: str
+    filled: tuple[Sources, dict[str, int]], days: int, policy: str
 ) -> None:
-    source, _ = filled
+    source = filled[0][DATASOURCE_UID]
     variable = BOARDS["heating"]["templating"]["list"][0]
     assert variable["name"] == "rollup"
     found = source.query(expand(variable["query"], END - days * UNITS["d"], END))

@@ -15,7 +15,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dashboards import DATASOURCE_UID, JSON_DIR
+from dashboards import ALERTS_DATASOURCE_UID, DATASOURCE_UID, JSON_DIR
 from dashboards.build import DASHBOARDS, render
 
 register_default_plugins()
@@ -81,9 +81,10 @@ def test_structure_grafana_relies_on(path: Any) -> None:
                 for y in range(grid["y"], grid["y"] + grid["h"])}
         assert not mine & cells, f"{panel['title']} overlaps another panel"
         cells |= mine
-        assert panel["datasource"] == {"type": "influxdb", "uid": DATASOURCE_UID}
+        assert panel["datasource"] in ({"type": "influxdb", "uid": DATASOURCE_UID},
+                                       {"type": "influxdb", "uid": ALERTS_DATASOURCE_UID})
         refs = [t["refId"] for t in panel["targets"]]
         assert len(set(refs)) == len(refs) and refs
         for t in panel["targets"]:
             assert t["rawQuery"] is True and t["query"].startswith(("SELECT", "SHOW"))
-            assert t["datasource"]["uid"] == DATASOURCE_UID
+            assert t["datasource"] == panel["datasource"]

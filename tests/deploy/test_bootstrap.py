@@ -93,7 +93,7 @@ def test_placeholders_and_missing_secrets_are_refused_by_name(tmp_path: Path) ->
     assert refused.returncode == 2
     for name in (*BROKER_PASSWORDS.values(), *INFLUX_PASSWORDS.values(),
                  "INFLUXDB_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "API_SECRET_KEY",
-                 "API_BADGE_HASH_KEY"):
+                 "API_BADGE_HASH_KEY", "API_DOWNLINK_KEY"):
         assert name in refused.stderr, name
     assert not (example / "deploy" / "generated").exists()
     one = make_site(tmp_path / "one", example_env(GRAFANA_ADMIN_PASSWORD="changeme"))
@@ -159,7 +159,9 @@ def test_the_topics_follow_the_services_settings_in_env(tmp_path: Path) -> None:
     assert bootstrap(custom).returncode == 0
     roles = _roles(custom)
     assert ("publishClientSend", "ha/#") in roles["gateway"]
-    assert roles["alerts"] == {("publishClientSend", "alarms/#")}
+    assert roles["alerts"] == {("publishClientSend", "alarms/#"),
+                               ("subscribeLiteral", "mf-gateway/+/status"),
+                               ("publishClientReceive", "mf-gateway/+/status")}
 
 
 def _names(cert: x509.Certificate) -> list[str]:
@@ -237,6 +239,11 @@ def test_each_env_file_holds_its_own_prefix_only(tmp_path: Path) -> None:
     gateway = (site / ENV_DIR / "gateway.env").read_text()
     assert "GATEWAY_HA_DISCOVERY='true'" in gateway
     assert f"GATEWAY_MQTT_PASSWORD='{env_value(site, 'GATEWAY_MQTT_PASSWORD')}'" in gateway
+    # The master of the nodes' downlink keys: the api's alone.
+    downlink_key = env_value(site, "API_DOWNLINK_KEY")
+    assert f"API_DOWNLINK_KEY='{downlink_key}'" in (site / ENV_DIR / "api.env").read_text()
+    for service in ("gateway", "alerts"):
+        assert downlink_key not in (site / ENV_DIR / f"{service}.env").read_text(), service
     quoted = make_site(tmp_path / "quoted", example_env(API_SITE_TIMEZONE="a${b"))
     refused = bootstrap(quoted)
     assert refused.returncode == 2 and "API_SITE_TIMEZONE" in refused.stderr

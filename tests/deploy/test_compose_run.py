@@ -8,7 +8,8 @@ Then the site is used: the first admin login made as the README says, over
 HTTPS through Caddy with the site CA's certificate; a device added through the
 api logs in at once over TLS, its reading goes through the gateway (also over
 TLS) into InfluxDB, it cannot write as another device, and a restart of the
-broker (mosquitto-init running again) keeps its login."""
+broker (mosquitto-init running again) keeps its login. The alerts' InfluxDB
+login writes its own database and cannot write the site's."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
+from alerts.settings import Settings as AlertSettings
 from broker import MqttSettings
 from deploy.bootstrap import BROKER_SEED, CA_CERT
 from devservers.compose import LOOPBACK, ComposeRun
 from protocol import wire
 from tests.broker.probe import Probe
 from tests.deploy.site import ROOT, env_value, make_site
-from timeseries import InfluxClient, InfluxSettings
+from timeseries import InfluxClient, InfluxError, InfluxSettings, alerts_database
 
 LONG_RUNNING = {"mosquitto", "influxdb", "gateway", "api", "alerts", "caddy"}
 ONE_SHOT = {"mosquitto-init", "influxdb-init"}
@@ -67,7 +70,29 @@ def _wait_count(run: ComposeRun, device: str, expected: int) -> None:
     assert count == expected
 
 
-def test_the_shipped_deployment_runs_and_every_health_check_passes(tmp_path: Path) -> None:
+def _the_alerts_write_only_their_own_database(run: ComposeRun,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """influxdb-init made the alerts' database beside the site's, and the
+    alerts' settings as their container gets them reach it: their alert
+    states go in, a forged reading into the site's database does not."""
+    with monkeypatch.context() as env:
+        for name, value in run.process_env("alerts").items():
+            env.setenv(name, value)
+        settings = AlertSettings()
+    assert settings.influx_username == "alerts"
+    site_db, own_db = settings.influx_database, settings.influx_alerts_database
+    assert own_db == alerts_database(site_db)
+    with InfluxClient(settings) as site, InfluxClient(settings.timeline_settings()) as own:
+        assert site.query("SHOW MEASUREMENTS") == []  # it may read (nothing stored yet)
+        with pytest.raises(InfluxError, match="403"):
+            site.write(b"telemetry,site=x,device=forged wh=1i")
+        own.write_lines(["alert,kind=probe,key=probe open=0i"])
+        assert own.query('SELECT count("open") FROM "alert"')[0].values[0][1] == 1
+
+
+def test_the_shipped_deployment_runs_and_every_health_check_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = make_site(tmp_path / "site")
     made = subprocess.run([sys.executable, "-m", "deploy.bootstrap"], cwd=site,
                           capture_output=True, text=True, timeout=60)
@@ -94,6 +119,7 @@ def test_the_shipped_deployment_runs_and_every_health_check_passes(tmp_path: Pat
             assert not probe.publish(wire.topic(site_name, "x", "telemetry"))
         gateway_metrics = httpx.get(f"http://{LOOPBACK}:{run.port('gateway', 9108)}/metrics")
         assert "gateway_subscribed 1.0" in gateway_metrics.text
+        _the_alerts_write_only_their_own_database(run, monkeypatch)
 
         # The first admin login, as the README says (`docker compose run --rm api ...`).
         created = subprocess.run(

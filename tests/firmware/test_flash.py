@@ -1,7 +1,8 @@
 """The node on the flash model (simulator/devices/flash.py): LittleFS's
-erase-and-copy (45 ms typical per 4 KB block) stays off the badge path, and a
-power cut at any point of a config write leaves config.json whole. One check
-script, run under CPython and under MicroPython 1.27."""
+erase-and-copy (45 ms typical per 4 KB block) stays off the badge path,
+records the broker acknowledged in time are never written, and a power cut
+at any point of a config write leaves config.json whole. One check script,
+run under CPython and under MicroPython 1.27."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def check_figures(out: dict) -> None:
     cut = out["check_config_write_survives_power_cut"]
     assert cut["cuts"] >= 2 and "old" in cut["outcomes"] and "new" in cut["outcomes"], cut
     assert out["check_acl_refused_keeps_the_cached_one"]["refused"] == 2
+    assert out["check_acknowledged_records_need_no_flash"]["erases_for_5_acked"] == 0
 
 
 def test_flash_under_cpython(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 from firmware import config
+from tests.firmware.mp.signed import DOWNLINK_KEY
 
 PINMAP = json.loads((Path(__file__).resolve().parents[2] / "hardware" / "pinmap.json").read_text())
 MACHINE = {"site": "s", "device": "d", "role": "machine", "mqtt": {"host": "10.0.0.2"},
-           "badge_key": "00112233445566778899aabbccddeeff"}
+           "badge_key": "00112233445566778899aabbccddeeff", "downlink_key": DOWNLINK_KEY}
 
 
 def test_every_role_in_the_pinmap() -> None:

@@ -23,6 +23,7 @@ def test_vectors_cover_every_rejection_code_and_channel() -> None:
         "not_json", "not_object", "too_large", "bad_version", "missing_field", "wrong_type",
         "counter_not_int", "counter_negative", "not_finite", "ts_absurd", "bad_topic",
         "bad_name", "bad_hash", "bad_value", "too_many_fields", "duplicate_field", "bad_seq",
+        "bad_mac",
     }
     valid_channels = {v["channel"] for v in VECTORS["payloads"] if "expect" in v}
     assert valid_channels == set(wire.CHANNELS)

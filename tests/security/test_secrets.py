@@ -101,7 +101,8 @@ def test_each_service_logs_in_as_itself(site: tuple[dict[str, Any], dict[str, st
     provisioning = (ROOT / "dashboards" / "provisioning" / "datasources" / "influxdb.yaml")
     assert "user: grafana\n" in provisioning.read_text()
     assert "grafana" in influx_init.GRANTS
-    assert influx_init.GRANTS["grafana"] == influx_init.READ
+    assert influx_init.GRANTS["grafana"] == {influx_init.SITE: influx_init.READ,
+                                             influx_init.ALERTS: influx_init.READ}
     ports = {service: spec.get("ports", []) for service, spec in services.items()}
     published = {service for service, listed in ports.items() if listed}
     assert published == {"mosquitto", "caddy"}  # the api and Grafana only through HTTPS

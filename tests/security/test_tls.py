@@ -275,6 +275,7 @@ def test_a_node_config_gets_the_ca_the_service_trusts(
     fields = node_tls(settings)
     assert fields == {"tls": True, "ca": site_mosquitto.ca_file.read_text()}
     node = {"site": SITE, "device": "node1", "role": "heating", "sensors": {},
+            "downlink_key": bytes(range(32)).hex(),
             "mqtt": {"host": "192.168.1.10", "port": 8883, **fields}}
     assert firmware_config.validate(firmware_config.merged(node)) == []
     assert node_tls(site_mosquitto.login("api")) == {}  # a service without TLS

@@ -1,6 +1,7 @@
 """The wire decoder under arbitrary input: whatever bytes arrive on a channel, decode()
 returns a validated message or raises wire.ProtocolError, never another exception
-(the gateway and the nodes dead-letter or drop on ProtocolError alone)."""
+(the gateway and the nodes dead-letter or drop on ProtocolError alone); on acl and
+cmd the node's MAC check (protocol/downlink.py) refuses with Refused alone."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import wire
+from protocol import downlink, sign, wire
 
 FUZZ = settings(max_examples=1500, derandomize=True, deadline=None, database=None)
 TS = 1_767_225_600_000  # 2026-01-01
 HASH = "0123456789abcdef"
+
+KEY = bytes(range(downlink.KEY_BYTES))
+
+
+def _signed(channel: str, msg: dict[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = wire.decode(channel, sign.seal(channel, KEY, msg))
+    return decoded
+
 
 VALID: dict[str, list[dict[str, Any]]] = {
     "status": [wire.status_online(TS, "machine", "1.0", 10, 50_000), wire.status_offline()],
@@ -24,8 +33,10 @@ VALID: dict[str, list[dict[str, Any]]] = {
         wire.event(3, TS, "session_start", {"sid": 1, "badge": HASH, "ct": {"wh": 5}}),
         wire.event(4, TS, "fault", {"reason": "x", "detail": "y"}),
     ],
-    "acl": [wire.acl(3, [HASH, "fedcba9876543210"], ["00000000000000ff"])],
-    "cmd": [wire.cmd("config", 7, {"k": 1}), wire.cmd("ping", 8)],
+    # As the api sends them: signed, the MAC member last (protocol/sign.py).
+    "acl": [_signed("acl", wire.acl(3, [HASH, "fedcba9876543210"], ["00000000000000ff"]))],
+    "cmd": [_signed("cmd", wire.cmd("config", 7, 7, {"k": 1})),
+            _signed("cmd", wire.cmd("ping", 8, 8))],
 }
 CHANNELS = st.sampled_from(wire.CHANNELS)
 
@@ -35,6 +46,11 @@ def _decode(channel: str, payload: bytes | str) -> None:
         wire.decode(channel, payload)
     except wire.ProtocolError as error:
         assert error.code and error.detail
+    if channel in wire.DOWNLINK and isinstance(payload, bytes):
+        try:  # what a node runs first, on the bytes as received
+            downlink.check(channel, KEY, payload)
+        except downlink.Refused as error:
+            assert error.code == "bad_mac" and error.detail
 
 
 def test_the_valid_examples_decode() -> None:

@@ -33,6 +33,7 @@ def scenario(broker: Mosquitto, nodes: list[dict[str, Any]], **extra: Any) -> Sc
         "start": start,
         "base_load_w": 300,
         "badge_key": "00112233445566778899aabbccddeeff",
+        "downlink_key": "test-site-downlink-master",
         "mqtt": {"host": broker.host, "port": broker.port, "password": DEVICE_PASSWORD},
         "members": MEMBERS,
         "nodes": nodes,
@@ -95,9 +96,10 @@ class Observer:
             time.sleep(0.05)
         return True
 
-    def publish_acl(self, site: str, device: str, ver: int, hashes: list[str]) -> None:
-        payload = wire.encode("acl", wire.acl(ver, hashes))
-        self.publish_retained(wire.topic(site, device, "acl"), payload)
+    def publish_acl(self, scenario: Scenario, device: str, ver: int, hashes: list[str]) -> None:
+        """The allow-list as the api sends it: signed with the node's key."""
+        payload = scenario.sealed(device, "acl", wire.acl(ver, hashes))
+        self.publish_retained(wire.topic(scenario.site, device, "acl"), payload)
 
     def publish_retained(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
@@ -111,7 +113,7 @@ def laser_for_alice(broker: Mosquitto, workdir: Path) -> tuple[Observer, Fleet]:
     """node1, a laser sampled every 2 s, with alice on its retained ACL (version 1)."""
     observer = Observer(broker)
     fleet = Fleet(scenario(broker, [machine("node1", sample_ms=2000)]), workdir)
-    observer.publish_acl("test", "node1", 1, [fleet.member_hash("alice")])
+    observer.publish_acl(fleet.scenario, "node1", 1, [fleet.member_hash("alice")])
     return observer, fleet
 
 

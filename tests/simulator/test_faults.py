@@ -129,14 +129,14 @@ def test_access_control_without_server_and_broker(tmp_path: Path, mosquitto: Mos
     observer = Observer(mosquitto)
     fleet = Fleet(scenario(mosquitto, [machine("node1")]), tmp_path / "flash")
     alice, bob = fleet.member_hash("alice"), fleet.member_hash("bob")
-    observer.publish_acl("test", "node1", 1, [alice, bob])
+    observer.publish_acl(fleet.scenario, "node1", 1, [alice, bob])
     loop = VirtualTimeLoop(speed=20)
 
     async def play() -> dict[str, object]:
         fleet.start()
         sim = fleet.node("node1")
         await acl_version(sim, 1, 60)
-        observer.publish_acl("test", "node1", 2, [alice])  # bob revoked
+        observer.publish_acl(fleet.scenario, "node1", 2, [alice])  # bob revoked
         await acl_version(sim, 2, 60)
         # Real seconds > the broker's 1 s autosave: the observer's session is on disk.
         time.sleep(2.5)
@@ -205,8 +205,8 @@ def test_bad_config_gives_a_reported_safe_state(tmp_path: Path, mosquitto: Mosqu
         good["pins"] = {"relay": 26}
         from protocol import wire
 
-        observer.client.publish(wire.topic("test", "node1", "cmd"),
-                                wire.encode("cmd", wire.cmd("config", 1, {"config": good})), qos=1)
+        command = fleet.scenario.sealed("node1", "cmd", wire.cmd("config", 1, 1, {"config": good}))
+        observer.client.publish(wire.topic("test", "node1", "cmd"), command, qos=1)
         await until(lambda: sim.node is not None, 120, "restart with the new config")
         await fleet.shutdown()
 

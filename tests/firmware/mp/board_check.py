@@ -14,6 +14,7 @@ sys.path.insert(0, "/fakes")
 
 import machine
 import network
+from mp.signed import DOWNLINK_KEY
 
 from firmware import config
 from firmware.drivers.board import Board
@@ -26,7 +27,7 @@ ZONE = "28080808080808" + "%02x" % onewire.crc8(bytes.fromhex("28080808080808"))
 
 def board(role, extra):
     raw = {"site": "b", "device": "dev-" + role, "role": role, "mqtt": {"host": "10.0.0.2"},
-           "wifi": {"ssid": "w", "password": "p"}}
+           "wifi": {"ssid": "w", "password": "p"}, "downlink_key": DOWNLINK_KEY}
     raw.update(extra)
     cfg, errors = config.parse(json.dumps(raw))
     assert not errors, errors

@@ -10,7 +10,7 @@ import sys
 
 from firmware.clock import Clock
 from firmware.logic import modbus
-from firmware.logic.acl import Acl, Decider, pack
+from firmware.logic.acl import SAME, STALE, TAKEN, Acl, Decider, pack
 from firmware.logic.backoff import Backoff
 from firmware.logic.energy import EnergyCounter, OnTimer, RegisterDelta
 from firmware.logic.presence import Presence
@@ -23,8 +23,12 @@ from firmware.store import fsutil
 from firmware.store.counters import CounterStore, SavePolicy
 from firmware.store.outbox import MAX_PAYLOAD, SEGMENT, Outbox
 from protocol import acl as aclwire
-from protocol import wire
+from protocol import downlink, sign, wire
 from protocol.badge import badge_hash, parse_key
+
+from .signed import DOWNLINK_KEY, sealed
+
+KEY = downlink.key_from_hex(DOWNLINK_KEY)
 
 
 class FakeTicks:
@@ -107,6 +111,41 @@ def check_badge_hash(golden):
             pass
 
 
+def _refused(channel, key, payload):
+    try:
+        downlink.check(channel, key, payload)
+    except downlink.Refused as exc:
+        return exc.code
+    return "ok"
+
+
+def check_downlink_mac(golden):
+    """The MAC against CPython's own hmac (golden), and every way to get it
+    wrong refused before the payload is read."""
+    key = bytes.fromhex(golden["mac_key"])
+    head = golden["mac_head"].encode()
+    payload = head + b', "mac": "' + golden["mac"].encode() + b'"}'
+    assert downlink.check("cmd", key, payload) == bytes.fromhex(golden["mac"])
+    assert wire.decode("cmd", payload)["ver"] == 9
+    sealed_msg = sign.seal("cmd", key, wire.cmd("ping", 7, 9))
+    mac = bytes.fromhex(sealed_msg[-66:-2].decode())
+    assert downlink.check("cmd", key, memoryview(sealed_msg)) == mac
+    other = bytes(31) + b"\x01"
+    flipped = payload.replace(b'"ping"', b'"pong"')
+    upper = payload[:-66] + payload[-66:-2].upper() + payload[-2:]
+    for channel, k, data in (("cmd", other, payload), ("acl", key, payload), ("cmd", key, flipped),
+                             ("cmd", key, head + b"}"), ("cmd", key, upper), ("cmd", key, b""),
+                             ("cmd", key, payload[:-1] + b" }")):
+        assert _refused(channel, k, data) == "bad_mac", (channel, data[-20:])
+    assert downlink.key_from_hex(DOWNLINK_KEY) == KEY
+    for text in ("", DOWNLINK_KEY[:-2], DOWNLINK_KEY.upper(), DOWNLINK_KEY[:-1] + "g", None):
+        try:
+            downlink.key_from_hex(text)
+            raise AssertionError("key %r accepted" % text)
+        except ValueError:
+            pass
+
+
 def check_rms_of_sine():
     n = 200
     amp = 1000
@@ -183,7 +222,8 @@ def check_backoff():
 
 
 def _acl(ver, hashes, master=None):
-    return Acl.from_payload(wire.encode("acl", wire.acl(ver, hashes, master)))
+    payload = sealed("acl", wire.acl(ver, hashes, master))
+    return Acl.from_payload(payload, downlink.check("acl", KEY, payload))
 
 
 def check_acl_matching():
@@ -197,9 +237,11 @@ def check_acl_matching():
     d = Decider(Acl(), ["aaaaaaaaaaaaaaaa"])
     assert not d.allowed(allowed[0])  # never received an ACL: deny
     assert d.allowed("aaaaaaaaaaaaaaaa")  # but the configured master opens
-    assert d.replace(acl) and d.allowed(allowed[0])
-    assert not d.replace(_acl(3, []))  # the same version again changes nothing
-    assert d.replace(_acl(4, allowed[1:])) and not d.allowed(allowed[0])
+    assert d.offer(acl) == TAKEN and d.allowed(allowed[0])
+    assert d.offer(_acl(3, allowed, ["ffffffffffffffff"])) == SAME  # the retained copy again
+    assert d.offer(_acl(3, [])) == STALE and d.allowed(allowed[0])  # same version, other list
+    assert d.offer(_acl(4, allowed[1:])) == TAKEN and not d.allowed(allowed[0])
+    assert d.offer(_acl(3, allowed)) == STALE and not d.allowed(allowed[0])  # a replay
 
 
 def _acl_answer(decoder, payload):
@@ -211,14 +253,16 @@ def _acl_answer(decoder, payload):
 
 def check_acl_parser_matches_wire():
     """protocol/acl.py (the node's parser) and wire.decode agree on every
-    payload: same lists when valid, same error code when not."""
+    payload: same lists when valid, same error code when not. (The node
+    checks the MAC member before, on the bytes: protocol/downlink.py.)"""
     hashes = ["%016x" % (k * 7919) for k in range(1, 40)]
-    ok = wire.encode("acl", wire.acl(7, hashes, ["ffffffffffffffff"]))
+    ok = sealed("acl", wire.acl(7, hashes, ["ffffffffffffffff"]))
+    mac = b', "mac": "' + b"0" * 64 + b'"'
     n = wire.MAX_ACL_BADGES
     payloads = [
-        ok, wire.encode("acl", wire.acl(0, [])),
+        ok, sealed("acl", wire.acl(0, [])),
         b'{ "x": {"a": [1, "]", {"b": null}]}, "allow" :[ "00000000000000ff" ,"0a00000000000000"]'
-        b' , "ver":3,"v":1, "t": true, "f": -2.5e3 }',
+        b' , "ver":3,"v":1, "t": true, "f": -2.5e3' + mac + b' }',
         b'{"ver": 1, "allow": []}', b'{"v": 2, "ver": 1, "allow": []}',
         b'{"v": "1", "ver": 1, "allow": []}', b'{"v": 1, "allow": []}',
         b'{"v": 1, "ver": -1, "allow": []}', b'{"v": 1, "ver": 1.5, "allow": []}',
@@ -254,7 +298,8 @@ def check_acl_parser_matches_wire():
 def check_config_refuses_unsafe_pins_and_names():
     from firmware import config
 
-    base = {"site": "s", "device": "d", "role": "heating", "mqtt": {"host": "10.0.0.2"}}
+    base = {"site": "s", "device": "d", "role": "heating", "mqtt": {"host": "10.0.0.2"},
+            "downlink_key": DOWNLINK_KEY}
     good = dict(base, sensors={"t_flow": "28aaaaaaaaaaaaaa"})
     assert config.parse(json.dumps(good))[1] == []
     upper = dict(base, sensors={"t_Flow": "28aaaaaaaaaaaaaa"})
@@ -270,7 +315,8 @@ def check_config_tls_needs_the_site_ca():
     from firmware import config
 
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    base = {"site": "s", "device": "d", "role": "heating", "sensors": {}}
+    base = {"site": "s", "device": "d", "role": "heating", "sensors": {},
+            "downlink_key": DOWNLINK_KEY}
     tls = {"host": "10.0.0.2", "tls": True, "ca": pem}
     assert config.parse(json.dumps(dict(base, mqtt=tls)))[1] == []
     named = dict(tls, server_name="workshop.lan")
@@ -543,6 +589,8 @@ def run(tmp, golden):
         done.append(check.__name__)
     check_badge_hash(golden)
     done.append("check_badge_hash")
+    check_downlink_mac(golden)
+    done.append("check_downlink_mac")
     return done
 
 

@@ -16,6 +16,7 @@ from protocol.badge import badge_hash
 from simulator.devices import adc, gpio, iso14443, mfrc522, onewire, pn532, port, pzem
 
 from .checks import _clean
+from .signed import DOWNLINK_KEY
 
 KEY = "00112233445566778899aabbccddeeff"
 MACHINE_PINS = config.ROLE_DEFAULTS["machine"]["pins"]  # wired as hardware/pinmap.json
@@ -48,7 +49,8 @@ class Dog:
 
 
 def parse(role, extra):
-    raw = {"site": "dev", "device": "dev-" + role, "role": role, "mqtt": {"host": "10.0.0.2"}}
+    raw = {"site": "dev", "device": "dev-" + role, "role": role, "mqtt": {"host": "10.0.0.2"},
+           "downlink_key": DOWNLINK_KEY}
     if role == "machine":
         raw["badge_key"] = KEY
     raw.update(extra)

@@ -26,3 +26,4 @@ class BoardBase:
 
     def reset_cause(self):
         return "power_on"
+

@@ -8,6 +8,7 @@ import sys
 sys.path.insert(0, "/app")
 
 from mp.fakeparts import BoardBase, Out
+from mp.signed import DOWNLINK_KEY
 
 from firmware import config
 from firmware.app import Node
@@ -70,7 +71,8 @@ def step(coro, times):
 
 
 def make(role, extra, root):
-    raw = {"site": "mp", "device": role, "role": role, "mqtt": {"host": "10.0.0.2"}}
+    raw = {"site": "mp", "device": role, "role": role, "mqtt": {"host": "10.0.0.2"},
+           "downlink_key": DOWNLINK_KEY}
     raw.update(extra)
     cfg, errors = config.parse(json.dumps(raw))
     assert not errors, errors
