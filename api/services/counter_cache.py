@@ -60,10 +60,9 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return kept
 
 
-def slot_day(key_ms: int) -> int:
-    """The UTC day (its start, ms) whose points a slot holds, from a key of the
-    slot (its end, or just after its reading: within (slot start, slot end])."""
-    return arrivals.day_start(key_ms - 1)
+def slot_day(slot_end_ms: int) -> int:
+    """The UTC day (its start, ms) whose points a slot holds."""
+    return arrivals.day_start(slot_end_ms - SLOT_MS)
 
 
 def compact_days(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -82,47 +81,26 @@ def compact_days(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 def query_counters(
     reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
-    """Per device: one (key ms, `wh`) per 15-minute slot, the key within (slot
-    start, slot end] and the reading's moment as nearly as InfluxDB tells it.
-
-    A counter only rises, so a slot's highest reading is its last value, and
-    `top()` (unlike `last()`, which InfluxDB labels with the bucket's start)
-    keeps that reading's own time: the first moment the counter held it. Where
-    the counter rose in the slot, that is exact, and the key is 1 ms after it.
-    Where it did not, the value held all through the slot, and the key is the
-    slot's end. Stamped at the slot's end, a risen counter would say it reached
-    its value up to a reporting period later than it did: a session that began
-    or ended in the slot would look as if it drew that much energy later."""
+    """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
     names = sorted(set(devices))
     if not names:
         return {}
     query = (
-        f'SELECT top("wh", 1) FROM "telemetry" WHERE "site" = {quote_string(site)} AND ('
+        f'SELECT last("wh") FROM "telemetry" WHERE "site" = {quote_string(site)} AND ('
         + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
         + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
         + ' GROUP BY time(15m), "device" fill(none)'
     )
-    slots: dict[str, dict[int, tuple[int, int]]] = {}  # device -> slot start -> (moment, wh)
-    for series in reader.query(query):
+    slots: dict[str, dict[int, int]] = {}
+    # Raw readings first; where raw ones are gone (bounded retention) the 15-minute
+    # rollup holds the same last reading per slot, so the split stays exact.
+    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
+    for series in [*reader.query(query), *rolled]:
         found = slots.setdefault(series.tags["device"], {})
         for t, v in series.values:
-            found[int(t) - int(t) % SLOT_MS] = (int(t), int(v))
-    # Where raw readings are gone (bounded retention) the 15-minute rollup holds
-    # each slot's last reading, labelled with the slot's start: its end is the key.
-    for series in rollup.query_rolled_up(reader, query, ROLLUP_15M.policy):
-        found = slots.setdefault(series.tags["device"], {})
-        for t, v in series.values:
-            found.setdefault(int(t), (int(t) + SLOT_MS - 1, int(v)))
-    out = {}
-    for device, found in slots.items():
-        keyed, before = [], None
-        for slot in sorted(found):
-            moment, wh = found[slot]
-            rose = before is None or wh != before
-            keyed.append((moment + 1 if rose else slot + SLOT_MS, wh))
-            before = wh
-        out[device] = keyed
-    return out
+            # InfluxDB labels a bucket with its start; its last reading lies before the end.
+            found.setdefault(int(t) + SLOT_MS, int(v))
+    return {device: sorted(found.items()) for device, found in slots.items()}
 
 
 def _settled(now: datetime) -> int:
