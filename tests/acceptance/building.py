@@ -62,8 +62,8 @@ class MachineSpec:
 
 
 # Grace: the laser's extraction runs on 10 minutes; the others get 5, because a
-# node's counter is as old as its last sample (a minute here), so the last
-# minute of a session is counted just after it ends, and goes to its member.
+# node's counter is as old as its last sample (10 s here), so the last seconds
+# of a session are counted just after it ends, and go to its member.
 MACHINES = [
     MachineSpec("laser", "laser", "laser", 1800, 10, True, ("ana", "ben", "carl", "emil", "fay"),
                 (2, 4), (20, 90)),
