@@ -4,9 +4,9 @@ checked against (tests/allocation/test_allocation_fast_path.py) and timed agains
 
 Step 3 is written out slot by slot in Fractions, as docs/allocation.md states
 the rule (each piece of a slot cut at session starts, ends and grace ends gets
-its share by time, or by the energy the session snapshots place in it); the
-sampled demand game runs on packed big integers instead of numpy. Both must
-give the same cents as the engine's defaults."""
+the energy the readings put there); the sampled demand game runs on packed big
+integers instead of numpy. Both must give the same cents as the engine's
+defaults."""
 
 from __future__ import annotations
 
@@ -23,13 +23,11 @@ from api.allocation.scenario import SLOT_SECONDS, Machine, Scenario, Session
 
 
 def split_slot(
-    slot: int, wh: Fraction, sessions: Sequence[Session], grace: int, cleaned: Cleaned
+    slot: int, sessions: Sequence[Session], grace: int, cleaned: Cleaned
 ) -> tuple[dict[str, Fraction], Fraction]:
     """A slot's Wh per member (in session or grace), and its overhead: the rule of
-    step 3 for one slot, each piece weighed by its time, or by the energy the
-    session snapshots place in it when the machine has them."""
+    step 3 for one slot, each piece's energy where the readings put it."""
     lo, hi = slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS
-    placed = cleaned.placed(slot) if cleaned.kept else ZERO
     cuts = {lo, hi}
     for s in sessions:
         cuts.update(t for t in (s.start, s.end, s.end + grace) if lo < t < hi)
@@ -37,7 +35,7 @@ def split_slot(
     shares: dict[str, Fraction] = {}
     overhead = ZERO
     for p, q in pairwise(bounds):
-        part = wh * (cleaned.energy(p, q) / placed if placed else Fraction(q - p, SLOT_SECONDS))
+        part = cleaned.energy(p, q)
         active = [s.member for s in sessions if s.start <= p < s.end]
         if not active:
             ended = [s for s in sessions if s.end <= p < s.end + grace]
@@ -72,7 +70,7 @@ def attribute_machine(
         if near is None:
             overhead[slot] = Fraction(wh)
             continue
-        shares, free = split_slot(slot, Fraction(wh), near, grace, cleaned)
+        shares, free = split_slot(slot, near, grace, cleaned)
         for member, share in shares.items():
             out.add(member, slot, band_of_slot[slot], share)
         if free:

@@ -154,9 +154,10 @@ def attribute_machine(
 ) -> None:
     """Step 3 for one machine on integers: every Wh share is numerator / denominator,
     kept as integer numerators per denominator (few distinct ones) that become
-    Fractions once per member and band. A slot's energy goes to its holders in
-    proportion to their overlap with it: by time, or where the session
-    snapshots place the energy (`Cleaned.placed`), when the machine has them."""
+    Fractions once per member and band. A slot held whole by the same members
+    goes to them whole; a slot cut by a session's start or end is shared by
+    where its energy lies (`Cleaned.energy`: evenly between two readings), so a
+    reading at the cut separates the session's energy from the rest exactly."""
     held = occupancy(sessions, machine.grace_s)
     used: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)  # (member, band) -> sum
     idle: dict[int, dict[int, int]] = defaultdict(dict)  # band -> den -> num
@@ -168,11 +169,11 @@ def attribute_machine(
         num, den = wh.numerator, wh.denominator
         band = band_of_slot[slot]
         parts = held.get(slot, ())
-        placed = cleaned.placed(slot) if cleaned.kept and parts else None
-        if placed:
-            shares, free = _by_energy(cleaned, parts, wh, placed)
+        if len(parts) == 1 and parts[0][2] - parts[0][1] == SLOT_SECONDS:
+            shares = [(parts[0][0], num, den)]  # the common case: one holder, whole slot
+            free = (0, 1)
         else:
-            shares, free = _by_time(parts, num, den)
+            shares, free = _cut(cleaned, parts, num, den)
         for holders, part, part_den in shares:
             part_den *= len(holders)
             for member in holders:
@@ -192,30 +193,16 @@ def attribute_machine(
         add_overhead(out, machine, sessions, per_band, profile)
 
 
-Shares = tuple[list[tuple[tuple[str, ...], int, int]], tuple[int, int]]
-
-
-def _by_time(parts: Sequence[tuple[tuple[str, ...], int, int]], num: int, den: int) -> Shares:
-    """A slot of num/den Wh to its holders by the seconds each holds: (holders, Wh
-    numerator, denominator) each, and the rest (numerator, denominator), the overhead."""
+def _cut(cleaned: Cleaned, parts: Sequence[tuple[tuple[str, ...], int, int]], num: int,
+         den: int) -> tuple[list[tuple[tuple[str, ...], int, int]], tuple[int, int]]:
+    """A slot of num/den Wh cut into its holders' parts: (holders, Wh numerator,
+    denominator) each, and the rest (numerator, denominator), the overhead."""
     shares = []
-    free = SLOT_SECONDS
+    rest = Fraction(num, den)
     for holders, lo, hi in parts:
-        free -= hi - lo
-        shares.append((holders, num * (hi - lo), den * SLOT_SECONDS))
-    return shares, (num * free, den * SLOT_SECONDS)
-
-
-def _by_energy(cleaned: Cleaned, parts: Sequence[tuple[tuple[str, ...], int, int]],
-               wh: Fraction, placed: Fraction) -> Shares:
-    """As _by_time, each holder's part of the slot weighed by the energy the
-    snapshots place in it rather than by its seconds."""
-    shares = []
-    rest = wh
-    for holders, lo, hi in parts:
-        part = wh * cleaned.energy(lo, hi) / placed
-        rest -= part
-        shares.append((holders, part.numerator, part.denominator))
+        wh = cleaned.energy(lo, hi)
+        rest -= wh
+        shares.append((holders, wh.numerator, wh.denominator))
     return shares, (rest.numerator, rest.denominator)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from math import lcm
 
@@ -34,9 +34,8 @@ class Cleaned:
     covered: tuple[Span, ...]  # merged spans with trusted data, inside the period
     rejected: tuple[Rejection, ...]
     resets: int
-    # Where the energy lies inside a slot, from the readings joined by the
-    # session snapshots: each delta (start, end, Wh x scale), even over its
-    # span. Empty without snapshots (then a slot is shared by time).
+    # Where the energy lies: each kept delta (start, end, Wh x scale), even over
+    # its span, so the readings inside a slot say which part of it drew what.
     kept: tuple[tuple[int, int, int], ...] = ()
     scale: int = 1
 
@@ -57,10 +56,6 @@ class Cleaned:
             k += 1
         return total / self.scale
 
-    def placed(self, slot: int) -> Fraction:
-        """Wh the snapshots place in `slot`: what its holders' parts are weighed against."""
-        return self.energy(slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS)
-
 
 def clean_counter(readings: Sequence[Reading], rated_kw: Fraction, horizon: int,
                   snapshots: Sequence[Reading] = ()) -> Cleaned:
@@ -72,15 +67,12 @@ def clean_counter(readings: Sequence[Reading], rated_kw: Fraction, horizon: int,
 
     `snapshots`, the counter as read when sessions started and ended (the
     nodes' snapshots on their session events), join the readings where they
-    agree (with_snapshots) to say where inside a slot its energy was drawn,
-    which step 3 shares the slot by. They move no energy between slots: each
-    slot's Wh (and so the load profile and the demand charge) is the readings'.
+    agree (with_snapshots): they say exactly where in a slot a session began
+    and ended, which step 3 cuts the slot at.
     """
-    cleaned = _clean(readings, rated_kw, horizon)
-    if not snapshots:
-        return replace(cleaned, kept=())
-    placed = _clean(with_snapshots(readings, snapshots, rated_kw), rated_kw, horizon)
-    return replace(cleaned, kept=placed.kept, scale=placed.scale)
+    if snapshots:
+        readings = with_snapshots(readings, snapshots, rated_kw)
+    return _clean(readings, rated_kw, horizon)
 
 
 def with_snapshots(readings: Sequence[Reading], snapshots: Sequence[Reading],

@@ -174,7 +174,14 @@ def _main_meter(points: list[tuple[int, int]], start: datetime, days: int) -> li
     readings = [Reading(int(ms / 1000 - origin), Fraction(wh)) for ms, wh in points]
     slots = days * 24 * 60 // SLOT_MINUTES
     cleaned = clean_counter(readings, MAIN_METER_LIMIT_KW, slots * SLOT_MINUTES * 60)
-    return [str(cleaned.slot_wh.get(k, Fraction(0)) / 1000) for k in range(slots)]
+    # Readings stand at their own moments, so a slot's kWh may not be a finite
+    # decimal: a nanowatt-hour is far below any cent.
+    return [_kwh_text(Fraction(cleaned.slot_wh.get(k, 0)) / 1000) for k in range(slots)]
+
+
+def _kwh_text(kwh: Fraction) -> str:
+    exact = Decimal(kwh.numerator) / Decimal(kwh.denominator)
+    return str(exact if kwh.denominator == 1 else exact.quantize(Decimal("1e-9")))
 
 
 def _decimal_text(x: Fraction) -> str:

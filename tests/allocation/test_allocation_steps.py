@@ -234,15 +234,14 @@ def test_a_slot_cut_by_sessions_is_shared_where_the_snapshots_put_its_energy() -
 def test_a_reading_stamped_late_gives_way_to_the_snapshot_it_contradicts() -> None:
     """A reading may be stamped later than it was read; a snapshot has its
     moment exactly. 100 Wh between a reading at 900 s and a snapshot 5 s later
-    is beyond a 10 kW machine, so the reading gives way where the energy is
-    placed; each slot's Wh stays the readings'. A snapshot below the point
-    before it (a counter that restarted) is left out."""
+    is beyond a 10 kW machine, so the reading gives way; the total stays. A
+    snapshot below the point before it (a counter that restarted) is left out."""
     readings = [Reading(0, F(0)), Reading(900, F(100)), Reading(1800, F(200))]
     merged = with_snapshots(readings, [Reading(905, F(200))], F(10))
     assert [(r.at, r.wh) for r in merged] == [(0, 0), (905, 200), (1800, 200)]
     shaped = clean_counter(readings, F(10), 96 * 900, [Reading(905, F(200))])
-    assert shaped.slot_wh == clean_counter(readings, F(10), 96 * 900).slot_wh == {0: 100, 1: 100}
-    assert shaped.placed(0) == F(200 * 900, 905) and shaped.placed(1) == F(200 * 5, 905)
+    assert shaped.slot_wh == {0: F(200 * 900, 905), 1: F(200 * 5, 905)}
+    assert shaped.total_wh == clean_counter(readings, F(10), 96 * 900).total_wh == 200
     assert shaped.energy(900, 905) == F(200 * 5, 905) and shaped.energy(905, 1800) == 0
     restarted = with_snapshots(readings, [Reading(1000, F(5))], F(10))
     assert [(r.at, r.wh) for r in restarted] == [(r.at, r.wh) for r in readings]
