@@ -100,28 +100,41 @@ def query_counters(
     end, a slot held up to a reporting period of its neighbour's energy: a
     session that began or ended in it looked as if it drew that much later,
     and a building's quarter-hour peak moved. Where the counter did not rise
-    in the slot, its value held to the slot's end, and that is the second key."""
+    in the slot, its one point is the first reading (InfluxDB gives the
+    earliest of equal values): the energy up to the next reading is spread from
+    there, unless a session snapshot in between says where it began. Stamping
+    it at the slot's end instead would claim the counter held still up to a
+    moment no reading saw, past a session that began in the slot."""
     names = sorted(set(devices))
     if not names:
         return {}
-    where = (
-        f'FROM "telemetry" WHERE "site" = {quote_string(site)} AND ('
-        + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
-        + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
-        + ' GROUP BY time(15m), "device" fill(none)'
-    )
+
+    def where(measurement: str) -> str:
+        return (
+            f'FROM {quote_ident(measurement)} WHERE "site" = {quote_string(site)} AND ('
+            + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
+            + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
+            + ' GROUP BY time(15m), "device" fill(none)'
+        )
+
     # device -> slot start -> (moment, wh) of its first / last reading
     first: dict[str, dict[int, tuple[int, int]]] = {}
     last: dict[str, dict[int, tuple[int, int]]] = {}
     for selector, found_in in (("bottom", first), ("top", last)):
-        for series in reader.query(f'SELECT {selector}("wh", 1) {where}'):
+        # Raw readings; where retention dropped them, the rollup's copy of the
+        # same two readings per slot (timeseries/rollup.py, counter_edge).
+        raw = reader.query(f'SELECT {selector}("wh", 1) {where("telemetry")}')
+        edges = rollup.query_rolled_up(
+            reader, f'SELECT {selector}("wh", 1) {where(rollup.COUNTER_EDGE)}', ROLLUP_15M.policy
+        )
+        for series in [*raw, *edges]:
             found = found_in.setdefault(series.tags["device"], {})
             for t, v in series.values:
-                found[int(t) - int(t) % SLOT_MS] = (int(t), int(v))
-    # Where raw readings are gone (bounded retention) the 15-minute rollup holds
-    # each slot's last reading, labelled with the slot's start: its end is the key.
-    for series in rollup.query_rolled_up(reader, f'SELECT top("wh", 1) {where}',
-                                         ROLLUP_15M.policy):
+                found.setdefault(int(t) - int(t) % SLOT_MS, (int(t), int(v)))
+    # Rolled up before counter_edge existed: each slot's last reading only,
+    # labelled with the slot's start; its end is the key.
+    old = f'SELECT top("wh", 1) {where("telemetry")}'
+    for series in rollup.query_rolled_up(reader, old, ROLLUP_15M.policy):
         found = last.setdefault(series.tags["device"], {})
         for t, v in series.values:
             found.setdefault(int(t), (int(t) + SLOT_MS - 1, int(v)))
@@ -138,8 +151,6 @@ def query_counters(
             keyed.append((begin[0] + 1, begin[1]))
             if begin[1] != wh:
                 keyed.append((moment + 1, wh))
-            elif begin[0] + 1 < slot + SLOT_MS:
-                keyed.append((slot + SLOT_MS, wh))  # flat: it held to the slot's end
         out[device] = keyed
     return out
 
