@@ -3,6 +3,7 @@ hand new notifications to the dispatcher. Run exactly one instance."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -170,7 +171,13 @@ async def _main(settings: Settings) -> None:
     await service.run(settings.interval_s, stop)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alerts", description=__doc__)
+    parser.add_argument("--replay", nargs=2, metavar=("FROM", "TO"),
+                        help="evaluate the past window FROM..TO (ISO 8601, e.g. "
+                             "2026-01-10T06:00:00Z) every ALERTS_INTERVAL_S as the service "
+                             "would have, notify, and exit (alerts/replay.py)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings()
@@ -178,5 +185,19 @@ def main() -> int:
     except (ConfigError, ValidationError) as exc:
         print(f"alerts: {exc}", file=sys.stderr)
         return 2
+    if args.replay:
+        from alerts import replay  # it builds on this module
+
+        try:
+            start, end = (replay.parse_moment(moment) for moment in args.replay)
+            times = replay.moments(start, end, settings.interval_s)
+        except replay.ReplayError as exc:
+            print(f"alerts: --replay: {exc}", file=sys.stderr)
+            return 2
+        done = asyncio.run(replay.replay(build(settings), times,
+                                         lambda line: print(f"alerts: {line}", flush=True)))
+        print(f"alerts: replayed {done.evaluations} evaluations from {args.replay[0]} to "
+              f"{args.replay[1]}; notices sent {done.sent}, failed {done.failed}", flush=True)
+        return 0 if done.failed == 0 else 1
     asyncio.run(_main(settings))
     return 0

@@ -3,8 +3,10 @@ checked against (tests/allocation/test_allocation_fast_path.py) and timed agains
 (bench/allocation.py). Never imported by the product.
 
 Step 3 is written out slot by slot in Fractions, as docs/allocation.md states
-the rule; the sampled demand game runs on packed big integers instead of numpy.
-Both must give the same cents as the engine's defaults."""
+the rule (each piece of a slot cut at session starts, ends and grace ends gets
+the energy the readings put there); the sampled demand game runs on packed big
+integers instead of numpy. Both must give the same cents as the engine's
+defaults."""
 
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ from api.allocation.scenario import SLOT_SECONDS, Machine, Scenario, Session
 
 
 def split_slot(
-    slot: int, sessions: Sequence[Session], grace: int
+    slot: int, sessions: Sequence[Session], grace: int, cleaned: Cleaned
 ) -> tuple[dict[str, Fraction], Fraction]:
-    """Fractions of a slot's energy per member (in session or grace), and overhead:
-    the rule of step 3 for one slot."""
+    """A slot's Wh per member (in session or grace), and its overhead: the rule of
+    step 3 for one slot, each piece's energy where the readings put it."""
     lo, hi = slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS
     cuts = {lo, hi}
     for s in sessions:
@@ -33,7 +35,7 @@ def split_slot(
     shares: dict[str, Fraction] = {}
     overhead = ZERO
     for p, q in pairwise(bounds):
-        part = Fraction(q - p, SLOT_SECONDS)
+        part = cleaned.energy(p, q)
         active = [s.member for s in sessions if s.start <= p < s.end]
         if not active:
             ended = [s for s in sessions if s.end <= p < s.end + grace]
@@ -68,11 +70,11 @@ def attribute_machine(
         if near is None:
             overhead[slot] = Fraction(wh)
             continue
-        shares, free = split_slot(slot, near, grace)
+        shares, free = split_slot(slot, near, grace, cleaned)
         for member, share in shares.items():
-            out.add(member, slot, band_of_slot[slot], wh * share)
+            out.add(member, slot, band_of_slot[slot], share)
         if free:
-            overhead[slot] = wh * free
+            overhead[slot] = free
     if not overhead:
         return
     per_band: dict[int, Fraction] = {}

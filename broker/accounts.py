@@ -20,8 +20,10 @@ CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 
 GATEWAY, API, ALERTS, HEALTH = "gateway", "api", "alerts", "health"
+# Whoever follows the alerts over MQTT: a phone's MQTT app, Home Assistant, Node-RED.
+ALERTS_READER = "alerts-reader"
 # The service logins: also the names of their roles; no device may take one.
-SERVICE_LOGINS = (GATEWAY, API, ALERTS, HEALTH)
+SERVICE_LOGINS = (GATEWAY, API, ALERTS, HEALTH, ALERTS_READER)
 # Where the alerts service publishes (`<prefix>/<site>`), and where the
 # gateway announces devices to Home Assistant when asked to.
 ALERTS_PREFIX = "mf-alerts"
@@ -61,8 +63,8 @@ def service_roles(
     `discovery_prefix`, when set); the api writes the nodes' ACLs and commands
     of its site, reads their retained ACLs back (the sweep, with a marker under
     its own `mf-api/` prefix) and administers the plugin (device logins); the
-    alerts write alerts and read the gateways' statuses (a full spool); the
-    health check only reads `$SYS`."""
+    alerts write alerts and read the gateways' statuses (a full spool), which
+    the alerts' reader reads; the health check only reads `$SYS`."""
     nodes = wire.PREFIX + "/#"
     wire.check_name("site", site)
     downlink = [f"{wire.PREFIX}/{site}/+/{channel}" for channel in wire.DOWNLINK]
@@ -80,6 +82,7 @@ def service_roles(
         ALERTS: [*_write(alerts_prefix + "/#"),
                  *_read(wire.gateway_status_topic("+"), "subscribeLiteral")],
         HEALTH: _read("$SYS/#"),
+        ALERTS_READER: _read(alerts_prefix + "/#"),
     }
 
 

@@ -33,6 +33,7 @@ from dotenv import dotenv_values
 from broker.accounts import (
     ALERTS,
     ALERTS_PREFIX,
+    ALERTS_READER,
     API,
     DISCOVERY_PREFIX,
     GATEWAY,
@@ -70,6 +71,7 @@ BROKER_PASSWORDS = {
     API: "API_MQTT_PASSWORD",
     ALERTS: "ALERTS_MQTT_PASSWORD",
     HEALTH: "MOSQUITTO_HEALTH_PASSWORD",
+    ALERTS_READER: "MQTT_ALERTS_READER_PASSWORD",
 }
 # Which .env variable holds each service's InfluxDB password (deploy/influx_init.py).
 INFLUX_PASSWORDS = {user: password_variable(user) for user in INFLUX_GRANTS}

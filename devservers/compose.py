@@ -36,6 +36,10 @@ LOOPBACK = "127.0.0.1"
 SELF = ("0.0.0.0", "localhost", LOOPBACK)
 # From the host's environment: what a process needs to run at all.
 BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+# Where the LAN reaches the server, written into the nodes' configs (never an
+# address the service itself connects to): host -> port variable. The port is
+# one the compose file publishes; here it is the loopback port standing for it.
+LAN_ADDRESSES = {"API_NODE_MQTT_HOST": "API_NODE_MQTT_PORT"}
 
 
 def resolved_config(project: Path) -> dict[str, Any]:
@@ -118,8 +122,11 @@ class ComposeRun(Closing):
         env = {k: unescape("" if v is None else str(v))
                for k, v in spec.get("environment", {}).items()}
         env = {k: self._local_urls(self._local_paths(service, v)) for k, v in env.items()}
+        for name, port_name in LAN_ADDRESSES.items():
+            if name in env and port_name in env:
+                env[port_name] = str(self.port(*self.publisher(int(env[port_name]))))
         for name, value in list(env.items()):
-            if not name.endswith("_HOST"):
+            if not name.endswith("_HOST") or name in LAN_ADDRESSES:
                 continue
             target = service if value in SELF else value
             if target not in self.config["services"]:
@@ -131,6 +138,18 @@ class ComposeRun(Closing):
             env[name] = LOOPBACK
             env[port_name] = str(self.port(target, int(env[port_name])))
         return env
+
+    def publisher(self, host_port: int) -> tuple[str, int]:
+        """(service, container port) that the compose file publishes on `host_port`."""
+        for name, spec in self.config["services"].items():
+            for entry in spec.get("ports", []):
+                if isinstance(entry, dict):
+                    published, target = int(entry["published"]), int(entry["target"])
+                else:
+                    published, target = (int(p) for p in str(entry).split(":")[-2:])
+                if published == host_port:
+                    return name, target
+        raise ValueError(f"no service publishes port {host_port}: the LAN cannot reach it")
 
     def process_env(self, service: str) -> dict[str, str]:
         """The environment a process of `service` gets here (its container's, and PATH)."""
@@ -187,6 +206,20 @@ class ComposeRun(Closing):
                 self._start(dependency)
             self.wait_for(dependency, rule.get("condition", "service_started"), timeout)
         self.servers[service].start()
+
+    def stop(self, service: str) -> None:
+        """`docker compose stop SERVICE`: a long-running service ends."""
+        if service in self.servers:
+            self.servers[service].stop()
+            return
+        proc = self.processes[service]
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
     def wait_for(self, service: str, condition: str, timeout: float) -> None:
         if condition == "service_healthy":
@@ -311,14 +344,8 @@ class ComposeRun(Closing):
                 yield name
 
     def close(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+        for name in self.processes:
+            self.stop(name)
         for server in reversed(list(self.servers.values())):
             server.close()
 

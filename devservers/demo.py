@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -170,31 +170,36 @@ def node_configs(api: ApiClient, scenario: Scenario, folder: Path) -> dict[str, 
 
 def _meter_quarters(influx: InfluxClient, site: str, device: str, start: datetime,
                     end: datetime) -> list[tuple[datetime, Decimal]]:
-    """(start of each 15-minute slot, kWh in it) from the meter node's `wh` counter."""
-    since, until = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    """(start of each 15-minute slot, kWh in it) from the meter node's `wh` counter:
+    a slot's energy is its last reading less the one before it (the slot before's
+    last), so the first slot needs the reading before the period."""
+    since = int((start - timedelta(minutes=15)).timestamp() * 1000)
+    until = int(end.timestamp() * 1000)
     q = (f'SELECT last("wh") FROM "telemetry" WHERE "site" = {quote_string(site)} '
          f'AND "device" = {quote_string(device)} AND time >= {since}ms AND time < {until}ms '
          "GROUP BY time(15m) fill(none)")
     series = influx.query(q)
     rows = [(int(t), int(v)) for t, v in series[0].values] if series else []
     out = []
-    for (t0, wh0), (_, wh1) in itertools.pairwise(rows):
+    for (_, wh0), (t1, wh1) in itertools.pairwise(rows):
         if wh1 >= wh0:  # a counter that went back (a new meter node) says nothing
-            out.append((datetime.fromtimestamp(t0 / 1000, UTC), Decimal(wh1 - wh0) / 1000))
+            out.append((datetime.fromtimestamp(t1 / 1000, UTC), Decimal(wh1 - wh0) / 1000))
     return out
 
 
 def bill_for(influx: InfluxClient, site: str, meter: str, first: date, last: date,
-             ) -> dict[str, Any]:
-    """The utility's bill for [first, last] (dates inclusive, UTC), as the
-    building's main meter counted it: kWh per band at the band's price, and a
-    demand charge on the highest 15-minute demand."""
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+             zone: tzinfo = UTC) -> dict[str, Any]:
+    """The utility's bill for [first, last] (dates inclusive in the site's time
+    `zone`, as the api reads a bill's period), as the building's main meter
+    counted it: kWh per band (TARIFF's hours, local time) at the band's price,
+    and a demand charge on the highest 15-minute demand."""
+    start = datetime.combine(first, time(0), zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), zone)
     kwh = {"peak": Decimal(0), "offpeak": Decimal(0)}
     peak_kw = Decimal(0)
     for moment, quarter in _meter_quarters(influx, site, meter, start, end):
-        band = "peak" if moment.isoweekday() <= 5 and 8 <= moment.hour < 20 else "offpeak"
+        local = moment.astimezone(zone)
+        band = "peak" if local.isoweekday() <= 5 and 8 <= local.hour < 20 else "offpeak"
         kwh[band] += quarter
         peak_kw = max(peak_kw, quarter * 4)
     bands = [{"name": name, "kwh": str(amount.quantize(Decimal("0.001"))),

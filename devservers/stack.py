@@ -44,6 +44,7 @@ SCENARIO = ROOT / "simulator" / "scenarios" / "default.json"
 ALERT_RULES = Path(__file__).resolve().parent / "demo_alert_rules.toml"
 # Local demo credentials only: the stack listens on 127.0.0.1.
 SERVICE_PASSWORDS = {"gateway": "gateway-local", "api": "api-local", "alerts": "alerts-local",
+                     "alerts-reader": "alerts-reader-local",
                      "health": "health-local"}
 GRACE_S = 20.0  # how long a process may take to stop before it is killed
 

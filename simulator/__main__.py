@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from simulator.fleet import Fleet
-from simulator.live import DAY_S, live_part, save_clock, start_ms
+from simulator.live import DAY_S, live_part, report_days, save_clock, start_ms
 from simulator.scenario import Scenario, ScenarioError, load_configs
 from simulator.vloop import VirtualTimeLoop
 
@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "it (port 8883 unless --mqtt-port)")
     p.add_argument("--device-password", default=None, help="MQTT password of every device")
     p.add_argument("--workdir", default=None, help="folder for the nodes' flash (kept across runs)")
+    p.add_argument("--usage-out", type=Path, default=None, metavar="FILE",
+                   help="append one JSON line per machine run (power on to off) as it ends: "
+                        "device, the card that opened it, start_ms, end_ms, and the Wh its "
+                        "load drew (the load model's truth, not the node's counter)")
     p.add_argument("--acl-user", default=None,
                    help="publish the scenario's ACLs as this MQTT user (normally the api does)")
     p.add_argument("--acl-password", default="")
@@ -122,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
                      args.acl_user, args.acl_password, args.mqtt_ca)
     loop = VirtualTimeLoop(speed=speed)
     fleet = Fleet(scenario, workdir)
+    usage = args.usage_out.open("a") if args.usage_out else None
+    if usage is not None:
+        def write_usage(record: dict[str, Any]) -> None:
+            usage.write(json.dumps(record) + "\n")
+            usage.flush()
+
+        fleet.usage_sink = write_usage
     if args.fast or args.live:
         loop.quiet = fleet.quiet
     print(f"simulator: {len(fleet.nodes)} nodes, site {scenario.site}, speed {speed}x, "
@@ -133,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run() -> None:
         if not args.live:
-            await fleet.run_scenario(duration)
+            days = asyncio.ensure_future(report_days(fleet, say))
+            try:
+                await fleet.run_scenario(duration)
+            finally:
+                days.cancel()
             return
         tasks = {asyncio.ensure_future(fleet.run_scenario(duration)),
                  asyncio.ensure_future(
@@ -157,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             save_clock(workdir, fleet.unix_ms())
         for line in fleet.summary_lines:
             say(line)
+        if usage is not None:
+            usage.close()
         loop.close()
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from firmware.safemode import SafeMode
 from protocol.badge import badge_hash, uid_from_hex
 from simulator.devices.flash import PowerCut
 from simulator.devices.gpio import RatePulses
-from simulator.plant import Building, MachineLoad, SiteServer, UtilityMeter
+from simulator.plant import Building, MachineLoad, PoweredRun, SiteServer, UtilityMeter
 from simulator.scenario import Scenario
 from simulator.virtual import NodePlant, VirtualBoard
 
@@ -44,7 +45,10 @@ class SimNode:
         self.pzem_offset_wh = 1000.0 * index  # a meter's register does not start at 0
         self.load: MachineLoad | None = None
         if spec.get("role") == "machine":
-            self.load = MachineLoad(spec.get("profile", "laser"), fleet.seed + index, self._enabled)
+            self.load = MachineLoad(spec.get("profile", "laser"), fleet.seed + index,
+                                    self._enabled, self._run_ended)
+        # Cards presented to this node's reader: (virtual s, card name or None).
+        self.taps: list[tuple[float, str | None]] = []
         # A machine has an interlock relay (whose contacts may weld closed)
         # unless its config says none is fitted; then its own switch decides.
         self.interlocked = Scenario.interlocked(spec)
@@ -216,6 +220,7 @@ class SimNode:
         board = self.board
         if board is None or board.reader is None:
             return
+        self.taps.append((self.fleet.now_s(), self.fleet.card_names.get(uid)))
         board.hardware.card(uid)
         asyncio.get_running_loop().call_later(hold_s, self._remove, board)
 
@@ -241,6 +246,13 @@ class SimNode:
 
     # -- ground truth -----------------------------------------------------------
 
+    def _run_ended(self, run: PoweredRun) -> None:
+        """The machine lost its power: the run goes to the card presented last
+        before it began (the one that opened the interlock, or the member who
+        tapped in before switching on a machine without one)."""
+        card = next((name for at, name in reversed(self.taps) if at <= run.start_s), None)
+        self.fleet.record_usage(self.name, card, run)
+
     def true_energy_wh(self) -> float:
         if self.load is None:
             return 0.0
@@ -264,6 +276,11 @@ class Fleet:
         loads = [n.load for n in self.nodes.values() if n.load is not None]
         self.meter = UtilityMeter(scenario.base_load_w, loads)
         self.rng = random.Random(seed)
+        self.card_names = {uid_from_hex(uid): name for name, uid in scenario.members.items()}
+        # Each machine's powered runs with the card that opened them (ground
+        # truth from the load models); `usage_sink` gets each as it ends.
+        self.usage: list[dict[str, Any]] = []
+        self.usage_sink: Callable[[dict[str, Any]], None] | None = None
         self.log: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.summary_lines: list[str] = []
@@ -301,6 +318,9 @@ class Fleet:
         # make Python 3.11's wait_for swallow the outer cancellation.
         tasks = [n.task for n in self.nodes.values() if n.task is not None]
         self.stop()
+        for sim in self.nodes.values():  # the machines' last runs end with the simulation
+            if sim.load is not None:
+                sim.load.finish_run(self.now_s())
         await asyncio.gather(*tasks, return_exceptions=True)
         for _ in range(3):  # let the receivers cancelled on the way finish too
             await asyncio.sleep(0)
@@ -330,6 +350,15 @@ class Fleet:
         """The boiler fails now, as the heating schedule steps up (plant.Building.fail_at_call)."""
         self.building.fail_at_call(self.now_s())
         self.log.append(f"t={self.now_s():.0f}s boiler fails")
+
+    def record_usage(self, device: str, card: str | None, run: PoweredRun) -> None:
+        start_ms = self.start_unix_ms + round(run.start_s * 1000)
+        end_ms = self.start_unix_ms + round(run.end_s * 1000)
+        record = {"device": device, "card": card, "start_ms": start_ms, "end_ms": end_ms,
+                  "wh": round(run.wh, 3)}
+        self.usage.append(record)
+        if self.usage_sink is not None:
+            self.usage_sink(record)
 
     def node(self, name: str) -> SimNode:
         if name not in self.nodes:

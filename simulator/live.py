@@ -43,6 +43,18 @@ def save_clock(workdir: Path, unix_ms: int) -> None:
     path.write_text(json.dumps({"unix_ms": unix_ms, "at": iso(unix_ms)}))
 
 
+async def report_days(fleet: Fleet, say: Callable[[str], None]) -> None:
+    """`day N at <time>` at each UTC midnight the fleet's clock passes: how far a
+    run at the fast clock has come (for whoever drives the world meanwhile)."""
+    day = 0
+    while True:
+        now_ms = fleet.unix_ms()
+        midnight_ms = (now_ms // 86_400_000 + 1) * 86_400_000
+        await asyncio.sleep((midnight_ms - now_ms) / 1000)
+        day += 1
+        say(f"day {day} at {iso(fleet.unix_ms())}")
+
+
 async def catch_up(loop: VirtualTimeLoop, fleet: Fleet, say: Callable[[str], None],
                    wall_ms: Callable[[], float] = lambda: time.time() * 1000) -> None:
     """At the fast clock until the fleet's time reaches the real one (saying each

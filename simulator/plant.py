@@ -8,8 +8,26 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
-PROFILES = ("laser", "compressor")
+# Watts while busy and while idle, and the spans (s) of each, drawn uniformly.
+PROFILE_PHASES = {
+    "laser": ((1650.0, (300, 1200)), (150.0, (120, 600))),  # cutting jobs, standby
+    "compressor": ((2200.0, (60, 120)), (0.0, (120, 400))),  # motor runs, rests
+    "kiln": ((3000.0, (120, 480)), (0.0, (60, 240))),  # the controller cycles the elements
+}
+PROFILES = tuple(PROFILE_PHASES)
+
+
+@dataclass(frozen=True)
+class PoweredRun:
+    """One span during which a machine had power (interlock closed, or its own
+    switch on), and the energy its load drew in it: the ground truth of a
+    session's energy, from the load model alone."""
+
+    start_s: float
+    end_s: float
+    wh: float
 
 
 class MachineLoad:
@@ -17,39 +35,59 @@ class MachineLoad:
 
     laser: standby while its interlock is closed, cutting jobs of 5-20 min
     with pauses of 2-10 min; compressor: motor runs 60-120 s, rests
-    120-400 s, whenever enabled. Loads are piecewise constant; `advance`
-    integrates them exactly up to a time, and must be called before the
-    interlock moves (the relay module's model calls it, simulator/hardware.py)."""
+    120-400 s; kiln: elements on 2-8 min, off 1-4 min; each whenever enabled.
+    Loads are piecewise constant; `advance` integrates them exactly up to a
+    time, and must be called before the interlock or the switch moves (the
+    relay module's model calls it, simulator/hardware.py), so that each
+    powered span (`runs`) begins and ends exactly at its switching instant."""
 
-    def __init__(self, profile: str, seed: int, enabled: Callable[[], bool]) -> None:
+    def __init__(self, profile: str, seed: int, enabled: Callable[[], bool],
+                 on_run: Callable[[PoweredRun], None] | None = None) -> None:
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
         self.profile = profile
         self.rng = random.Random(seed)
         self.enabled = enabled
+        self.on_run = on_run
         self.t = 0.0
         self.energy_wh = 0.0
         self._busy = True
         self._next_change = 0.0
         self._next_phase(0.0)  # starts idle
+        self._run_from: tuple[float, float] | None = None  # (start, energy then) while powered
 
     def _phase_power(self) -> float:
-        if self.profile == "laser":
-            return 1650.0 if self._busy else 150.0
-        return 2200.0 if self._busy else 0.0
+        busy, idle = PROFILE_PHASES[self.profile]
+        return busy[0] if self._busy else idle[0]
 
     def _next_phase(self, at: float) -> None:
         self._busy = not self._busy
-        if self.profile == "laser":
-            span = self.rng.uniform(300, 1200) if self._busy else self.rng.uniform(120, 600)
-        else:
-            span = self.rng.uniform(60, 120) if self._busy else self.rng.uniform(120, 400)
-        self._next_change = at + span
+        busy, idle = PROFILE_PHASES[self.profile]
+        low, high = (busy if self._busy else idle)[1]
+        self._next_change = at + self.rng.uniform(low, high)
+
+    def _note_power(self, on: bool) -> None:
+        """A change of power since the last advance happened at self.t (the
+        switch advanced the load to its instant first)."""
+        if on and self._run_from is None:
+            self._run_from = (self.t, self.energy_wh)
+        elif not on and self._run_from is not None:
+            start, wh = self._run_from
+            self._run_from = None
+            if self.on_run is not None:
+                self.on_run(PoweredRun(start, self.t, self.energy_wh - wh))
+
+    def finish_run(self, t: float) -> None:
+        """The end of the simulation: a run still powered ends here."""
+        self.advance(t)
+        if self._run_from is not None:
+            self._note_power(False)
 
     def power_at_current(self) -> float:
         return self._phase_power() if self.enabled() else 0.0
 
     def advance(self, t: float) -> None:
+        self._note_power(self.enabled())
         while self.t < t:
             step_end = min(t, self._next_change) if self._next_change > self.t else t
             self.energy_wh += self.power_at_current() * (step_end - self.t) / 3600.0

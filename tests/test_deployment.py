@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from alerts.settings import Settings as AlertsSettings
@@ -118,6 +119,22 @@ def test_each_service_reads_the_one_connection_definition(
         monkeypatch.setenv(f"{prefix}MQTT_PORT", "0")
         with pytest.raises(ValidationError, match="mqtt_port"):
             settings_class()
+
+
+def test_the_example_nodes_reach_the_broker_where_the_lan_can() -> None:
+    """The api writes API_NODE_MQTT_PORT into every node's config, with TLS (it
+    reaches the broker over TLS): it must be the broker's TLS listener that
+    Compose publishes, not the plain one on the container's loopback, or no
+    node flashed with a config made from the example ever connects."""
+    port = dotenv_values(ROOT / ".env.example")["API_NODE_MQTT_PORT"]
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert compose["api"]["environment"]["API_MQTT_TLS"] == "true"
+    published = {str(p).split(":")[0] for p in compose["mosquitto"]["ports"]}
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    listeners = re.findall(r"^listener (\d+)[ \t]*(\S*)\n(certfile)?", conf, re.M)
+    lan_tls = {number for number, bind, cert in listeners if not bind and cert}
+    assert lan_tls == {"8883"}, listeners
+    assert port in lan_tls & published, (port, published)
 
 
 def test_the_image_gets_no_secret() -> None:

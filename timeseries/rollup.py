@@ -11,6 +11,12 @@ policy and nothing else (`"rollup_1h"."telemetry"`):
   record the split and the members' history read);
 - `rollup_1h`: telemetry and `status` per hour, for charts of months and years.
 
+`rollup_15m` also holds `counter_edge`: each slot's first and last `wh`
+reading at their own moments (`bottom()` and `top()` keep a point's time,
+also INTO), which is what the split reads per slot
+(api/services/counter_cache.py), so a split reads the same once the raw
+points are gone.
+
 This is the equivalent of InfluxDB's continuous queries, run by the api
 (`run`, every `API_ROLLUP_S`) rather than by InfluxDB, because a continuous
 query cannot keep a field's name for a field set that grows (`mean(*)` renames
@@ -57,6 +63,8 @@ class Rollup:
 ROLLUP_15M = Rollup("rollup_15m", timedelta(minutes=15), ("telemetry", "status", "event"))
 ROLLUP_1H = Rollup("rollup_1h", timedelta(hours=1), ("telemetry", "status"))
 ROLLUPS = (ROLLUP_15M, ROLLUP_1H)
+# Each 15-minute slot's first and last `wh` reading, at their own times.
+COUNTER_EDGE = "counter_edge"
 
 # Status fields that are not a plain "newest value" over an hour.
 STATUS_AGGREGATE = {"heap": "min", "outbox": "max", "dropped": "max", "reconnects": "max",
@@ -107,6 +115,16 @@ def statement(rollup: Rollup, measurement: str, fields: dict[str, str],
             f"GROUP BY time({rollup.every}), * fill(none)")
 
 
+def edge_statements(start: datetime, end: datetime) -> list[str]:
+    """The SELECT ... INTO statements that keep each slot's first and last `wh`
+    reading of [start, end) in `counter_edge`, at the readings' own times."""
+    source = f"{quote_ident(RAW)}.{quote_ident('telemetry')}"
+    target = f"{quote_ident(ROLLUP_15M.policy)}.{quote_ident(COUNTER_EDGE)}"
+    bounds = f"time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
+    return [f'SELECT {selector}("wh", 1) AS "wh" INTO {target} FROM {source} WHERE {bounds} '
+            f"GROUP BY time({ROLLUP_15M.every}), * fill(none)" for selector in ("bottom", "top")]
+
+
 def _floor(moment: datetime, bucket: timedelta) -> datetime:
     step = int(bucket.total_seconds())
     seconds = int(moment.timestamp())
@@ -132,6 +150,10 @@ def roll(client: InfluxClient, start: datetime, end: datetime,
                     continue
                 for series in client.execute(query):
                     written += sum(int(row[1]) for row in series.values)
+            if rollup is ROLLUP_15M and "wh" in fields["telemetry"]:
+                for query in edge_statements(edge, upto):
+                    for series in client.execute(query):
+                        written += sum(int(row[1]) for row in series.values)
             edge = upto
     return written
 

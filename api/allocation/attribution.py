@@ -66,11 +66,12 @@ def mw_of(num: int, den: int) -> int:
     return q + 1 if twice > den or (twice == den and q % 2) else q
 
 
-Occupancy = dict[int, list[tuple[tuple[str, ...], int]]]  # slot -> (members, seconds)
+# slot -> (members, from, to): who holds [from, to) of it, in seconds since the period start
+Occupancy = dict[int, list[tuple[tuple[str, ...], int, int]]]
 
 
 def occupancy(sessions: Sequence[Session], grace: int) -> Occupancy:
-    """Per slot: who holds which seconds of it (step 3: the members in session
+    """Per slot: who holds which part of it (step 3: the members in session
     share the time equally; in a gap, those whose grace window runs, the latest
     ended first).
 
@@ -108,12 +109,12 @@ def occupancy(sessions: Sequence[Session], grace: int) -> Occupancy:
             continue
         first, last = p // SLOT_SECONDS, (q - 1) // SLOT_SECONDS
         if first == last:
-            out[first].append((holders, q - p))
+            out[first].append((holders, p, q))
             continue
-        out[first].append((holders, (first + 1) * SLOT_SECONDS - p))
+        out[first].append((holders, p, (first + 1) * SLOT_SECONDS))
         for slot in range(first + 1, last):
-            out[slot].append((holders, SLOT_SECONDS))
-        out[last].append((holders, q - last * SLOT_SECONDS))
+            out[slot].append((holders, slot * SLOT_SECONDS, (slot + 1) * SLOT_SECONDS))
+        out[last].append((holders, last * SLOT_SECONDS, q))
     return out
 
 
@@ -151,10 +152,12 @@ def attribute_machine(
     sessions: Sequence[Session],
     band_of_slot: Sequence[int],
 ) -> None:
-    """Step 3 for one machine on integers: every Wh share is numerator / denominator
-    with the denominator 900 x holders x the slot energy's own denominator, so the
-    exact sums are kept as integer numerators per denominator (few distinct ones)
-    and become Fractions once per member and band."""
+    """Step 3 for one machine on integers: every Wh share is numerator / denominator,
+    kept as integer numerators per denominator (few distinct ones) that become
+    Fractions once per member and band. A slot held whole by the same members
+    goes to them whole; a slot cut by a session's start or end is shared by
+    where its energy lies (`Cleaned.energy`: evenly between two readings), so a
+    reading at the cut separates the session's energy from the rest exactly."""
     held = occupancy(sessions, machine.grace_s)
     used: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)  # (member, band) -> sum
     idle: dict[int, dict[int, int]] = defaultdict(dict)  # band -> den -> num
@@ -165,26 +168,42 @@ def attribute_machine(
             continue
         num, den = wh.numerator, wh.denominator
         band = band_of_slot[slot]
-        free = SLOT_SECONDS
-        for holders, seconds in held.get(slot, ()):
-            free -= seconds
-            part_den = den * SLOT_SECONDS * len(holders)
-            part = num * seconds
+        parts = held.get(slot, ())
+        if len(parts) == 1 and parts[0][2] - parts[0][1] == SLOT_SECONDS:
+            shares = [(parts[0][0], num, den)]  # the common case: one holder, whole slot
+            free = (0, 1)
+        else:
+            shares, free = _cut(cleaned, parts, num, den)
+        for holders, part, part_den in shares:
+            part_den *= len(holders)
             for member in holders:
                 acc = used[member, band]
                 acc[part_den] = acc.get(part_den, 0) + part
                 if with_load:
                     out.add_load(member, slot, part, part_den)
-        if free:
+        if free[0]:
             acc = idle[band]
-            acc[den * SLOT_SECONDS] = acc.get(den * SLOT_SECONDS, 0) + num * free
+            acc[free[1]] = acc.get(free[1], 0) + free[0]
             if with_load:
-                profile.append((slot, mw_of(num * free, den * SLOT_SECONDS)))
+                profile.append((slot, mw_of(*free)))
     for (member, band), acc in sorted(used.items()):
         out.add_band(member, band, _total(acc))
     if idle:
         per_band = {band: _total(acc) for band, acc in sorted(idle.items())}
         add_overhead(out, machine, sessions, per_band, profile)
+
+
+def _cut(cleaned: Cleaned, parts: Sequence[tuple[tuple[str, ...], int, int]], num: int,
+         den: int) -> tuple[list[tuple[tuple[str, ...], int, int]], tuple[int, int]]:
+    """A slot of num/den Wh cut into its holders' parts: (holders, Wh numerator,
+    denominator) each, and the rest (numerator, denominator), the overhead."""
+    shares = []
+    rest = Fraction(num, den)
+    for holders, lo, hi in parts:
+        wh = cleaned.energy(lo, hi)
+        rest -= wh
+        shares.append((holders, wh.numerator, wh.denominator))
+    return shares, (rest.numerator, rest.denominator)
 
 
 # attribute_machine's signature: (out, machine, cleaned, its sessions, band of each slot).

@@ -95,7 +95,8 @@ def _usage(s: Scenario, kernels: Kernels) -> _Usage:
     demand = s.bill.demand is not None and s.bill.demand.cost > 0
     if s.has_series:
         horizon = s.period.seconds
-        cleaned = {m.id: clean_counter(m.counter, m.rated_kw, horizon) for m in s.machines}
+        cleaned = {m.id: clean_counter(m.counter, m.rated_kw, horizon, m.snapshots)
+                   for m in s.machines}
         metered = [clean_counter(m.counter, m.rated_kw, horizon) for m in s.submeters]
         for name, c in [
             *cleaned.items(),

@@ -47,6 +47,7 @@ _ID = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,64}$")
 _BAND_KEYS = {"name", "kwh", "cost", "hours"}
 _MACHINE_KEYS = {
     "id", "rated_kw", "grace_minutes", "kind", "history_kwh_per_session_hour", "counter_wh",
+    "snapshots_wh",
 }  # fmt: skip
 _SESSION_KEYS = {"member", "machine", "start", "end"}
 _SUBMETER_KEYS = {"unit", "rated_kw", "counter_wh"}
@@ -373,6 +374,7 @@ def _machines(data: Mapping[str, Any], origin: datetime) -> tuple[Machine, ...]:
                 _ident(obj["kind"], f"{path}.kind") if "kind" in obj else None,
                 None if history is None else 1000 * _number(history, f"{path}.history"),
                 _counter(obj.get("counter_wh", []), f"{path}.counter_wh", origin),
+                _counter(obj.get("snapshots_wh", []), f"{path}.snapshots_wh", origin),
             )
         )
     return tuple(machines)

@@ -115,6 +115,9 @@ class Machine:
     kind: str | None
     history_wh_per_session_hour: Fraction | None
     counter: tuple[Reading, ...]
+    # The counter as read when sessions started and ended (the node's snapshots
+    # on its session events): where in a slot its energy lies, not how much.
+    snapshots: tuple[Reading, ...] = ()
 
 
 @dataclass(frozen=True)

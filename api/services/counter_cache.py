@@ -60,9 +60,15 @@ def compact(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return kept
 
 
-def slot_day(slot_end_ms: int) -> int:
-    """The UTC day (its start, ms) whose points a slot holds."""
-    return arrivals.day_start(slot_end_ms - SLOT_MS)
+def slot_day(key_ms: int) -> int:
+    """The UTC day (its start, ms) whose points a slot holds, from a key of the
+    slot (its end, or just after its reading: within (slot start, slot end])."""
+    return arrivals.day_start(key_ms - 1)
+
+
+def slot_ends(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The points keyed by their slot's end instead of the reading's moment."""
+    return [((key - 1) // SLOT_MS * SLOT_MS + SLOT_MS, wh) for key, wh in points]
 
 
 def compact_days(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -81,26 +87,72 @@ def compact_days(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 def query_counters(
     reader: InfluxClient, site: str, devices: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, int]]]:
-    """Per device: (end of 15-minute slot in ms, last `wh` reading in that slot)."""
+    """Per device: the first and the last `wh` reading of each 15-minute slot,
+    (key ms, wh), the key 1 ms after the reading's own moment (so within (slot
+    start, slot end]).
+
+    A counter only rises, so a slot's lowest reading is its first and its
+    highest its last; `bottom()` and `top()` (unlike `first()` and `last()`,
+    which InfluxDB labels with the bucket's start) keep the readings' own
+    times. With both, the energy between two readings is placed between them,
+    as the engine spreads it: across a slot boundary only for the time between
+    the readings on either side. With the last alone, stamped at the slot's
+    end, a slot held up to a reporting period of its neighbour's energy: a
+    session that began or ended in it looked as if it drew that much later,
+    and a building's quarter-hour peak moved. Where the counter did not rise
+    in the slot, its one point is the first reading (InfluxDB gives the
+    earliest of equal values): the energy up to the next reading is spread from
+    there, unless a session snapshot in between says where it began. Stamping
+    it at the slot's end instead would claim the counter held still up to a
+    moment no reading saw, past a session that began in the slot."""
     names = sorted(set(devices))
     if not names:
         return {}
-    query = (
-        f'SELECT last("wh") FROM "telemetry" WHERE "site" = {quote_string(site)} AND ('
-        + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
-        + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
-        + ' GROUP BY time(15m), "device" fill(none)'
-    )
-    slots: dict[str, dict[int, int]] = {}
-    # Raw readings first; where raw ones are gone (bounded retention) the 15-minute
-    # rollup holds the same last reading per slot, so the split stays exact.
-    rolled = rollup.query_rolled_up(reader, query, ROLLUP_15M.policy)
-    for series in [*reader.query(query), *rolled]:
-        found = slots.setdefault(series.tags["device"], {})
+
+    def where(measurement: str) -> str:
+        return (
+            f'FROM {quote_ident(measurement)} WHERE "site" = {quote_string(site)} AND ('
+            + " OR ".join(f'"device" = {quote_string(d)}' for d in names)
+            + f") AND time >= '{rfc3339(start)}' AND time < '{rfc3339(end)}'"
+            + ' GROUP BY time(15m), "device" fill(none)'
+        )
+
+    # device -> slot start -> (moment, wh) of its first / last reading
+    first: dict[str, dict[int, tuple[int, int]]] = {}
+    last: dict[str, dict[int, tuple[int, int]]] = {}
+    for selector, found_in in (("bottom", first), ("top", last)):
+        # Raw readings; where retention dropped them, the rollup's copy of the
+        # same two readings per slot (timeseries/rollup.py, counter_edge).
+        raw = reader.query(f'SELECT {selector}("wh", 1) {where("telemetry")}')
+        edges = rollup.query_rolled_up(
+            reader, f'SELECT {selector}("wh", 1) {where(rollup.COUNTER_EDGE)}', ROLLUP_15M.policy
+        )
+        for series in [*raw, *edges]:
+            found = found_in.setdefault(series.tags["device"], {})
+            for t, v in series.values:
+                found.setdefault(int(t) - int(t) % SLOT_MS, (int(t), int(v)))
+    # Rolled up before counter_edge existed: each slot's last reading only,
+    # labelled with the slot's start; its end is the key.
+    old = f'SELECT top("wh", 1) {where("telemetry")}'
+    for series in rollup.query_rolled_up(reader, old, ROLLUP_15M.policy):
+        found = last.setdefault(series.tags["device"], {})
         for t, v in series.values:
-            # InfluxDB labels a bucket with its start; its last reading lies before the end.
-            found.setdefault(int(t) + SLOT_MS, int(v))
-    return {device: sorted(found.items()) for device, found in slots.items()}
+            found.setdefault(int(t), (int(t) + SLOT_MS - 1, int(v)))
+    out = {}
+    for device, lasts in last.items():
+        firsts = first.get(device, {})
+        keyed: list[tuple[int, int]] = []
+        for slot in sorted(lasts):
+            moment, wh = lasts[slot]
+            begin = firsts.get(slot)
+            if begin is None:  # a rolled-up slot: its last reading only
+                keyed.append((slot + SLOT_MS, wh))
+                continue
+            keyed.append((begin[0] + 1, begin[1]))
+            if begin[1] != wh:
+                keyed.append((moment + 1, wh))
+        out[device] = keyed
+    return out
 
 
 def _settled(now: datetime) -> int:

@@ -20,6 +20,9 @@ class MachineSession:
     reason: str = ""
     # Energy from the `ct_wh` counter snapshots the node puts on start and end events.
     wh: int | None = None
+    # The snapshots themselves: the machine's counter at the start and at the end.
+    start_wh: int | None = None
+    end_wh: int | None = None
 
 
 def read_sessions(
@@ -98,8 +101,10 @@ def _session(
     if end is not None:
         end_time = end["time"]
     wh = None
-    if end is not None and start.get("ct_wh") is not None and end.get("ct_wh") is not None:
-        delta = _as_int(end["ct_wh"]) - _as_int(start["ct_wh"])
+    start_wh = _as_int(start["ct_wh"]) if start.get("ct_wh") is not None else None
+    end_wh = _as_int(end["ct_wh"]) if end is not None and end.get("ct_wh") is not None else None
+    if start_wh is not None and end_wh is not None:
+        delta = end_wh - start_wh
         wh = delta if delta >= 0 else None  # a reset mid-session: unknown, not negative
     return MachineSession(
         device=device,
@@ -109,4 +114,6 @@ def _session(
         end_ms=None if end_time is None else _as_int(end_time),
         reason=reason,
         wh=wh,
+        start_wh=start_wh,
+        end_wh=end_wh,
     )

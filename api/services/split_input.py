@@ -42,7 +42,7 @@ from api.models import (
 from api.schemas.bills import ManualReadings
 from api.services import counter_cache
 from api.services.counter_cache import compact
-from api.services.sessions import read_sessions
+from api.services.sessions import MachineSession, read_sessions
 from timeseries import InfluxClient
 
 SLOT_MINUTES = 15
@@ -174,11 +174,31 @@ def _main_meter(points: list[tuple[int, int]], start: datetime, days: int) -> li
     readings = [Reading(int(ms / 1000 - origin), Fraction(wh)) for ms, wh in points]
     slots = days * 24 * 60 // SLOT_MINUTES
     cleaned = clean_counter(readings, MAIN_METER_LIMIT_KW, slots * SLOT_MINUTES * 60)
-    return [str(cleaned.slot_wh.get(k, Fraction(0)) / 1000) for k in range(slots)]
+    # Readings stand at their own moments, so a slot's kWh may not be a finite
+    # decimal: a nanowatt-hour is far below any cent.
+    return [_kwh_text(Fraction(cleaned.slot_wh.get(k, 0)) / 1000) for k in range(slots)]
+
+
+def _kwh_text(kwh: Fraction) -> str:
+    exact = Decimal(kwh.numerator) / Decimal(kwh.denominator)
+    return str(exact if kwh.denominator == 1 else exact.quantize(Decimal("1e-9")))
 
 
 def _decimal_text(x: Fraction) -> str:
     return str(x) if x.denominator == 1 else str(Decimal(x.numerator) / Decimal(x.denominator))
+
+
+def _snapshots(sessions: Sequence[MachineSession]) -> dict[str, list[tuple[int, int]]]:
+    """The counter readings a node takes as a session starts and ends (`ct_wh` on
+    its events), per device: with them the engine sees which part of a slot a
+    session drew (step 3), instead of sharing the slot's energy by time."""
+    points: dict[str, list[tuple[int, int]]] = {}
+    for s in sessions:
+        taken = [(s.start_ms, s.start_wh)]
+        if s.end_ms is not None:
+            taken.append((s.end_ms, s.end_wh))
+        points.setdefault(s.device, []).extend((ms, wh) for ms, wh in taken if wh is not None)
+    return points
 
 
 def build_split_input(
@@ -258,10 +278,13 @@ def _add_series(
         int((end + timedelta(minutes=SLOT_MINUTES)).timestamp() * 1000),
     )
     machine_of_device = {name: m.code for m, name in machines}
+    found_sessions = read_sessions(reader, site.name, start, end)
+    snapshots = _snapshots(found_sessions)
     scenario["machines"] = []
     for machine, device in machines:
         rows = _increasing(counters.get(device, []), local)
-        result.series_points += len(rows)
+        marks = _increasing(sorted(snapshots.get(device, [])), local)
+        result.series_points += len(rows) + len(marks)
         scenario["machines"].append(
             {
                 "id": machine.code,
@@ -269,6 +292,7 @@ def _add_series(
                 "grace_minutes": machine.grace_minutes,
                 **({"kind": machine.kind} if machine.kind else {}),
                 "counter_wh": rows,
+                **({"snapshots_wh": marks} if marks else {}),
             }
         )
     member_of_badge: Mapping[str, str] = dict(
@@ -281,7 +305,7 @@ def _add_series(
     end_ms = int(end.timestamp() * 1000)
     sessions = []
     unknown = 0
-    for found in read_sessions(reader, site.name, start, end):
+    for found in found_sessions:
         member = member_of_badge.get(found.badge)
         machine_code = machine_of_device.get(found.device)
         if machine_code is None:

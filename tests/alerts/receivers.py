@@ -69,7 +69,7 @@ class HangingServer:
 
 
 class SmtpReceiver:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.received: list[tuple[float, EmailMessage]] = []
         outer = self
 
@@ -83,7 +83,8 @@ class SmtpReceiver:
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.host = host
+        self.controller = Controller(Handler(), hostname=host, port=self.port)
 
     def __enter__(self) -> SmtpReceiver:
         self.controller.start()
@@ -97,11 +98,15 @@ class MqttReceiver:
     """A persistent session (QoS 1): the broker keeps what arrives while the
     receiver itself is reconnecting, as it would for a real subscriber."""
 
-    def __init__(self, host: str, port: int, user: str, password: str, topic: str) -> None:
+    def __init__(self, host: str, port: int, user: str, password: str, topic: str,
+                 ca_file: str | None = None) -> None:
+        """`ca_file`: over TLS, trusting that CA (the site's)."""
         self.received: list[tuple[float, str, dict[str, Any]]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alert-receiver",
                                   clean_session=False)
         self.client.username_pw_set(user, password)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=ca_file)
         self.subscribed = subscribed = threading.Event()
 
         def on_connect(c: mqtt.Client, u: Any, f: Any, r: Any, p: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from api.allocation import allocate, parse_scenario, split_to_dict
 from api.allocation import demand as demand_mod
-from api.allocation.counters import clean_counter, gaps
+from api.allocation.counters import clean_counter, gaps, with_snapshots
 from api.allocation.heating import DEGREE_DAYS_PERMILLE, SUMMER_PERMILLE, day_weight
 from api.allocation.rounding import largest_remainder
 from api.allocation.scenario import Reading
@@ -201,6 +201,55 @@ def test_grace_window_goes_to_the_last_user_and_idle_energy_is_overhead() -> Non
     # 08:45-09:00 is overhead, split by session minutes (15 and 15).
     assert energy_lines(out, "A") == F(3, 2)
     assert energy_lines(out, "B") == F(5, 2)
+
+
+def test_a_slot_cut_by_sessions_is_shared_where_the_snapshots_put_its_energy() -> None:
+    """A's session ends and B's begins inside the 08:00 slot; the machine is off
+    between them. The counter's readings at the slot's ends hold its 900 Wh; the
+    snapshots taken as the sessions started and ended (the nodes' counter on
+    their session events) say where they were drawn: A gets the 300 Wh of
+    08:00-08:04, B the 600 Wh of 08:10-08:15, the overhead nothing. By the time
+    alone A would get 4/15 of the slot, B 5/15, and 6/15 would be overhead."""
+    readings = [["2026-01-05T07:45", "0"], ["2026-01-05T08:00", "0"],
+                ["2026-01-05T08:15", "900"], ["2026-01-05T08:30", "900"]]
+    snapshots = [["2026-01-05T07:50", "0"], ["2026-01-05T08:04", "300"],
+                 ["2026-01-05T08:10", "300"], ["2026-01-05T08:20", "900"]]
+    machine = {"id": "L", "rated_kw": "10", "grace_minutes": 0, "counter_wh": readings}
+    data = series_scenario(
+        machines=[{**machine, "snapshots_wh": snapshots}],
+        sessions=[
+            {"member": "A", "machine": "L", "start": "2026-01-05T07:50", "end": "2026-01-05T08:04"},
+            {"member": "B", "machine": "L", "start": "2026-01-05T08:10", "end": "2026-01-05T08:20"},
+        ])  # fmt: skip
+    out = split_to_dict(allocate(parse_scenario(data)))
+    assert energy_lines(out, "A") == F(3, 10) and energy_lines(out, "B") == F(6, 10)
+    # Without them: the slot is shared by time.
+    data["machines"] = [machine]
+    out = split_to_dict(allocate(parse_scenario(data)))
+    overhead = F(9, 10) * F(6, 15)  # shared by session minutes: A 14, B 10
+    assert energy_lines(out, "A") == F(9, 10) * F(4, 15) + overhead * F(14, 24)
+    assert energy_lines(out, "B") == F(9, 10) * F(5, 15) + overhead * F(10, 24)
+
+
+def test_a_reading_stamped_late_gives_way_to_the_snapshot_it_contradicts() -> None:
+    """A reading may be stamped later than it was read; a snapshot has its
+    moment exactly. 100 Wh between a reading at 900 s and a snapshot 5 s later
+    is beyond a 10 kW machine, so the reading gives way; the total stays. A
+    snapshot below the point before it (a counter that restarted) is left out."""
+    readings = [Reading(0, F(0)), Reading(900, F(100)), Reading(1800, F(200))]
+    merged = with_snapshots(readings, [Reading(905, F(200))], F(10))
+    assert [(r.at, r.wh) for r in merged] == [(0, 0), (905, 200), (1800, 200)]
+    shaped = clean_counter(readings, F(10), 96 * 900, [Reading(905, F(200))])
+    assert shaped.slot_wh == {0: F(200 * 900, 905), 1: F(200 * 5, 905)}
+    assert shaped.total_wh == clean_counter(readings, F(10), 96 * 900).total_wh == 200
+    assert shaped.energy(900, 905) == F(200 * 5, 905) and shaped.energy(905, 1800) == 0
+    restarted = with_snapshots(readings, [Reading(1000, F(5))], F(10))
+    assert [(r.at, r.wh) for r in restarted] == [(r.at, r.wh) for r in readings]
+    # Read at 890 (stamped 900, its slot's end), below the snapshot taken at 895:
+    # it gives way, unless it is below the readings before the snapshot too.
+    late = [Reading(0, F(0)), Reading(850, F(50)), Reading(900, F(60)), Reading(1800, F(90))]
+    kept = with_snapshots(late, [Reading(895, F(70))], F(10))
+    assert [(r.at, r.wh) for r in kept] == [(0, 0), (850, 50), (895, 70), (1800, 90)]
 
 
 def test_machine_without_sessions_goes_to_the_common_pool() -> None:

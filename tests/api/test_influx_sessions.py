@@ -11,7 +11,7 @@ import pytest
 from devservers import InfluxDB
 from protocol.badge import badge_hash, parse_key, uid_from_hex
 from tests.api.conftest import BADGE_KEY, SITE, Api
-from tests.api.influx_data import Run, session_lines, telemetry_lines
+from tests.api.influx_data import Run, ms, session_lines, telemetry_lines, telemetry_samples
 
 UIDS = {"A": "04:0A:0A:0A", "B": "04:0B:0B:0B", "X": "04:FF:FF:FF"}
 # Laser: A's session and a 5-minute run-on inside its 10-minute grace window.
@@ -260,3 +260,45 @@ def test_band_hours_are_the_sites_local_time(
     result = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
     lines = result["members"]["B"]["lines"]
     assert {x["item"]: x["quantity"] for x in lines if x["pool"] == "energy"} == {band: "1.5"}
+
+
+def test_session_snapshots_place_two_members_energy_in_one_slot(
+    influxdb: InfluxDB, make_api: Callable[..., Api]
+) -> None:
+    """A works 10:00-10:07 at 3 kW, B 10:09-10:14 at 1.2 kW on the same machine:
+    one 15-minute slot. The split reads the counter as the last reading of each
+    slot, so without more the slot's 410 Wh would be shared by time (A 7 minutes,
+    B 5, the 3 idle minutes by session minutes). The nodes' counter snapshots on
+    the session events say where each session began and ended: A pays the 350 Wh
+    A drew, B the 60 Wh B drew."""
+    reader = influxdb.client()
+    api = make_api(influx=reader)
+    ids = {}
+    for code in ("A", "B"):
+        ids[code] = api.ok("admin", "POST", "/members", json={"code": code, "name": code})["id"]
+        api.ok("admin", "POST", "/badges", json={"member_id": ids[code], "uid": UIDS[code]})
+    api.ok("treasurer", "POST", "/units", json={"code": "U1", "area_m2": "50"})
+    device = api.ok("admin", "POST", "/devices", json={"name": "node1", "role": "machine"})["id"]
+    api.ok("admin", "POST", "/machines",
+           json={"code": "laser", "rated_power_w": 3000, "device_id": device})
+    runs = [Run("2026-03-01T10:00:00", "2026-03-01T10:07:00", 3000),
+            Run("2026-03-01T10:09:00", "2026-03-01T10:14:00", 720)]
+    samples = telemetry_samples("2026-03-01T09:00:00", "2026-03-02T01:00:00", runs)
+    at = {s.ms: s.wh for s in samples}
+    day = "2026-03-01T"
+    influxdb.write([
+        *telemetry_lines(SITE, "node1", "2026-03-01T09:00:00", "2026-03-02T01:00:00", runs),
+        *session_lines(SITE, "node1", 1, _hash("A"), day + "10:00:00", day + "10:07:00", 10,
+                       (at[ms(day + "10:00:00")], at[ms(day + "10:07:00")])),
+        *session_lines(SITE, "node1", 2, _hash("B"), day + "10:09:00", day + "10:14:00", 20,
+                       (at[ms(day + "10:09:00")], at[ms(day + "10:14:00")])),
+    ])  # fmt: skip
+    tariff = api.ok("treasurer", "POST", "/tariffs",
+                    json={"name": "flat", "bands": [{"name": "all"}]})["id"]
+    bill = api.ok("treasurer", "POST", "/bills", json={
+        "tariff_id": tariff, "period_start": "2026-03-01", "period_end": "2026-03-01",
+        "bands": [{"name": "all", "kwh": "10", "cost": "3.00"}]})["id"]  # fmt: skip
+    result = api.ok("treasurer", "POST", f"/bills/{bill}/splits")["result"]
+    energy = {code: sum((Fraction(x["quantity"]) for x in st["lines"] if x["pool"] == "energy"),
+                        Fraction(0)) for code, st in result["members"].items()}
+    assert energy == {"A": Fraction(350, 1000), "B": Fraction(60, 1000)}, energy

@@ -103,6 +103,7 @@ def test_each_service_login_touches_only_its_topics(
                 "pub": [acl, wire.topic(SITE, "node1", "cmd"), marker]},
         "alerts": {"sub": [wire.gateway_status_topic("+")], "pub": [f"mf-alerts/{SITE}"]},
         "health": {"sub": ["$SYS/broker/uptime", "$SYS/#"], "pub": []},
+        "alerts-reader": {"sub": [f"mf-alerts/{SITE}", "mf-alerts/#"], "pub": []},
     }
     refused = {
         "gateway": {"sub": ["#", "$SYS/#"], "pub": [acl, node, "mf-alerts/x", marker]},
@@ -112,6 +113,8 @@ def test_each_service_login_touches_only_its_topics(
         "alerts": {"sub": ["#", "mf/#", "mf-gateway/#", wire.gateway_status_topic("gw")],
                    "pub": [acl, node, wire.gateway_status_topic("gw")]},
         "health": {"sub": ["#", "mf/#", "$CONTROL/#"], "pub": [node, "$SYS/x", acl]},
+        "alerts-reader": {"sub": ["#", "mf/#", "$SYS/#", "$CONTROL/#"],
+                          "pub": [f"mf-alerts/{SITE}", node, acl]},
     }
     assert set(allowed) == set(SERVICE_LOGINS)
     for login in SERVICE_LOGINS:
@@ -133,6 +136,17 @@ def test_each_service_login_touches_only_its_topics(
         health.connect()
         assert health.subscribe("$SYS/broker/uptime")
         assert health.received(timeout=5)[0][0] == "$SYS/broker/uptime"
+
+
+def test_the_alerts_reader_gets_what_the_alerts_send(site_mosquitto: SiteMosquitto) -> None:
+    """The MQTT channel of the alerts has a reader on the shipped broker: without
+    one, no login could receive a notice (the plugin refuses by default)."""
+    with Probe(site_mosquitto.login("alerts-reader")) as reader:
+        assert reader.connect().value == 0 and reader.subscribe("mf-alerts/#")
+        with Probe(site_mosquitto.login("alerts")) as alerts:
+            assert alerts.connect().value == 0
+            assert alerts.publish(f"mf-alerts/{SITE}", b'{"event": "fired"}')
+        assert reader.received() == [(f"mf-alerts/{SITE}", b'{"event": "fired"}')]
 
 
 def test_a_device_writes_its_uplink_and_reads_its_downlink_only(

@@ -96,6 +96,10 @@ def test_the_api_reads_back_its_sites_retained_acls_over_tls(
     # The health check: reads $SYS, writes nothing.
     ("health", [TELEMETRY, ACL, "$SYS/broker/uptime", "mf-alerts/x"],
      ["mf/#", "#", CONTROL_TOPIC + "/#"]),
+    # The alerts' reader (a phone's app, Home Assistant): reads alerts, writes nothing
+    # (a forged alert on the coordinator's phone).
+    ("alerts-reader", [TELEMETRY, ACL, CMD, "mf-alerts/x", CONTROL_TOPIC],
+     ["mf/#", "#", "$SYS/#", CONTROL_TOPIC + "/#"]),
 ])
 def test_no_service_login_reaches_beyond_its_topics(
     site_mosquitto: SiteMosquitto, observer: Probe, login: str, refused_pub: list[str],
