@@ -7,7 +7,6 @@ refused with the reason and records nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from alerts.models import Alert, Base
 from bench.synthetic import Heating
 from devservers import InfluxDB
 from tests.alerts.receivers import WebhookReceiver
+from tests.alerts.test_service import _env as service_env
 
 REPO = Path(__file__).resolve().parents[2]
 HOUR = 3_600_000
@@ -35,15 +35,8 @@ def _iso(ms: int) -> str:
 
 def _replay(tmp_path: Path, influxdb: InfluxDB, hook_url: str,
             *window: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
-    env.update({
-        "ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'workshop.db'}",
-        "ALERTS_INFLUX_URL": influxdb.url,
-        "ALERTS_INFLUX_USERNAME": influxdb.user,
-        "ALERTS_INFLUX_PASSWORD": influxdb.password,
-        "ALERTS_INTERVAL_S": str(INTERVAL_S),
-        "ALERTS_WEBHOOKS": json.dumps([{"url": hook_url}]),
-    })
+    env = service_env(tmp_path, influxdb, ALERTS_INTERVAL_S=str(INTERVAL_S),
+                      ALERTS_WEBHOOKS=json.dumps([{"url": hook_url}]))
     return subprocess.run([sys.executable, "-m", "alerts", "--replay", *window], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)
 

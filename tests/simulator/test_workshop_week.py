@@ -139,7 +139,8 @@ class Api:
         self.config_before = (laser.flash / "config.json").read_bytes()
         changed = json.loads(self.config_before)
         changed["status_s"] = 600
-        command = fleet.scenario.sealed("node1", "cmd", wire.cmd("config", 1, 1, {"config": changed}))
+        command = fleet.scenario.sealed("node1", "cmd",
+                                        wire.cmd("config", 1, 1, {"config": changed}))
         observer.client.publish(wire.topic("test", "node1", "cmd"), command,
                                 qos=1).wait_for_publish(10)
         await fleet.sleep_until(RUN_S - 1)
