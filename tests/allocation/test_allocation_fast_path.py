@@ -41,6 +41,7 @@ def busy_machines(draw: st.DrawFn) -> dict[str, Any]:
         minutes = sorted(draw(st.sets(st.integers(-60, horizon + 60), min_size=2, max_size=40)))
         value = Fraction(draw(st.integers(0, 10**5)))
         readings = []
+        values = []
         for i, minute in enumerate(minutes):
             if i:
                 limit = rated * (minute - minutes[i - 1]) * 1000 // 60
@@ -48,27 +49,39 @@ def busy_machines(draw: st.DrawFn) -> dict[str, Any]:
                 if draw(st.integers(0, 12)) == 0:
                     value = Fraction(draw(st.integers(0, 50)))  # a reset
             second = draw(st.sampled_from([0, 0, 0, 7, 30]))
+            values.append(value)
             readings.append(
                 [stamp(minute, second), str(float(value)) if value.denominator > 1 else str(value)]
             )
-        machines.append(
-            {
-                "id": f"M{k}",
-                "rated_kw": str(rated),
-                "grace_minutes": draw(st.sampled_from([0, 0, 5, 15, 30])),
-                "counter_wh": readings,
-            }
-        )
+        machine: dict[str, Any] = {
+            "id": f"M{k}",
+            "rated_kw": str(rated),
+            "grace_minutes": draw(st.sampled_from([0, 0, 5, 15, 30])),
+            "counter_wh": readings,
+        }
+        machines.append(machine)
+        edges = []
         for _ in range(draw(st.integers(0, 15))):
             start = draw(st.integers(-30, horizon - 1))
+            end = start + draw(st.integers(1, 300))
+            edges += [start, end]
             sessions.append(
                 {
                     "member": draw(st.sampled_from(members)),
                     "machine": f"M{k}",
                     "start": stamp(start),
-                    "end": stamp(start + draw(st.integers(1, 300))),
+                    "end": stamp(end),
                 }
             )
+        if edges and draw(st.booleans()):
+            # The node's counter at its session starts and ends: near the
+            # readings, now and then off (a counter that restarted, a late stamp).
+            snapshots = []
+            for t in sorted(edges):
+                before = [v for m, v in zip(minutes, values, strict=True) if m <= t]
+                held = int(before[-1] if before else values[0]) + draw(st.integers(-5, 50))
+                snapshots.append([stamp(t), str(max(held, 0))])
+            machine["snapshots_wh"] = snapshots
     end = (START + timedelta(days=DAYS - 1)).date().isoformat()
     main = [f"{draw(st.integers(1, 40)) / 4}" for _ in range(DAYS * 96)]
     return {
