@@ -121,7 +121,8 @@ class Node:
         """A record stamped before the clock was trusted, sent now: if it is
         from this boot and the clock has been set since, its true time is
         known (the clock's shift at the first sync) and it goes out with
-        tq=1. Same answer on every resend, so replays stay idempotent.
+        tq=1. Same answer on every resend, so replays stay idempotent (a
+        record already sent as it was is resent so: mqtt_client._plain).
         Records of an earlier boot keep tq=0: their timebase is gone.
         None means "not yet": right after a connect NTP usually answers
         within seconds, so such records wait for it, at most TIME_WAIT_MS."""

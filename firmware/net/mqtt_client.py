@@ -78,6 +78,9 @@ class MqttClient:
         self.wake = asyncio.Event()
         self._retained: dict = {}
         self._inflight: list = []  # [pid, record number or -1, sent_ms, topic or None]
+        # Records once sent as they were (tq=0: the clock was not trusted then):
+        # resent the same way, since a restamped copy would be a second point.
+        self._plain: set = set()
         self._pubacks: list = []
         self._pid = 0
         self._next = 0
@@ -221,6 +224,9 @@ class MqttClient:
             if 0 <= entry[1] < oldest:
                 oldest = entry[1]
         self.outbox.ack_to(oldest)
+        if self._plain:
+            tail = self.outbox.tail
+            self._plain = {r for r in self._plain if r >= tail}
 
     async def _send_loop(self, writer, rx) -> None:
         keep_ms = self.keepalive_s * 1000
@@ -260,9 +266,19 @@ class MqttClient:
         if self.restamp is None:
             return False
         record = self.outbox.read(self._next)
-        if record is None or not self.outbox.last_tag:
+        if record is None:
             return False
-        return self.restamp(record[0], record[1], self.outbox.last_tag) is None
+        return self._stamped(self._next, record[0], record[1]) is None
+
+    def _stamped(self, r: int, channel: str, payload):
+        """Record r's payload as it goes out now (app.Node.restamp), None while
+        it waits for a trusted clock; the same bytes on every resend once sent."""
+        if not self.outbox.last_tag or self.restamp is None or r in self._plain:
+            return payload
+        out = self.restamp(channel, payload, self.outbox.last_tag)
+        if out is payload:
+            self._plain.add(r)
+        return out
 
     def _wait_s(self, now: int, keep_ms: int) -> float:
         until = self._last_tx + keep_ms // 2
@@ -300,11 +316,10 @@ class MqttClient:
             if record is None:
                 continue  # corrupt or dropped: counted by the outbox, skipped
             channel, payload = record
-            if outbox.last_tag and self.restamp is not None:
-                payload = self.restamp(channel, payload, outbox.last_tag)
-                if payload is None:
-                    self._next = r  # held until the clock is trusted
-                    break
+            payload = self._stamped(r, channel, payload)
+            if payload is None:
+                self._next = r  # held until the clock is trusted
+                break
             pid = self._new_pid()
             writer.write(codec.publish_header(self.topics[channel], len(payload), 1, False, pid))
             writer.write(bytes(payload))
@@ -326,10 +341,9 @@ class MqttClient:
                 if record is None:
                     continue
                 channel, payload = record
-                if self.outbox.last_tag and self.restamp is not None:
-                    payload = self.restamp(channel, payload, self.outbox.last_tag)
-                    if payload is None:
-                        continue
+                payload = self._stamped(entry[1], channel, payload)
+                if payload is None:
+                    continue
                 writer.write(codec.publish_header(
                     self.topics[channel], len(payload), 1, False, entry[0], True
                 ))
