@@ -5,6 +5,7 @@ Every rejection is a protocol.wire.ProtocolError with a stable `code`."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -57,15 +58,29 @@ class ReceiveTimes:
     """The gateway's receive time for unstamped messages, strictly increasing
     per device and channel: a node replaying its outbox after a power cut
     without NTP sends many in one millisecond, and InfluxDB keeps one point
-    per series and time. One instance per gateway process (workers sharing a
-    subscription each keep their own, so the guarantee is per worker)."""
+    per series and time. A message that comes again (its PUBACK was lost, or
+    the node restarted before it) gets the time it got the first time, so
+    InfluxDB overwrites the point instead of storing a second one: the last
+    KEEP seqs of each device and channel are remembered. One instance per
+    gateway process (workers sharing a subscription each keep their own, so
+    the guarantee is per worker)."""
+
+    KEEP = 4096
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str, str], int] = {}
+        self._given: dict[tuple[str, str, str], OrderedDict[int, int]] = {}
 
-    def next(self, key: tuple[str, str, str], now_ms: int) -> int:
+    def next(self, key: tuple[str, str, str], now_ms: int, seq: int | None = None) -> int:
+        given = self._given.setdefault(key, OrderedDict())
+        if seq is not None and seq in given:
+            return given[seq]
         at = max(now_ms, self._last.get(key, 0) + 1)
         self._last[key] = at
+        if seq is not None:
+            given[seq] = at
+            if len(given) > self.KEEP:
+                given.popitem(last=False)
         return at
 
 
@@ -127,7 +142,8 @@ def ingest(topic: str, payload: bytes, received_ms: int,
     if stamped(message):
         at_ms = int(message["ts"])
     else:
-        at_ms = received_ms if times is None else times.next((site, device, channel), received_ms)
+        at_ms = received_ms if times is None else times.next(
+            (site, device, channel), received_ms, message.get("seq"))
     lines = _TO_LINES[channel](site, device, message, at_ms)
     return Ingested(site, device, channel, message, lines)
 
