@@ -74,12 +74,3 @@ def postgres(tmp_path: Path) -> Iterator[PostgreSQL]:
     server.start()
     yield server
     server.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The acceptance test (the product's contract, the slowest) runs last.
-    In three full-suite runs with it first, the workshop week's simulated
-    nodes saw their tasks stall and the watchdog fire, which they never do
-    when the week runs alone or with tests/simulator. Whether the order is
-    the cause is not shown yet."""
-    items.sort(key=lambda item: "acceptance" in item.nodeid.split("/")[1:2])
