@@ -25,13 +25,16 @@ def add_docs_page(app: FastAPI) -> None:
     """For an app made with `docs_url=None, redoc_url=None`."""
     app.mount(ASSETS_URL, StaticFiles(directory=Path(str(swagger_ui_path))), name="swagger-ui")
 
+    # The endpoints take the app from the request: FastAPI caches each
+    # endpoint for good, so a closure over `app` would keep every app alive.
     @app.get(DOCS_URL, include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
+        own = request.app
         return _allow_own_scripts(
             get_swagger_ui_html(
-                openapi_url=root + (app.openapi_url or "/openapi.json"),
-                title=f"{app.title} - docs",
+                openapi_url=root + (own.openapi_url or "/openapi.json"),
+                title=f"{own.title} - docs",
                 swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
                 swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
                 swagger_favicon_url=f"{root}{ASSETS_URL}/favicon-32x32.png",
