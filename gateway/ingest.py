@@ -72,15 +72,21 @@ class ReceiveTimes:
         self._given: dict[tuple[str, str, str], OrderedDict[int, int]] = {}
 
     def next(self, key: tuple[str, str, str], now_ms: int, seq: int | None = None) -> int:
-        given = self._given.setdefault(key, OrderedDict())
-        if seq is not None and seq in given:
+        if seq is None:  # status messages carry no seq
+            return self._after(key, now_ms)
+        given = self._given.get(key)
+        if given is None:
+            given = self._given[key] = OrderedDict()
+        elif seq in given:
             return given[seq]
+        at = given[seq] = self._after(key, now_ms)
+        if len(given) > self.KEEP:
+            given.popitem(last=False)
+        return at
+
+    def _after(self, key: tuple[str, str, str], now_ms: int) -> int:
         at = max(now_ms, self._last.get(key, 0) + 1)
         self._last[key] = at
-        if seq is not None:
-            given[seq] = at
-            if len(given) > self.KEEP:
-                given.popitem(last=False)
         return at
 
 
